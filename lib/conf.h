@@ -1,0 +1,30 @@
+/* tally.conf: one "key = value" per line, '#' starts a comment. Read once at program start;
+ * a missing required setting, an unknown key or a bad value stops the program with a message
+ * naming the setting. The path is $TALLY_CONF, else SYSCONFDIR/tally/tally.conf. */
+#ifndef TLY_CONF_H
+#define TLY_CONF_H
+#include "first.h"
+#include "log.h"
+#include <stddef.h>
+
+typedef struct tly_conf {
+    char *database;           /* libpq connection string (required) */
+    char *geoip_database;     /* path of a MaxMind DB, or NULL: no geolocation */
+    char *trusted_proxies;    /* addresses/CIDRs whose X-Forwarded-For is believed; "" none */
+    int session_timeout;      /* seconds, default for properties that set none */
+    size_t max_body_bytes;
+    int max_batch_events;
+    tly_log_level log_level;
+} tly_conf;
+
+/* The path to read: $TALLY_CONF when set, else the installed default. */
+const char *tly_conf_path(void);
+/* Loads path into conf (defaults first). 0 ok; -1 with a message naming the file, line and
+ * setting in err. conf is freed by tly_conf_free either way. */
+int tly_conf_load(const char *path, tly_conf *conf, char *err, size_t errlen) TLY_MUST_CHECK;
+/* Same, from text in memory (used by tests). */
+int tly_conf_parse(const char *text, size_t len, const char *origin, tly_conf *conf, char *err,
+                   size_t errlen) TLY_MUST_CHECK;
+void tly_conf_free(tly_conf *conf);
+
+#endif

@@ -1,0 +1,142 @@
+#include "first.h"
+#include "db.h"
+#include "log.h"
+#include "mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DB_MAX_PREPARED 64
+
+struct tly_db {
+    char *conninfo;
+    char *application_name;
+    PGconn *conn;
+    /* Statements prepared on the current connection; cleared whenever it is replaced. */
+    const tly_db_stmt *prepared[DB_MAX_PREPARED];
+    int nprepared;
+};
+
+tly_db *tly_db_new(const char *conninfo, const char *application_name)
+{
+    tly_db *db = tly_xcalloc(1, sizeof *db);
+    db->conninfo = tly_xstrdup(conninfo);
+    db->application_name = tly_xstrdup(application_name);
+    return db;
+}
+
+void tly_db_free(tly_db *db)
+{
+    if (!db) return;
+    PQfinish(db->conn);
+    free(db->conninfo);
+    free(db->application_name);
+    free(db);
+}
+
+static void set_error(tly_db_error *err, bool unreachable, const char *sqlstate, const char *msg)
+{
+    err->unreachable = unreachable;
+    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
+    snprintf(err->message, sizeof err->message, "%s", msg ? msg : "unknown database error");
+    /* libpq messages end with a newline; a log line should not. */
+    size_t n = strlen(err->message);
+    while (n && (err->message[n - 1] == '\n' || err->message[n - 1] == ' ')) err->message[--n] = '\0';
+}
+
+static void drop_connection(tly_db *db)
+{
+    PQfinish(db->conn);
+    db->conn = NULL;
+    db->nprepared = 0;
+}
+
+int tly_db_ensure(tly_db *db, tly_db_error *err)
+{
+    if (db->conn && PQstatus(db->conn) == CONNECTION_OK) return 0;
+    drop_connection(db);
+    /* The conninfo is expanded over these defaults, so a connect_timeout in it still wins. */
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *values[] = {"3", db->application_name, db->conninfo, NULL};
+    db->conn = PQconnectdbParams(keys, values, 1);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        set_error(err, true, NULL, PQerrorMessage(db->conn));
+        tly_log_warn("database unreachable: %s", err->message);
+        drop_connection(db);
+        return -1;
+    }
+    return 0;
+}
+
+PGconn *tly_db_conn(tly_db *db)
+{
+    return db->conn;
+}
+
+static bool is_prepared(const tly_db *db, const tly_db_stmt *stmt)
+{
+    for (int i = 0; i < db->nprepared; i++)
+        if (db->prepared[i] == stmt) return true;
+    return false;
+}
+
+/* Classifies a failed result; a broken connection is dropped so the next call reconnects. */
+static void result_error(tly_db *db, PGresult *res, tly_db_error *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    bool broken = PQstatus(db->conn) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
+                  (state && strcmp(state, "57P01") == 0);   /* admin shutdown */
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn);
+    set_error(err, broken, state, msg && *msg ? msg : "unexpected result status");
+    if (broken) drop_connection(db);
+}
+
+static int prepare(tly_db *db, const tly_db_stmt *stmt, tly_db_error *err)
+{
+    if (is_prepared(db, stmt)) return 0;
+    PGresult *res = PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        result_error(db, res, err);
+        tly_log_error("preparing %s failed: %s", stmt->name, err->message);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    if (db->nprepared < DB_MAX_PREPARED) db->prepared[db->nprepared++] = stmt;
+    return 0;
+}
+
+PGresult *tly_db_exec_bin(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
+                          const int *lengths, const int *formats, ExecStatusType expect,
+                          tly_db_error *err)
+{
+    if (tly_db_ensure(db, err) != 0) return NULL;
+    if (prepare(db, stmt, err) != 0) return NULL;
+    PGresult *res = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, lengths, formats, 0);
+    if (PQresultStatus(res) != expect) {
+        result_error(db, res, err);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+PGresult *tly_db_exec(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
+                      ExecStatusType expect, tly_db_error *err)
+{
+    return tly_db_exec_bin(db, stmt, params, NULL, NULL, expect, err);
+}
+
+int tly_db_command(tly_db *db, const char *sql, tly_db_error *err)
+{
+    if (tly_db_ensure(db, err) != 0) return -1;
+    PGresult *res = PQexec(db->conn, sql);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        result_error(db, res, err);
+        rc = -1;
+    }
+    PQclear(res);
+    return rc;
+}

@@ -1,0 +1,46 @@
+/* PostgreSQL access: one connection per process, kept across requests, prepared statements
+ * prepared lazily per connection, and reconnection by itself after the server went away.
+ * Every value travels as an out-of-line parameter; SQL is never built from input. */
+#ifndef TLY_DB_H
+#define TLY_DB_H
+#include "first.h"
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+typedef struct tly_db tly_db;
+
+/* A statement known at compile time. Keep them in static storage: the pointer is its identity. */
+typedef struct tly_db_stmt {
+    const char *name;
+    const char *sql;
+    int nparams;
+} tly_db_stmt;
+
+typedef struct tly_db_error {
+    bool unreachable;    /* the server could not be reached or the connection broke */
+    char sqlstate[6];    /* "" when not from the server */
+    char message[256];
+} tly_db_error;
+
+/* Creates the handle; connects on first use. application_name shows in pg_stat_activity. */
+tly_db *tly_db_new(const char *conninfo, const char *application_name) TLY_NONNULL(1, 2);
+void tly_db_free(tly_db *db);
+/* Connects (or reconnects) when needed. 0 connected, -1 unreachable (err filled). */
+int tly_db_ensure(tly_db *db, tly_db_error *err) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
+/* Runs a prepared statement with text parameters (NULL entries are SQL NULL). Returns the
+ * result when its status is `expect` (PGRES_TUPLES_OK or PGRES_COMMAND_OK); otherwise NULL with
+ * err filled. The caller PQclears the result. */
+PGresult *tly_db_exec(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
+                      ExecStatusType expect, tly_db_error *err) TLY_NONNULL(1, 2, 5)
+    TLY_MUST_CHECK;
+/* Same with explicit lengths and formats (binary parameters such as bytea). */
+PGresult *tly_db_exec_bin(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
+                          const int *lengths, const int *formats, ExecStatusType expect,
+                          tly_db_error *err) TLY_NONNULL(1, 2, 7) TLY_MUST_CHECK;
+/* Runs one plain SQL command without parameters (BEGIN, COMMIT, ...). 0 ok, -1 err. */
+int tly_db_command(tly_db *db, const char *sql, tly_db_error *err) TLY_NONNULL(1, 2, 3)
+    TLY_MUST_CHECK;
+/* The connection, for modules that need libpq directly (COPY); NULL when not connected. */
+PGconn *tly_db_conn(tly_db *db) TLY_NONNULL(1);
+
+#endif

@@ -1,0 +1,406 @@
+#include "first.h"
+#include "ingest.h"
+#include "bot.h"
+#include "envelope.h"
+#include "limits.h"
+#include "log.h"
+#include "property.h"
+#include "referrer.h"
+#include "salt.h"
+#include "timeparse.h"
+#include "ua.h"
+#include "visitor.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define RETRY_AFTER_SECONDS "30"
+#define DIRECT_SOURCE "Direct / None"
+
+static const tly_db_stmt stmt_ingest = {
+    "ingest", "SELECT stored, duplicates FROM tally_ingest($1::int, $2::int, $3::jsonb)", 3};
+static const tly_db_stmt stmt_health = {"health", "SELECT 1", 0};
+
+int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, char *err,
+                    size_t errlen)
+{
+    memset(ing, 0, sizeof *ing);
+    ing->conf = conf;
+    char why[200] = "";
+    ing->trusted_proxies = tly_cidr_list_parse(conf->trusted_proxies, why, sizeof why);
+    if (!ing->trusted_proxies) {
+        snprintf(err, errlen, "setting 'trusted_proxies': %s", why);
+        return -1;
+    }
+    if (conf->geoip_database) {
+        ing->geo = tly_geo_open(conf->geoip_database, why, sizeof why);
+        if (!ing->geo) {
+            snprintf(err, errlen, "setting 'geoip_database': %s", why);
+            tly_ingest_close(ing);
+            return -1;
+        }
+    }
+    if (tly_ua_init() != 0 || tly_bot_init() != 0) {
+        snprintf(err, errlen, "cannot compile the user-agent and bot tables");
+        tly_ingest_close(ing);
+        return -1;
+    }
+    ing->db = tly_db_new(conf->database, program);
+    return 0;
+}
+
+void tly_ingest_close(tly_ingest *ing)
+{
+    tly_db_free(ing->db);
+    tly_geo_close(ing->geo);
+    tly_cidr_list_free(ing->trusted_proxies);
+    tly_ua_shutdown();
+    tly_bot_shutdown();
+    tly_salt_forget_all();
+    memset(ing, 0, sizeof *ing);
+}
+
+/* --- CORS ---------------------------------------------------------------------------------- */
+
+static void allow_origin(const tly_req *req, tly_resp *resp)
+{
+    const char *origin = tly_req_param(req, "HTTP_ORIGIN");
+    if (!origin || !*origin || strlen(origin) > TLY_MAX_HEADER_VALUE_LEN) return;
+    tly_resp_header(resp, "Access-Control-Allow-Origin", origin);
+    tly_resp_header(resp, "Vary", "Origin");
+}
+
+void tly_ingest_preflight(tly_req *req, tly_resp *resp)
+{
+    /* The preflight carries no key, so it cannot know the property: it allows the request, and
+     * the POST itself is checked against the property's allowed origins. */
+    allow_origin(req, resp);
+    tly_resp_header(resp, "Access-Control-Allow-Methods", "POST, OPTIONS");
+    tly_resp_header(resp, "Access-Control-Allow-Headers", "Authorization, Content-Type, X-Write-Key");
+    tly_resp_header(resp, "Access-Control-Max-Age", "86400");
+    resp->status = 204;
+}
+
+/* --- request checks ------------------------------------------------------------------------ */
+
+static bool content_type_accepted(const char *ct)
+{
+    if (!ct) return false;
+    size_t n = strcspn(ct, "; \t");
+    return (n == 16 && strncasecmp(ct, "application/json", n) == 0) ||
+           (n == 10 && strncasecmp(ct, "text/plain", n) == 0);
+}
+
+/* The write key from Authorization: Bearer, X-Write-Key or ?key=, in that order. */
+static bool find_write_key(const tly_req *req, tly_buf *key)
+{
+    const char *auth = tly_req_param(req, "HTTP_AUTHORIZATION");
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        const char *k = auth + 7;
+        while (*k == ' ') k++;
+        tly_buf_append_str(key, k);
+    } else if ((auth = tly_req_param(req, "HTTP_X_WRITE_KEY")) && *auth) {
+        tly_buf_append_str(key, auth);
+    } else {
+        tly_req_query_param(req, "key", key);
+    }
+    return key->len > 0 && key->len <= 256;
+}
+
+static void database_unavailable(tly_resp *resp, const tly_db_error *dberr)
+{
+    tly_log_error("database error: %s", dberr->message);
+    tly_resp_header(resp, "Retry-After", RETRY_AFTER_SECONDS);
+    tly_resp_error(resp, 503, "database unavailable; retry later");
+}
+
+/* --- enrichment ---------------------------------------------------------------------------- */
+
+/* What is known about the sender of the request, computed once for all its events. The address
+ * and user agent live only in memory, for hashing and lookups. */
+typedef struct sender {
+    char ip[46];
+    const char *ua;
+    size_t ua_len;
+    tly_ua_info ua_info;
+    tly_geo_result geo;
+    bool is_bot;
+    bool gpc;
+    int32_t today;
+} sender;
+
+static void sender_init(sender *s, const tly_ingest *ing, const tly_req *req, int64_t now_ms)
+{
+    memset(s, 0, sizeof *s);
+    const char *remote = tly_req_param(req, "REMOTE_ADDR");
+    if (tly_clientip_resolve(remote ? remote : "", tly_req_param(req, "HTTP_X_FORWARDED_FOR"),
+                             ing->trusted_proxies, s->ip) != 0)
+        snprintf(s->ip, sizeof s->ip, "0.0.0.0");
+    s->ua = tly_req_param(req, "HTTP_USER_AGENT");
+    if (!s->ua) s->ua = "";
+    s->ua_len = strlen(s->ua);
+    size_t parse_len = s->ua_len > TLY_MAX_UA_LEN ? TLY_MAX_UA_LEN : s->ua_len;
+    s->is_bot = tly_bot_match(s->ua, parse_len);
+    if (!s->is_bot) {
+        tly_ua_parse(s->ua, parse_len, &s->ua_info);
+        tly_geo_lookup(ing->geo, s->ip, &s->geo);
+    }
+    const char *gpc = tly_req_param(req, "HTTP_SEC_GPC");
+    s->gpc = gpc && strcmp(gpc, "1") == 0;
+    s->today = tly_time_day_of_ms(now_ms);
+}
+
+/* The daily visitor hash, and the same person's hash under the previous day's salt (so a visit
+ * can continue across midnight). -1 on database error. */
+static int visitor_hashes(tly_ingest *ing, const tly_property *prop, const sender *s,
+                          const tly_event *ev, json_t *row, tly_db_error *err)
+{
+    if (ev->visitor_id) {
+        json_object_set_new(row, "visitor", json_integer(tly_visitor_hash_client_id(
+            prop->visitor_key, "visitor", prop->id, ev->visitor_id, strlen(ev->visitor_id))));
+        return 0;
+    }
+    int32_t day = tly_time_day_of_ms(ev->ts_ms);
+    /* Salts older than yesterday no longer exist: late events are counted under today's. */
+    if (day < s->today - 1) day = s->today;
+    uint8_t salt[TLY_SALT_BYTES];
+    int found = tly_salt_get(ing->db, day, s->today, true, salt, err);
+    if (found < 0) return -1;
+    if (found == 0 && (found = tly_salt_get(ing->db, s->today, s->today, true, salt, err)) <= 0)
+        return -1;
+    json_object_set_new(row, "visitor", json_integer(tly_visitor_hash(salt, prop->id, s->ip, s->ua, s->ua_len)));
+    found = tly_salt_get(ing->db, day - 1, s->today, false, salt, err);
+    if (found < 0) return -1;
+    if (found == 1)
+        json_object_set_new(row, "prev_visitor",
+                            json_integer(tly_visitor_hash(salt, prop->id, s->ip, s->ua, s->ua_len)));
+    sodium_memzero(salt, sizeof salt);
+    return 0;
+}
+
+static void set_text(json_t *row, const char *key, const char *value)
+{
+    if (value && *value) json_object_set_new(row, key, json_string(value));
+}
+
+/* The row handed to tally_ingest(): the event's own fields plus what the sender tells. */
+static json_t *event_row(const tly_event *ev, const sender *s)
+{
+    json_t *row = json_object();
+    if (ev->event_id) json_object_set_new(row, "event_id", json_string(ev->event_id));
+    json_object_set_new(row, "ts_ms", json_integer(ev->ts_ms));
+    json_object_set_new(row, "name", json_string(ev->name));
+    set_text(row, "hostname", ev->hostname);
+    set_text(row, "path", ev->path);
+    set_text(row, "query", ev->query);
+    set_text(row, "title", ev->title);
+    set_text(row, "referrer", ev->referrer);
+    set_text(row, "utm_source", ev->utm_source);
+    set_text(row, "utm_medium", ev->utm_medium);
+    set_text(row, "utm_campaign", ev->utm_campaign);
+    set_text(row, "utm_term", ev->utm_term);
+    set_text(row, "utm_content", ev->utm_content);
+    set_text(row, "campaign_id", ev->campaign_id);
+
+    tly_buf source = {0};
+    if (*ev->utm_source) tly_buf_append_str(&source, ev->utm_source);
+    else if (!tly_referrer_source(ev->referrer, strlen(ev->referrer), ev->hostname,
+                                  strlen(ev->hostname), &source))
+        tly_buf_append_str(&source, DIRECT_SOURCE);
+    json_object_set_new(row, "source", json_string(tly_buf_cstr(&source)));
+    tly_buf_free(&source);
+
+    set_text(row, "country", s->geo.country);
+    set_text(row, "region", s->geo.region);
+    set_text(row, "city", s->geo.city);
+    set_text(row, "device", s->ua_info.device);
+    set_text(row, "browser", s->ua_info.browser);
+    set_text(row, "browser_version", s->ua_info.browser_version);
+    set_text(row, "os", s->ua_info.os);
+    set_text(row, "os_version", s->ua_info.os_version);
+    if (ev->screen_width >= 0) json_object_set_new(row, "screen_width", json_integer(ev->screen_width));
+    set_text(row, "user_id_hash", ev->user_id_hash);
+    json_object_set_new(row, "interactive", json_boolean(ev->interactive));
+    if (ev->revenue_amount) {
+        json_object_set_new(row, "revenue_amount", json_string(ev->revenue_amount));
+        json_object_set_new(row, "revenue_currency", json_string(ev->revenue_currency));
+    }
+    if (ev->props) json_object_set(row, "props", ev->props);
+    return row;
+}
+
+/* --- the endpoint -------------------------------------------------------------------------- */
+
+typedef struct outcome {
+    int rejected, duplicates, filtered, stored;
+    json_t *errors;
+} outcome;
+
+static void reject(outcome *o, size_t index, json_t *event, const char *message)
+{
+    json_t *item = json_pack("{s:I, s:s}", "index", (json_int_t)index, "error", message);
+    json_t *id = json_is_object(event) ? json_object_get(event, "event_id") : NULL;
+    if (json_is_string(id)) json_object_set(item, "event_id", id);
+    json_array_append_new(o->errors, item);
+    o->rejected++;
+}
+
+/* Validates and enriches every event into `batch`; counts rejections and deliberate drops. */
+static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_property *prop,
+                       const sender *s, int64_t now_ms, json_t *batch, outcome *o, tly_db_error *dberr)
+{
+    size_t n = json_array_size(env->events);
+    for (size_t i = 0; i < n; i++) {
+        tly_event ev;
+        char why[256];
+        if (tly_event_parse(env, i, now_ms, &ev, why, sizeof why) != 0) {
+            reject(o, i, json_array_get(env->events, i), why);
+            continue;
+        }
+        if (s->is_bot || (s->gpc && prop->drop_gpc) || tly_property_path_excluded(prop, ev.path)) {
+            o->filtered++;
+            tly_event_clear(&ev);
+            continue;
+        }
+        json_t *row = event_row(&ev, s);
+        if (ev.session_id)
+            json_object_set_new(row, "session_key", json_integer(tly_visitor_hash_client_id(
+                prop->visitor_key, "session", prop->id, ev.session_id, strlen(ev.session_id))));
+        int rc = visitor_hashes(ing, prop, s, &ev, row, dberr);
+        tly_event_clear(&ev);
+        if (rc != 0) {
+            json_decref(row);
+            return -1;
+        }
+        json_array_append_new(batch, row);
+    }
+    return 0;
+}
+
+static int store_batch(tly_ingest *ing, const tly_property *prop, json_t *batch, outcome *o,
+                       tly_db_error *dberr)
+{
+    if (json_array_size(batch) == 0) return 0;
+    char pk[16], timeout[16];
+    snprintf(pk, sizeof pk, "%d", prop->pk);
+    snprintf(timeout, sizeof timeout, "%d", prop->session_timeout);
+    char *json = json_dumps(batch, JSON_COMPACT);
+    const char *params[] = {pk, timeout, json};
+    PGresult *res = tly_db_exec(ing->db, &stmt_ingest, params, PGRES_TUPLES_OK, dberr);
+    free(json);
+    if (!res) return -1;
+    o->stored = atoi(PQgetvalue(res, 0, 0));
+    o->duplicates = atoi(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return 0;
+}
+
+static void answer(tly_resp *resp, const outcome *o)
+{
+    json_t *body = json_pack("{s:i, s:i, s:i, s:i, s:O}",
+                             "accepted", o->stored + o->duplicates + o->filtered,
+                             "rejected", o->rejected, "duplicates", o->duplicates,
+                             "filtered", o->filtered, "errors", o->errors);
+    tly_resp_json(resp, 202, body);
+}
+
+/* Checks that do not need the database: content type, body, key presence, envelope. */
+static int read_request(tly_ingest *ing, tly_req *req, tly_resp *resp, tly_buf *key,
+                        tly_envelope *env)
+{
+    if (!content_type_accepted(tly_req_param(req, "CONTENT_TYPE"))) {
+        tly_resp_error(resp, 415, "Content-Type must be application/json or text/plain");
+        return -1;
+    }
+    tly_body_error berr;
+    if (tly_req_read_body(req, ing->conf->max_body_bytes, &berr) != 0) {
+        tly_resp_error(resp, berr.status, "%s", berr.message);
+        return -1;
+    }
+    if (!find_write_key(req, key)) {
+        tly_resp_error(resp, 401, "missing write key: send 'Authorization: Bearer <key>', 'X-Write-Key: <key>' or '?key=<key>'");
+        return -1;
+    }
+    tly_envelope_error eerr;
+    if (tly_envelope_parse(req->body.ptr ? req->body.ptr : "", req->body.len,
+                           ing->conf->max_batch_events, env, &eerr) != 0) {
+        tly_resp_error(resp, eerr.status, "%s", eerr.message);
+        return -1;
+    }
+    return 0;
+}
+
+/* Resolves the key to its property and checks the property and the browser's origin. */
+static int authorise(tly_ingest *ing, const tly_req *req, tly_resp *resp, const char *key,
+                     const tly_envelope *env, tly_property *prop)
+{
+    tly_db_error dberr;
+    switch (tly_property_by_key(ing->db, "write", key, prop, &dberr)) {
+    case TLY_KEY_OK: break;
+    case TLY_KEY_UNKNOWN: tly_resp_error(resp, 401, "unknown write key"); return -1;
+    case TLY_KEY_REVOKED: tly_resp_error(resp, 401, "write key has been revoked"); return -1;
+    case TLY_KEY_ERROR: database_unavailable(resp, &dberr); return -1;
+    }
+    if (strcmp(prop->id, env->property_id) != 0) {
+        tly_resp_error(resp, 403, "property_id: this write key belongs to another property");
+        tly_property_clear(prop);
+        return -1;
+    }
+    const char *origin = tly_req_param(req, "HTTP_ORIGIN");
+    if (origin && *origin && !tly_property_origin_allowed(prop, origin)) {
+        tly_resp_error(resp, 403, "Origin %s is not in the property's allowed_origins", origin);
+        tly_property_clear(prop);
+        return -1;
+    }
+    return 0;
+}
+
+void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
+{
+    int64_t now_ms = tly_time_now_ms();
+    tly_buf key = {0};
+    tly_envelope env;
+    tly_property prop;
+    memset(&env, 0, sizeof env);
+    allow_origin(req, resp);
+    if (read_request(ing, req, resp, &key, &env) != 0) goto done;
+    if (authorise(ing, req, resp, tly_buf_cstr(&key), &env, &prop) != 0) goto done;
+
+    sender s;
+    sender_init(&s, ing, req, now_ms);
+    outcome o = {0, 0, 0, 0, json_array()};
+    json_t *batch = json_array();
+    tly_db_error dberr;
+    if (build_batch(ing, &env, &prop, &s, now_ms, batch, &o, &dberr) != 0 ||
+        store_batch(ing, &prop, batch, &o, &dberr) != 0) {
+        database_unavailable(resp, &dberr);
+    } else {
+        answer(resp, &o);
+        tly_log_debug("property %s: %d stored, %d duplicates, %d filtered, %d rejected", prop.id,
+                      o.stored, o.duplicates, o.filtered, o.rejected);
+    }
+    json_decref(batch);
+    json_decref(o.errors);
+    tly_property_clear(&prop);
+    memset(&s, 0, sizeof s);   /* the address and user agent pointer do not outlive the request */
+done:
+    tly_envelope_clear(&env);
+    tly_buf_free(&key);
+}
+
+void tly_ingest_health(tly_ingest *ing, tly_resp *resp)
+{
+    tly_db_error dberr;
+    PGresult *res = tly_db_exec(ing->db, &stmt_health, NULL, PGRES_TUPLES_OK, &dberr);
+    if (res) {
+        PQclear(res);
+        tly_resp_json(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "db", "ok"));
+        return;
+    }
+    tly_resp_header(resp, "Retry-After", RETRY_AFTER_SECONDS);
+    tly_resp_json(resp, 503, json_pack("{s:s, s:s, s:s}", "status", "degraded", "db", "unreachable",
+                                       "error", "database unavailable"));
+}

@@ -1,0 +1,30 @@
+/* POST /v1/events: from a request to stored, deduplicated, sessionised events and a 202 that
+ * says what happened to each one. Also the CORS preflight and the health check of track.fcgi. */
+#ifndef TLY_INGEST_H
+#define TLY_INGEST_H
+#include "first.h"
+#include "clientip.h"
+#include "conf.h"
+#include "db.h"
+#include "geo.h"
+#include "io.h"
+#include "resp.h"
+
+typedef struct tly_ingest {
+    const tly_conf *conf;
+    tly_db *db;
+    tly_cidr_list *trusted_proxies;
+    tly_geo *geo;            /* NULL: no geolocation configured */
+} tly_ingest;
+
+/* Sets up everything ingest needs from the configuration (database handle, proxies, GeoIP,
+ * UA and bot tables). 0 ok; -1 with a message naming the setting. */
+int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, char *err,
+                    size_t errlen) TLY_NONNULL(1, 2, 3, 4) TLY_MUST_CHECK;
+void tly_ingest_close(tly_ingest *ing) TLY_NONNULL(1);
+
+void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp) TLY_NONNULL(1, 2, 3);
+void tly_ingest_preflight(tly_req *req, tly_resp *resp) TLY_NONNULL(1, 2);
+void tly_ingest_health(tly_ingest *ing, tly_resp *resp) TLY_NONNULL(1, 2);
+
+#endif

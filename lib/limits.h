@@ -1,0 +1,29 @@
+/* Every input limit of Tally in one place. Each is checked before the work it guards, and every
+ * rejection names the limit in its error message. */
+#ifndef TLY_LIMITS_H
+#define TLY_LIMITS_H
+
+#define TLY_MAX_BODY_BYTES        (1024 * 1024)  /* default for max_body_bytes; 413 beyond */
+#define TLY_MAX_BODY_BYTES_CEIL   (16 * 1024 * 1024) /* highest value tally.conf may set */
+#define TLY_MAX_BATCH_EVENTS      1000           /* default for max_batch_events; 413 beyond */
+#define TLY_MAX_JSON_DEPTH        16             /* nesting of the envelope; deeper is 400 */
+
+#define TLY_MAX_EVENT_ID_LEN      64
+#define TLY_MAX_EVENT_NAME_LEN    64
+#define TLY_MAX_PROPERTY_ID_LEN   64
+#define TLY_MAX_URL_LEN           2048           /* page url and referrer */
+#define TLY_MAX_PATH_LEN          2048
+#define TLY_MAX_TITLE_LEN         500
+#define TLY_MAX_UTM_LEN           500            /* each utm_* and campaign_id */
+#define TLY_MAX_IDENTITY_LEN      128            /* visitor_id, session_id, user_id_hash */
+#define TLY_MAX_SCREEN_WIDTH      100000
+#define TLY_MAX_DATA_KEYS         32
+#define TLY_MAX_DATA_KEY_LEN      64
+#define TLY_MAX_DATA_STRING_LEN   500
+#define TLY_MAX_UA_LEN            1024           /* longer user agents are cut before parsing */
+#define TLY_MAX_HEADER_VALUE_LEN  4096
+
+#define TLY_MAX_FUTURE_MS         (10 * 60 * 1000)   /* ts later than this after skew correction -> now */
+#define TLY_DEFAULT_SESSION_TIMEOUT 1800             /* seconds */
+
+#endif

@@ -1,0 +1,122 @@
+#include "first.h"
+#include "property.h"
+#include "log.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One round trip: find the key, its property, and stamp last_used_at when it is stale. */
+static const tly_db_stmt stmt_by_key = {
+    "property_by_key",
+    "WITH k AS (SELECT id, property_pk, revoked_at IS NOT NULL AS revoked FROM api_keys "
+    "           WHERE key_hash = $1 AND kind = $2), "
+    "     used AS (UPDATE api_keys SET last_used_at = now() "
+    "              WHERE id = (SELECT id FROM k WHERE NOT revoked) "
+    "                AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') "
+    "              RETURNING 1) "
+    "SELECT k.revoked, p.pk, p.id, p.session_timeout, p.drop_gpc, "
+    "       array_to_json(p.allowed_origins)::text, array_to_json(p.excluded_paths)::text, "
+    "       array_to_json(p.domains)::text, encode(p.visitor_key, 'hex'), "
+    "       (SELECT count(*) FROM used) "
+    "FROM k JOIN properties p ON p.pk = k.property_pk",
+    2};
+
+static json_t *json_array_from(const char *text)
+{
+    json_t *v = json_loads(text, 0, NULL);
+    if (!json_is_array(v)) {
+        json_decref(v);
+        return json_array();
+    }
+    return v;
+}
+
+tly_key_status tly_property_by_key(tly_db *db, const char *kind, const char *secret,
+                                   tly_property *prop, tly_db_error *err)
+{
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(hash, (const unsigned char *)secret, strlen(secret));
+    const char *params[] = {(const char *)hash, kind};
+    const int lengths[] = {sizeof hash, 0};
+    const int formats[] = {1, 0};
+    PGresult *res = tly_db_exec_bin(db, &stmt_by_key, params, lengths, formats, PGRES_TUPLES_OK, err);
+    if (!res) return TLY_KEY_ERROR;
+    tly_key_status status = TLY_KEY_UNKNOWN;
+    if (PQntuples(res) == 1) {
+        if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+            status = TLY_KEY_REVOKED;
+        } else {
+            memset(prop, 0, sizeof *prop);
+            prop->pk = atoi(PQgetvalue(res, 0, 1));
+            snprintf(prop->id, sizeof prop->id, "%s", PQgetvalue(res, 0, 2));
+            prop->session_timeout = atoi(PQgetvalue(res, 0, 3));
+            prop->drop_gpc = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+            prop->allowed_origins = json_array_from(PQgetvalue(res, 0, 5));
+            prop->excluded_paths = json_array_from(PQgetvalue(res, 0, 6));
+            prop->domains = json_array_from(PQgetvalue(res, 0, 7));
+            const char *hex = PQgetvalue(res, 0, 8);
+            if (sodium_hex2bin(prop->visitor_key, sizeof prop->visitor_key, hex, strlen(hex), NULL,
+                               NULL, NULL) != 0)
+                tly_log_error("property %s has a malformed visitor key", prop->id);
+            status = TLY_KEY_OK;
+        }
+    }
+    PQclear(res);
+    return status;
+}
+
+void tly_property_clear(tly_property *prop)
+{
+    json_decref(prop->allowed_origins);
+    json_decref(prop->excluded_paths);
+    json_decref(prop->domains);
+    sodium_memzero(prop, sizeof *prop);
+}
+
+/* "https://Example.com:8443" -> host part "Example.com" (no scheme, no port). */
+static void origin_host(const char *origin, const char **host, size_t *len)
+{
+    const char *p = strstr(origin, "://");
+    p = p ? p + 3 : origin;
+    size_t n = strcspn(p, ":/");
+    if (*p == '[') n = strcspn(p, "]") + 1;   /* IPv6 literal */
+    *host = p;
+    *len = n;
+}
+
+bool tly_property_origin_allowed(const tly_property *prop, const char *origin)
+{
+    size_t i;
+    json_t *entry;
+    const char *host;
+    size_t host_len;
+    origin_host(origin, &host, &host_len);
+    json_array_foreach(prop->allowed_origins, i, entry) {
+        const char *allowed = json_string_value(entry);
+        if (!allowed) continue;
+        if (strcmp(allowed, "*") == 0 || strcasecmp(allowed, origin) == 0) return true;
+        /* An entry without a scheme names a host and allows it on any scheme and port. */
+        if (!strstr(allowed, "://") && strlen(allowed) == host_len &&
+            strncasecmp(allowed, host, host_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool tly_property_path_excluded(const tly_property *prop, const char *path)
+{
+    size_t i;
+    json_t *entry;
+    json_array_foreach(prop->excluded_paths, i, entry) {
+        const char *pattern = json_string_value(entry);
+        if (!pattern || !*pattern) continue;
+        size_t n = strlen(pattern);
+        if (pattern[n - 1] == '*') {
+            if (strncmp(path, pattern, n - 1) == 0) return true;
+        } else if (strcmp(path, pattern) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
