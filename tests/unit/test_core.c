@@ -1,0 +1,200 @@
+/* Unit tests of the small core modules: buf, strict, utf8, conf, visitor, io, resp. */
+#include "first.h"
+#include "buf.h"
+#include "conf.h"
+#include "io.h"
+#include "resp.h"
+#include "strict.h"
+#include "utf8.h"
+#include "visitor.h"
+#include "tap.h"
+
+#include <sodium.h>
+
+static void test_buf(void)
+{
+    tly_buf b = {0};
+    CHECK_STR(tly_buf_cstr(&b), "");
+    tly_buf_append_str(&b, "hello");
+    tly_buf_append_char(&b, ' ');
+    tly_buf_printf(&b, "%d-%s", 42, "x");
+    CHECK_STR(tly_buf_cstr(&b), "hello 42-x");
+    CHECK_INT(b.len, 10);
+    char big[1000];
+    memset(big, 'a', sizeof big);
+    tly_buf_printf(&b, "%.*s", (int)sizeof big, big);   /* longer than the small stack buffer */
+    CHECK_INT(b.len, 1010);
+    tly_buf_reset(&b);
+    CHECK_INT(b.len, 0);
+    CHECK_STR(tly_buf_cstr(&b), "");
+    CHECK(b.ptr != NULL);   /* small allocations are kept for reuse */
+    char *huge = tly_buf_reserve(&b, TLY_BUF_MAX_REUSE * 2);
+    memset(huge, 'b', TLY_BUF_MAX_REUSE * 2);
+    tly_buf_commit(&b, TLY_BUF_MAX_REUSE * 2);
+    tly_buf_reset(&b);
+    CHECK(b.ptr == NULL);   /* large ones are released */
+    tly_buf_free(&b);
+}
+
+static void test_strict(void)
+{
+    long long v = -1;
+    CHECK_INT(tly_strict_int("1234", 4, 0, 10000, &v), 0);
+    CHECK_INT(v, 1234);
+    CHECK_INT(tly_strict_int("-5", 2, -10, 10, &v), 0);
+    CHECK_INT(v, -5);
+    CHECK_INT(tly_strict_int("", 0, 0, 10, &v), -1);
+    CHECK_INT(tly_strict_int("-", 1, -10, 10, &v), -1);
+    CHECK_INT(tly_strict_int("12a", 3, 0, 1000, &v), -1);
+    CHECK_INT(tly_strict_int(" 12", 3, 0, 1000, &v), -1);
+    CHECK_INT(tly_strict_int("+12", 3, 0, 1000, &v), -1);
+    CHECK_INT(tly_strict_int("11", 2, 0, 10, &v), -1);
+    CHECK_INT(tly_strict_int("9223372036854775807", 19, 0, INT64_MAX, &v), 0);
+    CHECK_INT(tly_strict_int("9223372036854775808", 19, 0, INT64_MAX, &v), -1);
+    CHECK_INT(tly_strict_int("99999999999999999999", 20, 0, INT64_MAX, &v), -1);
+}
+
+static void test_utf8(void)
+{
+    CHECK(tly_utf8_valid("caf\xc3\xa9", 5));
+    CHECK(tly_utf8_valid("\xf0\x9f\x98\x80", 4));
+    CHECK(!tly_utf8_valid("\xc3", 1));              /* truncated */
+    CHECK(!tly_utf8_valid("\xc0\xaf", 2));          /* overlong */
+    CHECK(!tly_utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
+    CHECK(!tly_utf8_valid("a\0b", 3));
+    CHECK_INT(tly_utf8_length("caf\xc3\xa9", 5), 4);
+    tly_buf out = {0};
+    tly_utf8_sanitize("a\xffz", 3, &out);
+    CHECK_STR(tly_buf_cstr(&out), "a\xef\xbf\xbdz");
+    tly_buf_free(&out);
+}
+
+static void test_conf(void)
+{
+    tly_conf c;
+    char err[256] = "";
+    const char *good = "# comment\n database = dbname=tally  \ntrusted_proxies = 127.0.0.1 ::1\n"
+                       "session_timeout=900\nmax_body_bytes = 2048 # inline\nlog_level = debug\n";
+    CHECK_INT(tly_conf_parse(good, strlen(good), "t.conf", &c, err, sizeof err), 0);
+    CHECK_STR(c.database, "dbname=tally");
+    CHECK_STR(c.trusted_proxies, "127.0.0.1 ::1");
+    CHECK_INT(c.session_timeout, 900);
+    CHECK_INT(c.max_body_bytes, 2048);
+    CHECK_INT(c.max_batch_events, 1000);
+    CHECK_INT(c.log_level, TLY_LOG_DEBUG);
+    CHECK(c.geoip_database == NULL);
+    tly_conf_free(&c);
+
+    const char *missing = "log_level = info\n";
+    CHECK_INT(tly_conf_parse(missing, strlen(missing), "t.conf", &c, err, sizeof err), -1);
+    CHECK_STR(err, "t.conf: required setting 'database' is missing");
+    tly_conf_free(&c);
+
+    const char *typo = "database = x\ndatabse = y\n";
+    CHECK_INT(tly_conf_parse(typo, strlen(typo), "t.conf", &c, err, sizeof err), -1);
+    CHECK_STR(err, "t.conf:2: unknown setting 'databse'");
+    tly_conf_free(&c);
+
+    const char *bad = "database = x\nsession_timeout = 10\n";
+    CHECK_INT(tly_conf_parse(bad, strlen(bad), "t.conf", &c, err, sizeof err), -1);
+    CHECK_STR(err, "t.conf:2: setting 'session_timeout' must be seconds between 60 and 86400");
+    tly_conf_free(&c);
+
+    const char *noeq = "database\n";
+    CHECK_INT(tly_conf_parse(noeq, strlen(noeq), "t.conf", &c, err, sizeof err), -1);
+    CHECK_STR(err, "t.conf:1: expected 'key = value'");
+    tly_conf_free(&c);
+
+    CHECK_INT(tly_conf_load("/nonexistent/tally.conf", &c, err, sizeof err), -1);
+    CHECK(strstr(err, "/nonexistent/tally.conf") != NULL);
+    tly_conf_free(&c);
+}
+
+static void test_visitor(void)
+{
+    uint8_t salt[TLY_SALT_BYTES];
+    for (int i = 0; i < TLY_SALT_BYTES; i++) salt[i] = (uint8_t)i;
+    const char *ua = "Mozilla/5.0 (X11; Linux x86_64)";
+    /* Known answer computed independently (Python hashlib.blake2b, key=salt, digest_size=8). */
+    CHECK_INT(tly_visitor_hash(salt, "prop_demo", "203.0.113.9", ua, strlen(ua)), 849271217727870461LL);
+    CHECK_INT(tly_visitor_hash_client_id(salt, "visitor", "prop_demo", "v_abc123", 8), 6284112196392352844LL);
+    /* The property, the address and the salt each change the hash. */
+    int64_t base = tly_visitor_hash(salt, "prop_demo", "203.0.113.9", ua, strlen(ua));
+    CHECK(tly_visitor_hash(salt, "prop_other", "203.0.113.9", ua, strlen(ua)) != base);
+    CHECK(tly_visitor_hash(salt, "prop_demo", "203.0.113.10", ua, strlen(ua)) != base);
+    salt[0] ^= 1;
+    CHECK(tly_visitor_hash(salt, "prop_demo", "203.0.113.9", ua, strlen(ua)) != base);
+    /* Field boundaries are unambiguous: moving a byte between fields changes the hash. */
+    CHECK(tly_visitor_hash(salt, "prop_a", "b", "c", 1) != tly_visitor_hash(salt, "prop_", "ab", "c", 1));
+}
+
+static void test_io_body(void)
+{
+    const char *env[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/v1/events?key=a%20b", "QUERY_STRING=key=a%20b",
+                         "CONTENT_LENGTH=5", "HTTP_ORIGIN=https://x.example", NULL};
+    tly_io_mem mem = {env, "hello", 5, 0, {0}};
+    tly_req req = {0};
+    tly_req_begin(&req, &tly_io_mem_ops, &mem);
+    CHECK_STR(req.method, "POST");
+    CHECK_STR(tly_buf_cstr(&req.path), "/v1/events");
+    CHECK_STR(tly_req_param(&req, "HTTP_ORIGIN"), "https://x.example");
+    CHECK(tly_req_param(&req, "HTTP_NOPE") == NULL);
+    tly_buf key = {0};
+    CHECK_INT(tly_req_query_param(&req, "key", &key), 1);
+    CHECK_STR(tly_buf_cstr(&key), "a b");
+    tly_buf_free(&key);
+    tly_body_error berr;
+    CHECK_INT(tly_req_read_body(&req, 100, &berr), 0);
+    CHECK_STR(tly_buf_cstr(&req.body), "hello");
+    CHECK_INT(tly_req_read_body(&req, 4, &berr), -1);   /* over the cap: refused before reading */
+    CHECK_INT(berr.status, 413);
+
+    const char *env_short[] = {"REQUEST_METHOD=POST", "CONTENT_LENGTH=10", NULL};
+    tly_io_mem short_body = {env_short, "abc", 3, 0, {0}};
+    tly_req_begin(&req, &tly_io_mem_ops, &short_body);
+    CHECK_INT(tly_req_read_body(&req, 100, &berr), -1);
+    CHECK_INT(berr.status, 400);
+    const char *env_none[] = {"REQUEST_METHOD=POST", NULL};
+    tly_io_mem none = {env_none, "", 0, 0, {0}};
+    tly_req_begin(&req, &tly_io_mem_ops, &none);
+    CHECK_INT(tly_req_read_body(&req, 100, &berr), -1);
+    CHECK_INT(berr.status, 411);
+    const char *env_bad[] = {"REQUEST_METHOD=POST", "CONTENT_LENGTH=-1", NULL};
+    tly_io_mem bad = {env_bad, "", 0, 0, {0}};
+    tly_req_begin(&req, &tly_io_mem_ops, &bad);
+    CHECK_INT(tly_req_read_body(&req, 100, &berr), -1);
+    CHECK_INT(berr.status, 400);
+    tly_req_free(&req);
+}
+
+static void test_resp(void)
+{
+    const char *env[] = {"REQUEST_METHOD=GET", NULL};
+    tly_io_mem mem = {env, "", 0, 0, {0}};
+    tly_req req = {0};
+    tly_req_begin(&req, &tly_io_mem_ops, &mem);
+    tly_resp resp = {0};
+    tly_resp_header(&resp, "X-Test", "a\r\nInjected: yes");
+    tly_resp_error(&resp, 400, "bad value '%s'", "\xff\"q");
+    CHECK_INT(tly_resp_send(&req, &resp), 0);
+    CHECK_STR(tly_buf_cstr(&mem.out),
+              "Status: 400 Bad Request\r\nX-Test: a  Injected: yes\r\nContent-Type: application/json\r\n"
+              "Cache-Control: no-store\r\n\r\n{\"error\":\"bad value '\xef\xbf\xbd\\\"q'\"}\n");
+    CHECK_STR(tly_http_reason(202), "Accepted");
+    CHECK_STR(tly_http_reason(299), "Unknown");
+    tly_resp_free(&resp);
+    tly_buf_free(&mem.out);
+    tly_req_free(&req);
+}
+
+static void run_tests(void)
+{
+    if (sodium_init() < 0) SKIP_ALL("libsodium failed to initialise");
+    test_buf();
+    test_strict();
+    test_utf8();
+    test_conf();
+    test_visitor();
+    test_io_body();
+    test_resp();
+}
