@@ -1,0 +1,442 @@
+"""End-to-end test harness for Tally: a private PostgreSQL cluster and a lighttpd serving the
+FastCGI programs of one build directory, all under one temporary directory.
+
+    h = Harness(build_dir)      # or env TALLY_BUILD; default <repo>/build
+    h.start()
+    prop = h.create_property(domains=["example.com"])
+    status, headers, body = h.http("POST", "/v1/events", body={...}, headers=h.client(...))
+    h.stop(keep_logs=False)
+
+Standard library only. Runs as root (PostgreSQL then runs as the `postgres` user through runuser)
+or as an ordinary user (everything runs as that user).
+"""
+import base64
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Skip(Exception):
+    """Raise in a test to mark it skipped (with a reason)."""
+
+
+class HarnessError(Exception):
+    pass
+
+
+def _pg_bindir():
+    for v in ("17", "16", "15", "14"):
+        d = "/usr/lib/postgresql/%s/bin" % v
+        if os.path.exists(os.path.join(d, "pg_ctl")):
+            return d
+    d = shutil.which("pg_ctl")
+    if d:
+        return os.path.dirname(d)
+    raise HarnessError("PostgreSQL server binaries (pg_ctl, initdb) not found; run scripts/install-deps")
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def new_key(prefix):
+    """A key secret: prefix + 43 base64url characters (32 random bytes)."""
+    return prefix + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def new_event_id():
+    return str(uuid.uuid4())
+
+
+class Response(tuple):
+    """(status, headers, body) with helpers; headers is an http.client.HTTPMessage
+    (case-insensitive .get())."""
+
+    def __new__(cls, status, headers, body):
+        return super().__new__(cls, (status, headers, body))
+
+    status = property(lambda self: self[0])
+    headers = property(lambda self: self[1])
+    body = property(lambda self: self[2])
+
+    def json(self):
+        try:
+            return json.loads(self[2].decode("utf-8"))
+        except Exception as e:
+            raise AssertionError("response %d is not JSON (%s): %r" % (self[0], e, self[2][:300]))
+
+    def __repr__(self):
+        return "<HTTP %d %r>" % (self[0], self[2][:300])
+
+
+class Property(tuple):
+    """(id, pk, write_key, read_key)"""
+
+    def __new__(cls, id, pk, write_key, read_key):
+        return super().__new__(cls, (id, pk, write_key, read_key))
+
+    id = property(lambda self: self[0])
+    pk = property(lambda self: self[1])
+    write_key = property(lambda self: self[2])
+    read_key = property(lambda self: self[3])
+
+
+class Harness:
+    def __init__(self, build_dir=None, src_dir=SRC, verbose=False):
+        self.src = os.path.abspath(src_dir)
+        self.build = os.path.abspath(build_dir or os.environ.get("TALLY_BUILD") or os.path.join(self.src, "build"))
+        self.cgibin = os.path.join(self.build, "cgi-bin")
+        self.verbose = verbose
+        self.tmp = None
+        self.pg_port = 5432
+        self.http_port = None
+        self.lighttpd = None
+        self.pg_running = False
+        # Everything a test sent as a client address or user agent: the privacy audit looks for them.
+        self.seen_ips = set()
+        self.seen_uas = set()
+        self._props = 0
+
+    # --- paths ----------------------------------------------------------------------------
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    @property
+    def pg_data(self):
+        return self.path("pg", "data")
+
+    @property
+    def pg_sock(self):
+        return self.path("pg", "sock")
+
+    @property
+    def pg_log(self):
+        return self.path("pg", "postgresql.log")
+
+    @property
+    def lighttpd_log(self):
+        return self.path("lighttpd-error.log")
+
+    @property
+    def conninfo(self):
+        return "host=%s port=%d dbname=tally user=tally" % (self.pg_sock, self.pg_port)
+
+    # --- process helpers ------------------------------------------------------------------
+    def _log(self, msg):
+        if self.verbose:
+            print("# harness: " + msg, file=sys.stderr)
+
+    def _as_pg(self, argv):
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--"] + argv
+        return argv
+
+    def _run(self, argv, what, **kw):
+        self._log(" ".join(argv))
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kw)
+        if p.returncode != 0:
+            raise HarnessError("%s failed (exit %d): %s" % (what, p.returncode, p.stdout.decode(errors="replace")[-2000:]))
+        return p.stdout.decode(errors="replace")
+
+    def pg_env(self, user="postgres"):
+        env = dict(os.environ)
+        env.update(PGHOST=self.pg_sock, PGPORT=str(self.pg_port), PGDATABASE="tally", PGUSER=user)
+        env.pop("TALLY_DB", None)
+        return env
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self):
+        for prog in ("track.fcgi",):
+            if not os.access(os.path.join(self.cgibin, prog), os.X_OK):
+                raise HarnessError("%s/%s not built (build dir %s)" % (self.cgibin, prog, self.build))
+        self.tmp = tempfile.mkdtemp(prefix="tally-e2e-")
+        os.chmod(self.tmp, 0o755)
+        for d in ("run", "upload", "www"):
+            os.mkdir(self.path(d))
+        self._start_pg_cluster()
+        self._write_conf()
+        self.start_lighttpd()
+        return self
+
+    def _start_pg_cluster(self):
+        bindir = _pg_bindir()
+        self.pg_bindir = bindir
+        os.makedirs(self.pg_sock)
+        if os.geteuid() == 0:
+            shutil.chown(self.path("pg"), "postgres", "postgres")
+            shutil.chown(self.pg_sock, "postgres", "postgres")
+        self._run(self._as_pg([bindir + "/initdb", "-D", self.pg_data, "-A", "trust", "-U", "postgres",
+                               "-E", "UTF8", "--locale=C", "--no-sync"]), "initdb")
+        with open(os.path.join(self.pg_data, "postgresql.conf"), "a") as f:
+            f.write("\n# tally e2e\nlisten_addresses = ''\nport = %d\nunix_socket_directories = '%s'\n"
+                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                    "max_connections = 50\nshared_buffers = 64MB\n"
+                    # Log every statement with its parameters: the privacy audit then also proves
+                    # that no address or user agent is ever sent to the database.
+                    "log_statement = 'all'\nlog_parameter_max_length = -1\n"
+                    "log_min_messages = warning\n" % (self.pg_port, self.pg_sock))
+        self.start_db()
+        self._run(self._as_pg(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.pg_sock, "-p", str(self.pg_port),
+                               "-U", "postgres", "-d", "postgres",
+                               "-c", "CREATE ROLE tally LOGIN", "-c", "CREATE DATABASE tally OWNER tally"]),
+                  "create database")
+        self._run(["sh", os.path.join(self.src, "sql", "tally-migrate")], "sql/tally-migrate", env=self.pg_env("tally"))
+        self.sql("SELECT tally_ensure_partitions(date_trunc('month', now() - interval '1 year')::date, 15)")
+
+    def start_db(self):
+        self._run(self._as_pg([self.pg_bindir + "/pg_ctl", "-D", self.pg_data, "-l", self.pg_log, "-w", "-t", "60",
+                               "start"]), "pg_ctl start")
+        self.pg_running = True
+
+    def stop_db(self):
+        """Stops PostgreSQL (fast shutdown: open connections are dropped)."""
+        if self.pg_running:
+            self._run(self._as_pg([self.pg_bindir + "/pg_ctl", "-D", self.pg_data, "-m", "fast", "-w", "-t", "60",
+                                   "stop"]), "pg_ctl stop")
+            self.pg_running = False
+
+    def restart_db(self):
+        self.stop_db()
+        self.start_db()
+
+    def _write_conf(self):
+        with open(self.path("tally.conf"), "w") as f:
+            f.write("# written by tests/e2e/harness.py\n"
+                    "database = %s\n"
+                    "trusted_proxies = 127.0.0.1 ::1\n"
+                    "session_timeout = 1800\n"
+                    "max_body_bytes = 1048576\n"
+                    "max_batch_events = 1000\n"
+                    "log_level = info\n" % self.conninfo)
+        with open(self.path("www", "index.html"), "w") as f:
+            f.write("<!doctype html><title>tally e2e</title>\n")
+        self.http_port = free_port()
+        with open(self.path("lighttpd.conf"), "w") as f:
+            f.write('''# written by tests/e2e/harness.py
+server.port = %(port)d
+server.bind = "127.0.0.1"
+server.document-root = "%(www)s"
+server.errorlog = "%(errlog)s"
+server.upload-dirs = ( "%(upload)s" )
+server.max-request-size = 4096
+server.tag = "tally-e2e"
+index-file.names = ( "index.html" )
+mimetype.assign = ( ".html" => "text/html", ".js" => "text/javascript", ".css" => "text/css",
+                    ".json" => "application/json", ".svg" => "image/svg+xml" )
+server.modules = ( "mod_indexfile" )
+var.tally_cgibin = "%(cgibin)s"
+var.tally_conf   = "%(conf)s"
+var.tally_share  = "%(src)s"
+var.tally_rundir = "%(run)s"
+include "%(src)s/conf/lighttpd.conf"
+''' % dict(port=self.http_port, www=self.path("www"), errlog=self.lighttpd_log, upload=self.path("upload"),
+                cgibin=self.cgibin, conf=self.path("tally.conf"), src=self.src, run=self.path("run")))
+
+    def start_lighttpd(self):
+        out = open(self.path("lighttpd.out"), "ab")
+        self._run(["lighttpd", "-tt", "-f", self.path("lighttpd.conf")], "lighttpd config test")
+        self.lighttpd = subprocess.Popen(["lighttpd", "-D", "-f", self.path("lighttpd.conf")], stdout=out,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.lighttpd.poll() is not None:
+                raise HarnessError("lighttpd exited with %d; see %s and %s" % (
+                    self.lighttpd.returncode, self.path("lighttpd.out"), self.lighttpd_log))
+            try:
+                socket.create_connection(("127.0.0.1", self.http_port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise HarnessError("lighttpd did not listen on port %d" % self.http_port)
+        # Wait until track.fcgi answers (its health endpoint needs the database).
+        deadline = time.time() + 20
+        last = None
+        while time.time() < deadline:
+            try:
+                last = self.http("GET", "/v1/health")
+                if last.status in (200, 503):
+                    return
+            except OSError as e:
+                last = e
+            time.sleep(0.1)
+        raise HarnessError("track.fcgi does not answer /v1/health: %r" % (last,))
+
+    def stop_lighttpd(self):
+        if self.lighttpd and self.lighttpd.poll() is None:
+            self.lighttpd.send_signal(signal.SIGTERM)
+            try:
+                self.lighttpd.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.lighttpd.pid, signal.SIGKILL)
+                self.lighttpd.wait()
+        self.lighttpd = None
+
+    def stop(self, keep_logs=False):
+        """Stops lighttpd and PostgreSQL; removes the temporary directory unless keep_logs."""
+        errors = []
+        for step in (self.stop_lighttpd, self.stop_db):
+            try:
+                step()
+            except Exception as e:  # keep going: stop everything we can
+                errors.append(str(e))
+        if self.tmp and not keep_logs:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        elif self.tmp:
+            print("# e2e logs kept in %s (lighttpd-error.log, pg/postgresql.log, tally.conf)" % self.tmp,
+                  file=sys.stderr)
+        return errors
+
+    # --- database -------------------------------------------------------------------------
+    def _psql(self, query, args, extra):
+        argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.pg_sock, "-p", str(self.pg_port),
+                "-U", "postgres", "-d", "tally"] + extra
+        # Arguments go in as psql variables (:'pN' is quoted by psql), never pasted into SQL.
+        parts = query.split("%s")
+        if len(parts) - 1 != len(args):
+            raise HarnessError("sql: %d placeholders, %d arguments" % (len(parts) - 1, len(args)))
+        text = parts[0]
+        for i, a in enumerate(args):
+            if a is None:
+                raise HarnessError("sql: use NULL in the query text instead of a None argument")
+            if isinstance(a, bytes):
+                a = "\\x" + a.hex()
+            argv += ["-v", "p%d=%s" % (i, a)]
+            text += ":'p%d'" % i + parts[i + 1]
+        p = subprocess.run(argv, input=(text.replace("%%", "%") + "\n").encode(), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            raise HarnessError("sql failed: %s\n  query: %s" % (p.stderr.decode(errors="replace").strip(), query))
+        return p.stdout.decode()
+
+    def sql(self, query, *args):
+        """Runs SQL (placeholders %s, %% for a literal %); returns the rows as tuples of strings,
+        None for NULL."""
+        out = self._psql(query, args, ["-A", "-t", "-F", "\x1f", "-R", "\x1e", "-P", "null=\x1d"])
+        rows = []
+        for rec in out.split("\x1e"):
+            rec = rec.strip("\n")
+            if rec == "":
+                continue
+            rows.append(tuple(None if v == "\x1d" else v for v in rec.split("\x1f")))
+        return rows
+
+    def sql_value(self, query, *args):
+        rows = self.sql(query, *args)
+        return rows[0][0] if rows else None
+
+    def sql_int(self, query, *args):
+        return int(self.sql_value(query, *args))
+
+    def sql_dicts(self, query, *args):
+        """A SELECT's rows as dicts with JSON types."""
+        out = self._psql("SELECT coalesce(json_agg(t), '[]') FROM (" + query + ") t", args, ["-A", "-t"])
+        return json.loads(out)
+
+    def pg_dump(self):
+        p = subprocess.run(["pg_dump", "--data-only", "-h", self.pg_sock, "-p", str(self.pg_port), "-U", "postgres",
+                            "tally"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            raise HarnessError("pg_dump failed: %s" % p.stderr.decode(errors="replace"))
+        return p.stdout
+
+    # --- fixtures -------------------------------------------------------------------------
+    def create_property(self, domains=("example.com",), allowed_origins=("*",), id=None, name=None, **settings):
+        """Creates a property with one write and one read key; returns Property(id, pk, write_key,
+        read_key). `settings` are other columns of properties (session_timeout=..., drop_gpc=...)."""
+        self._props += 1
+        id = id or "prop_e2e%d_%s" % (self._props, uuid.uuid4().hex[:8])
+        name = name or id
+        cols = ["id", "name", "domains", "allowed_origins"]
+        vals = [id, name, "{%s}" % ",".join(domains), "{%s}" % ",".join(allowed_origins)]
+        for k, v in settings.items():
+            if not k.replace("_", "").isalnum():
+                raise HarnessError("bad column %r" % k)
+            cols.append(k)
+            if isinstance(v, (list, tuple)):
+                v = "{%s}" % ",".join(v)
+            vals.append(str(v).lower() if isinstance(v, bool) else str(v))
+        pk = self.sql_value("INSERT INTO properties (%s) VALUES (%s) RETURNING pk" %
+                            (", ".join(cols), ", ".join(["%s"] * len(vals))), *vals)
+        wk, rk = self.add_key(int(pk), "write"), self.add_key(int(pk), "read")
+        return Property(id, int(pk), wk, rk)
+
+    def add_key(self, pk, kind="write"):
+        secret = new_key("wk_" if kind == "write" else "rk_")
+        self.sql("INSERT INTO api_keys (property_pk, kind, key_hash, prefix) "
+                 "VALUES (%s, %s, sha256(convert_to(%s, 'UTF8')), left(%s, 10))", pk, kind, secret, secret)
+        return secret
+
+    def revoke_key(self, secret):
+        self.sql("UPDATE api_keys SET revoked_at = now() WHERE key_hash = sha256(convert_to(%s, 'UTF8'))", secret)
+
+    def client(self, ip, ua):
+        """Headers that make lighttpd (a trusted proxy at 127.0.0.1) present `ip` as the client
+        address; both values are registered for the privacy audit."""
+        self.seen_ips.add(ip)
+        self.seen_uas.add(ua)
+        return {"X-Forwarded-For": ip, "User-Agent": ua}
+
+    # --- HTTP -----------------------------------------------------------------------------
+    def http(self, method, path, body=None, headers=None, timeout=30):
+        """One request on a fresh connection. body: bytes, str, or a JSON-able object (sent as
+        JSON). Returns Response(status, headers, body_bytes)."""
+        headers = dict(headers or {})
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+            headers.setdefault("Content-Type", "application/json")
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        ua = headers.get("User-Agent")
+        if ua:
+            self.seen_uas.add(ua)
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            return Response(r.status, r.headers, r.read())
+        finally:
+            conn.close()
+
+    def http_raw(self, data, timeout=30):
+        """Sends raw bytes (a hand-written request) and returns Response parsed from the answer."""
+        s = socket.create_connection(("127.0.0.1", self.http_port), timeout=timeout)
+        try:
+            s.sendall(data)
+            r = http.client.HTTPResponse(s)
+            r.begin()
+            return Response(r.status, r.headers, r.read())
+        finally:
+            s.close()
+
+    def post_events(self, prop, events, headers=None, auth="bearer", envelope=None, path="/v1/events",
+                    content_type="application/json"):
+        """POSTs an envelope {"schema_version":1,"property_id":prop.id,"events":events} (plus
+        `envelope` fields) with the property's write key sent the `auth` way."""
+        env = {"schema_version": 1, "property_id": prop.id if prop else None, "events": events}
+        env.update(envelope or {})
+        headers = dict(headers or {})
+        if content_type:
+            headers["Content-Type"] = content_type
+        if auth == "bearer":
+            headers["Authorization"] = "Bearer " + prop.write_key
+        elif auth == "x-write-key":
+            headers["X-Write-Key"] = prop.write_key
+        elif auth == "query":
+            path += ("&" if "?" in path else "?") + "key=" + prop.write_key
+        return self.http("POST", path, body=json.dumps(env), headers=headers)
