@@ -92,7 +92,7 @@ def main():
             reason = one_line("%s: %s" % (type(e).__name__, e) if not isinstance(e, AssertionError) or not str(e)
                               else e)
             tb = traceback.extract_tb(e.__traceback__)
-            where = next((fr for fr in reversed(tb) if os.path.basename(fr.filename).startswith("test_")), None)
+            where = next((fr for fr in reversed(tb) if fr.name == fn.__name__), None)
             if where:
                 reason += " (%s:%d)" % (os.path.basename(where.filename), where.lineno)
             print("FAIL - %s: %s" % (name, reason))
