@@ -96,11 +96,14 @@ class Property(tuple):
 
 
 class Harness:
-    def __init__(self, build_dir=None, src_dir=SRC, verbose=False):
+    def __init__(self, build_dir=None, src_dir=SRC, verbose=False, durable=False):
         self.src = os.path.abspath(src_dir)
         self.build = os.path.abspath(build_dir or os.environ.get("TALLY_BUILD") or os.path.join(self.src, "build"))
         self.cgibin = os.path.join(self.build, "cgi-bin")
         self.verbose = verbose
+        # Benchmarks need PostgreSQL as in production (fsync, synchronous commit, quiet logs);
+        # the test suite trades durability for speed and logs every statement for the audit.
+        self.durable = durable
         self.tmp = None
         self.pg_port = 5432
         self.http_port = None
@@ -183,12 +186,15 @@ class Harness:
                                "-E", "UTF8", "--locale=C", "--no-sync"]), "initdb")
         with open(os.path.join(self.pg_data, "postgresql.conf"), "a") as f:
             f.write("\n# tally e2e\nlisten_addresses = ''\nport = %d\nunix_socket_directories = '%s'\n"
-                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                    "max_connections = 50\nshared_buffers = 64MB\n"
-                    # Log every statement with its parameters: the privacy audit then also proves
-                    # that no address or user agent is ever sent to the database.
-                    "log_statement = 'all'\nlog_parameter_max_length = -1\n"
-                    "log_min_messages = warning\n" % (self.pg_port, self.pg_sock))
+                    "max_connections = 50\nshared_buffers = 128MB\nlog_min_messages = warning\n"
+                    % (self.pg_port, self.pg_sock))
+            if self.durable:
+                f.write("fsync = on\nsynchronous_commit = on\nfull_page_writes = on\n")
+            else:
+                f.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                        # Log every statement with its parameters: the privacy audit then also
+                        # proves that no address or user agent is ever sent to the database.
+                        "log_statement = 'all'\nlog_parameter_max_length = -1\n")
         self.start_db()
         self._run(self._as_pg(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.pg_sock, "-p", str(self.pg_port),
                                "-U", "postgres", "-d", "postgres",

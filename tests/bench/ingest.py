@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Ingest benchmark (targets.md, "Ingest"): track.fcgi behind lighttpd against ceilings measured
+in the same run, with PostgreSQL durable (fsync and synchronous commit on).
+
+    python3 tests/bench/ingest.py [--build DIR] [--runs 3] [--seconds 10]
+
+Figures (medians of --runs runs):
+  HTTP ceiling      lighttpd answering a tiny static file, 64 keep-alive connections
+  single events     one pageview per POST, 64 keep-alive connections   -> % of HTTP ceiling
+  p99 latency       single events throttled to 50% of the measured rate
+  storage ceiling   COPY FROM STDIN of the same rows into the same table and indexes
+  batched events    100 events per POST                                -> % of storage ceiling
+  memory            resident size of each track.fcgi after everything above
+Needs wrk (Debian package wrk). Prints figures; never fails on speed.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from harness import Harness  # noqa: E402
+
+UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/120.0.0.0 Safari/537.36")
+
+LUA = r'''
+local nonce = "%(nonce)s"
+local batch = %(batch)d
+local pause_ms = %(pause_ms)d
+local counter = 0
+local threads = 0
+function setup(thread) thread:set("tid", threads); threads = threads + 1 end
+function init(args) math.randomseed(os.time() + (tid or 0) * 7919) end
+function delay() return pause_ms end
+local function event()
+  counter = counter + 1
+  return string.format('{"event_id":"%%s-%%d-%%d","type":"pageview","context":{"page":'
+    .. '{"url":"https://example.com/p/%%d?utm_source=news","referrer":"https://www.google.com/"},'
+    .. '"screen":{"width":1440}}}', nonce, tid or 0, counter, math.random(1, 5000))
+end
+function request()
+  local events = {}
+  for i = 1, batch do events[i] = event() end
+  local body = '{"property_id":"%(prop)s","events":[' .. table.concat(events, ",") .. ']}'
+  -- A pool of 20,000 visitors: addresses from the documentation ranges (only a header here).
+  local v = math.random(0, 19999)
+  local ip = string.format("198.51.%%d.%%d", v %% 200, 1 + (v // 200) %% 250)
+  return wrk.format("POST", "/v1/events", {["Content-Type"] = "text/plain",
+    ["Authorization"] = "Bearer %(key)s", ["X-Forwarded-For"] = ip,
+    ["User-Agent"] = "%(ua)s"}, body)
+end
+'''
+
+
+def wrk(url, seconds, connections, script=None, latency=False):
+    argv = ["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds]
+    if latency:
+        argv.append("--latency")
+    if script:
+        argv += ["-s", script]
+    out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    p99 = None
+    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    if m:
+        p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    return {"rps": rps, "non2xx": int(bad.group(1)) if bad else 0, "errors": errors.group(1) if errors else "",
+            "p99_ms": p99}
+
+
+def write_lua(path, prop, key, batch, pause_ms=0):
+    with open(path, "w") as f:
+        f.write(LUA % dict(nonce=os.urandom(6).hex(), batch=batch, pause_ms=pause_ms, prop=prop, key=key, ua=UA))
+
+
+def median(runs, field="rps"):
+    return statistics.median(r[field] for r in runs)
+
+
+def copy_ceiling(h, pk, rows):
+    """Rows/s of COPY FROM STDIN of the rows ingest stores, into events and its indexes."""
+    lines = []
+    base = int(time.time() * 1000)
+    for i in range(rows):
+        ts = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime((base - i) / 1000.0)) + "+00"
+        lines.append("\t".join([str(pk), ts, "copy-%d" % i, "pageview", str(i % 20000), str(i % 20000),
+                                "example.com", "/p/%d" % (i % 5000), "utm_source=news", "", "https://www.google.com/",
+                                "news", "news", "", "", "", "", "", "", "", "", "desktop", "Chrome", "120",
+                                "Windows", "10", "1440", "\\N", "t", "\\N", "\\N", "\\N"]))
+    data = ("\n".join(lines) + "\n").encode()
+    cols = ("property_pk, ts, event_id, name, visitor, session, hostname, path, query, title, referrer, source, "
+            "utm_source, utm_medium, utm_campaign, utm_term, utm_content, campaign_id, country, region, city, "
+            "device, browser, browser_version, os, os_version, screen_width, user_id_hash, interactive, "
+            "revenue_amount, revenue_currency, props")
+    start = time.time()
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", "COPY events (%s) FROM STDIN" % cols],
+                   input=data, env=h.pg_env("tally"), check=True, stdout=subprocess.DEVNULL)
+    return rows / (time.time() - start)
+
+
+def track_rss_kb():
+    sizes = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if not f.read().split(b"\0")[0].endswith(b"track.fcgi"):
+                    continue
+            with open("/proc/%s/status" % pid) as f:
+                sizes.append(int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)))
+        except (OSError, AttributeError):
+            continue
+    return sizes
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=None)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=10)
+    args = ap.parse_args()
+
+    h = Harness(args.build, durable=True).start()
+    try:
+        prop = h.create_property(domains=["example.com"])
+        base = "http://127.0.0.1:%d" % h.http_port
+        tmp = tempfile.mkdtemp(prefix="tally-bench-")
+        single, batched, slow = (os.path.join(tmp, n) for n in ("single.lua", "batch.lua", "slow.lua"))
+        write_lua(single, prop.id, prop.write_key, 1)
+        write_lua(batched, prop.id, prop.write_key, 100)
+        wrk(base + "/v1/events", 2, 8, single)          # warm up processes and caches
+
+        results = {"static": [], "single": [], "batch": []}
+        for _ in range(args.runs):
+            results["static"].append(wrk(base + "/index.html", args.seconds, 64))
+            write_lua(single, prop.id, prop.write_key, 1)   # fresh event ids every run
+            results["single"].append(wrk(base + "/v1/events", args.seconds, 64, single))
+        ceiling = median(results["static"])
+        rate = median(results["single"])
+        # 50% of the measured rate across 64 connections: each pauses 64 / (rate / 2) seconds.
+        pause_ms = max(1, int(64 / (rate / 2) * 1000))
+        write_lua(slow, prop.id, prop.write_key, 1, pause_ms)
+        lat = wrk(base + "/v1/events", args.seconds, 64, slow, latency=True)
+
+        copy_rates = [copy_ceiling(h, prop.pk, 100000) for _ in range(args.runs)]
+        for _ in range(args.runs):
+            write_lua(batched, prop.id, prop.write_key, 100)
+            results["batch"].append(wrk(base + "/v1/events", args.seconds, 8, batched))
+        storage = statistics.median(copy_rates)
+        batch_rate = median(results["batch"]) * 100
+        stored = h.sql_int("SELECT count(*) FROM events WHERE property_pk = %s AND event_id NOT LIKE 'copy-%%'", prop.pk)
+        rss = track_rss_kb()
+        bad = sum(r["non2xx"] for k in ("single", "batch") for r in results[k]) + lat["non2xx"]
+
+        print("Ingest benchmark (medians of %d runs x %ds; PostgreSQL durable; %d cores)" % (
+            args.runs, args.seconds, os.cpu_count()))
+        print("  HTTP ceiling (lighttpd static file, 64 conns)   %9.0f req/s" % ceiling)
+        print("  single-event POSTs (64 conns)                   %9.0f events/s  = %.0f%% of HTTP ceiling" % (
+            rate, 100 * rate / ceiling))
+        print("  p99 latency at %5.0f events/s (50%%)             %9.2f ms   (actual %.0f req/s)" % (
+            rate / 2, lat["p99_ms"] or -1, lat["rps"]))
+        print("  storage ceiling (COPY FROM STDIN)               %9.0f rows/s" % storage)
+        print("  batched POSTs (100 events, 8 conns)             %9.0f events/s  = %.0f%% of storage ceiling" % (
+            batch_rate, 100 * batch_rate / storage))
+        print("  events stored through track.fcgi                %9d" % stored)
+        print("  track.fcgi resident memory (each process)       %s" % ", ".join("%.1f MB" % (k / 1024) for k in rss))
+        print("  non-2xx responses during the runs              %9d" % bad)
+    finally:
+        h.stop()
+
+
+if __name__ == "__main__":
+    main()
