@@ -23,6 +23,13 @@ static void route(tly_ingest *ing, tly_req *req, tly_resp *resp)
             tly_resp_header(resp, "Allow", "POST, OPTIONS");
             tly_resp_error(resp, 405, "method %s not allowed on /v1/events; use POST", method);
         }
+    } else if (strcmp(path, "/api/event") == 0) {
+        if (strcmp(method, "POST") == 0) tly_ingest_plausible(ing, req, resp);
+        else if (strcmp(method, "OPTIONS") == 0) tly_ingest_preflight(req, resp);
+        else {
+            tly_resp_header(resp, "Allow", "POST, OPTIONS");
+            tly_resp_error(resp, 405, "method %s not allowed on /api/event; use POST", method);
+        }
     } else if (strcmp(path, "/v1/health") == 0) {
         if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) tly_ingest_health(ing, resp);
         else {

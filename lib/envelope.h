@@ -56,10 +56,10 @@ int tly_event_set_url(tly_event *ev, const char *url, size_t len, bool fill_utm)
 void tly_event_set_referrer(tly_event *ev, const char *ref, size_t len) TLY_NONNULL(1, 2);
 /* Validates `data`/`props` into ev->props and revenue. 0 ok, -1 with err naming the key. */
 int tly_event_set_data(tly_event *ev, json_t *data, const char *field, char *err, size_t errlen)
-    TLY_NONNULL(1, 2, 3, 4);
+    TLY_NONNULL(1, 3, 4);
 /* Validates a revenue object {"amount": "49.90" | 49.9, "currency": "EUR"}. */
 int tly_event_set_revenue(tly_event *ev, json_t *revenue, const char *field, char *err,
-                          size_t errlen) TLY_NONNULL(1, 2, 3, 4);
+                          size_t errlen) TLY_NONNULL(1, 3, 4);
 /* True for a valid event name: 1-64 characters of letters, digits, _ - . : / and space. */
 bool tly_event_name_valid(const char *name, size_t len);
 /* Starts an empty event with every string "" (and the NULL ones NULL). */

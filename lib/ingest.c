@@ -2,6 +2,7 @@
 #include "ingest.h"
 #include "bot.h"
 #include "envelope.h"
+#include "plausible.h"
 #include "limits.h"
 #include "log.h"
 #include "property.h"
@@ -248,6 +249,27 @@ static void reject(outcome *o, size_t index, json_t *event, const char *message)
     o->rejected++;
 }
 
+/* Appends one valid event to `batch`, enriched, unless it is to be dropped on purpose (bots,
+ * GPC opt-out, excluded paths). -1 on database error. */
+static int enrich_into_batch(tly_ingest *ing, const tly_property *prop, const sender *s,
+                             const tly_event *ev, json_t *batch, outcome *o, tly_db_error *dberr)
+{
+    if (s->is_bot || (s->gpc && prop->drop_gpc) || tly_property_path_excluded(prop, ev->path)) {
+        o->filtered++;
+        return 0;
+    }
+    json_t *row = event_row(ev, s);
+    if (ev->session_id)
+        json_object_set_new(row, "session_key", json_integer(tly_visitor_hash_client_id(
+            prop->visitor_key, "session", prop->id, ev->session_id, strlen(ev->session_id))));
+    if (visitor_hashes(ing, prop, s, ev, row, dberr) != 0) {
+        json_decref(row);
+        return -1;
+    }
+    json_array_append_new(batch, row);
+    return 0;
+}
+
 /* Validates and enriches every event into `batch`; counts rejections and deliberate drops. */
 static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_property *prop,
                        const sender *s, int64_t now_ms, json_t *batch, outcome *o, tly_db_error *dberr)
@@ -260,22 +282,9 @@ static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_prope
             reject(o, i, json_array_get(env->events, i), why);
             continue;
         }
-        if (s->is_bot || (s->gpc && prop->drop_gpc) || tly_property_path_excluded(prop, ev.path)) {
-            o->filtered++;
-            tly_event_clear(&ev);
-            continue;
-        }
-        json_t *row = event_row(&ev, s);
-        if (ev.session_id)
-            json_object_set_new(row, "session_key", json_integer(tly_visitor_hash_client_id(
-                prop->visitor_key, "session", prop->id, ev.session_id, strlen(ev.session_id))));
-        int rc = visitor_hashes(ing, prop, s, &ev, row, dberr);
+        int rc = enrich_into_batch(ing, prop, s, &ev, batch, o, dberr);
         tly_event_clear(&ev);
-        if (rc != 0) {
-            json_decref(row);
-            return -1;
-        }
-        json_array_append_new(batch, row);
+        if (rc != 0) return -1;
     }
     return 0;
 }
@@ -389,6 +398,66 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
 done:
     tly_envelope_clear(&env);
     tly_buf_free(&key);
+}
+
+/* Stores one Plausible-style event for one property. -1 on database error. */
+static int plausible_store(tly_ingest *ing, const tly_property *prop, const sender *s,
+                           const tly_event *ev, tly_db_error *dberr)
+{
+    outcome o = {0, 0, 0, 0, NULL};
+    json_t *batch = json_array();
+    int rc = enrich_into_batch(ing, prop, s, ev, batch, &o, dberr);
+    if (rc == 0) rc = store_batch(ing, prop, batch, &o, dberr);
+    json_decref(batch);
+    return rc;
+}
+
+void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
+{
+    int64_t now_ms = tly_time_now_ms();
+    allow_origin(req, resp);
+    if (!content_type_accepted(tly_req_param(req, "CONTENT_TYPE"))) {
+        tly_resp_error(resp, 415, "Content-Type must be application/json or text/plain");
+        return;
+    }
+    tly_body_error berr;
+    if (tly_req_read_body(req, ing->conf->max_body_bytes, &berr) != 0) {
+        tly_resp_error(resp, berr.status, "%s", berr.message);
+        return;
+    }
+    tly_event ev;
+    json_t *domains;
+    char why[256];
+    if (tly_plausible_parse(tly_buf_cstr(&req->body), req->body.len, now_ms, &ev, &domains, why,
+                            sizeof why) != 0) {
+        tly_resp_error(resp, 400, "%s", why);
+        return;
+    }
+    sender s;
+    sender_init(&s, ing, req, now_ms);
+    const char *origin = tly_req_param(req, "HTTP_ORIGIN");
+    size_t i;
+    json_t *domain;
+    tly_db_error dberr;
+    int failed = 0, refused = 0;
+    /* Like Plausible: an unknown domain is answered 202 and nothing is stored. */
+    json_array_foreach(domains, i, domain) {
+        tly_property prop;
+        int found = tly_property_by_domain(ing->db, json_string_value(domain), &prop, &dberr);
+        if (found < 0) { failed = 1; break; }
+        if (found == 0) continue;
+        if (origin && *origin && !tly_property_origin_allowed(&prop, origin)) refused++;
+        else if (plausible_store(ing, &prop, &s, &ev, &dberr) != 0) failed = 1;
+        tly_property_clear(&prop);
+        if (failed) break;
+    }
+    if (failed) database_unavailable(resp, &dberr);
+    else if (refused && refused == (int)json_array_size(domains))
+        tly_resp_error(resp, 403, "Origin %s is not in the property's allowed_origins", origin);
+    else tly_resp_text(resp, 202, "text/plain; charset=utf-8", "ok");
+    memset(&s, 0, sizeof s);
+    tly_event_clear(&ev);
+    json_decref(domains);
 }
 
 void tly_ingest_health(tly_ingest *ing, tly_resp *resp)

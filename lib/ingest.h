@@ -24,6 +24,8 @@ int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, 
 void tly_ingest_close(tly_ingest *ing) TLY_NONNULL(1);
 
 void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp) TLY_NONNULL(1, 2, 3);
+/* POST /api/event: Plausible's Events API body; answers 202 "ok". */
+void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp) TLY_NONNULL(1, 2, 3);
 void tly_ingest_preflight(tly_req *req, tly_resp *resp) TLY_NONNULL(1, 2);
 void tly_ingest_health(tly_ingest *ing, tly_resp *resp) TLY_NONNULL(1, 2);
 

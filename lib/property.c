@@ -22,6 +22,14 @@ static const tly_db_stmt stmt_by_key = {
     "FROM k JOIN properties p ON p.pk = k.property_pk",
     2};
 
+static const tly_db_stmt stmt_by_domain = {
+    "property_by_domain",
+    "SELECT false, p.pk, p.id, p.session_timeout, p.drop_gpc, "
+    "       array_to_json(p.allowed_origins)::text, array_to_json(p.excluded_paths)::text, "
+    "       array_to_json(p.domains)::text, encode(p.visitor_key, 'hex'), 0 "
+    "FROM properties p WHERE lower($1) = ANY (p.domains) ORDER BY p.pk LIMIT 1",
+    1};
+
 static json_t *json_array_from(const char *text)
 {
     json_t *v = json_loads(text, 0, NULL);
@@ -30,6 +38,23 @@ static json_t *json_array_from(const char *text)
         return json_array();
     }
     return v;
+}
+
+/* Fills prop from a row of the shape both lookups select (columns 1-8). */
+static void property_from_row(const PGresult *res, tly_property *prop)
+{
+    memset(prop, 0, sizeof *prop);
+    prop->pk = atoi(PQgetvalue(res, 0, 1));
+    snprintf(prop->id, sizeof prop->id, "%s", PQgetvalue(res, 0, 2));
+    prop->session_timeout = atoi(PQgetvalue(res, 0, 3));
+    prop->drop_gpc = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+    prop->allowed_origins = json_array_from(PQgetvalue(res, 0, 5));
+    prop->excluded_paths = json_array_from(PQgetvalue(res, 0, 6));
+    prop->domains = json_array_from(PQgetvalue(res, 0, 7));
+    const char *hex = PQgetvalue(res, 0, 8);
+    if (sodium_hex2bin(prop->visitor_key, sizeof prop->visitor_key, hex, strlen(hex), NULL, NULL,
+                       NULL) != 0)
+        tly_log_error("property %s has a malformed visitor key", prop->id);
 }
 
 tly_key_status tly_property_by_key(tly_db *db, const char *kind, const char *secret,
@@ -47,23 +72,23 @@ tly_key_status tly_property_by_key(tly_db *db, const char *kind, const char *sec
         if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
             status = TLY_KEY_REVOKED;
         } else {
-            memset(prop, 0, sizeof *prop);
-            prop->pk = atoi(PQgetvalue(res, 0, 1));
-            snprintf(prop->id, sizeof prop->id, "%s", PQgetvalue(res, 0, 2));
-            prop->session_timeout = atoi(PQgetvalue(res, 0, 3));
-            prop->drop_gpc = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
-            prop->allowed_origins = json_array_from(PQgetvalue(res, 0, 5));
-            prop->excluded_paths = json_array_from(PQgetvalue(res, 0, 6));
-            prop->domains = json_array_from(PQgetvalue(res, 0, 7));
-            const char *hex = PQgetvalue(res, 0, 8);
-            if (sodium_hex2bin(prop->visitor_key, sizeof prop->visitor_key, hex, strlen(hex), NULL,
-                               NULL, NULL) != 0)
-                tly_log_error("property %s has a malformed visitor key", prop->id);
+            property_from_row(res, prop);
             status = TLY_KEY_OK;
         }
     }
     PQclear(res);
     return status;
+}
+
+int tly_property_by_domain(tly_db *db, const char *domain, tly_property *prop, tly_db_error *err)
+{
+    const char *params[] = {domain};
+    PGresult *res = tly_db_exec(db, &stmt_by_domain, params, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    int found = PQntuples(res) == 1;
+    if (found) property_from_row(res, prop);
+    PQclear(res);
+    return found;
 }
 
 void tly_property_clear(tly_property *prop)

@@ -34,6 +34,10 @@ typedef enum {
 tly_key_status tly_property_by_key(tly_db *db, const char *kind, const char *secret,
                                    tly_property *prop, tly_db_error *err)
     TLY_NONNULL(1, 2, 3, 4, 5) TLY_MUST_CHECK;
+/* Looks up the property that lists `domain` (case-insensitive) among its domains: 1 found (release
+ * with tly_property_clear), 0 none, -1 database error. */
+int tly_property_by_domain(tly_db *db, const char *domain, tly_property *prop, tly_db_error *err)
+    TLY_NONNULL(1, 2, 3, 4) TLY_MUST_CHECK;
 void tly_property_clear(tly_property *prop) TLY_NONNULL(1);
 
 /* True when a browser Origin header value is allowed by the property. */
