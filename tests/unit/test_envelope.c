@@ -15,7 +15,7 @@ static int parse_env(const char *body)
 }
 
 /* Parses a one-event envelope; returns the event's result and leaves the message in err. */
-static char err[256];
+static char err[400];
 static int parse_one(const char *event_json, tly_event *ev)
 {
     char body[8192];
@@ -139,6 +139,7 @@ static void test_skew(void)
     /* The client's clock is 1 hour behind: its ts and sent_at are shifted by the same hour. */
     const char *body = "{\"property_id\":\"p\",\"sent_at\":\"2026-01-24T17:12:33Z\","
                        "\"events\":[{\"type\":\"x\",\"ts\":\"2026-01-24T17:12:00Z\"}]}";
+    tly_envelope_clear(&env);
     CHECK_INT(tly_envelope_parse(body, strlen(body), 1000, &env, &eerr), 0);
     tly_event ev;
     CHECK_INT(tly_event_parse(&env, 0, NOW, &ev, err, sizeof err), 0);
