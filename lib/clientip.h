@@ -1,0 +1,24 @@
+/* The client's address: REMOTE_ADDR, or, behind trusted proxies, the right-most address of
+ * X-Forwarded-For that is not itself a trusted proxy. The result lives only in memory. */
+#ifndef TLY_CLIENTIP_H
+#define TLY_CLIENTIP_H
+#include "first.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+#define TLY_IP_TEXT_LEN 46   /* INET6_ADDRSTRLEN */
+
+typedef struct tly_cidr_list tly_cidr_list;
+
+/* Parses "127.0.0.1, 10.0.0.0/8 ::1 fd00::/8" (comma and/or space separated; a bare address is
+ * /32 or /128). NULL with a message naming the bad item in err. An empty spec is an empty list. */
+tly_cidr_list *tly_cidr_list_parse(const char *spec, char *err, size_t errlen) TLY_NONNULL(1, 2);
+void tly_cidr_list_free(tly_cidr_list *list);
+/* False for an unparseable ip. IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */
+bool tly_cidr_list_contains(const tly_cidr_list *list, const char *ip) TLY_NONNULL(1, 2);
+/* Resolves the client address into out (normalised text; mapped IPv6 shown as IPv4).
+ * xff may be NULL. 0 ok, -1 when there is no valid address at all. */
+int tly_clientip_resolve(const char *remote_addr, const char *xff, const tly_cidr_list *trusted,
+                         char out[TLY_IP_TEXT_LEN]) TLY_NONNULL(1, 3, 4);
+
+#endif
