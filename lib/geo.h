@@ -1,0 +1,22 @@
+/* GeoIP: country, subdivision and city of an address from a MaxMind DB (GeoLite2-Country/City,
+ * DB-IP lite). Optional: without a database every field is empty. */
+#ifndef TLY_GEO_H
+#define TLY_GEO_H
+#include "first.h"
+#include <stddef.h>
+
+typedef struct tly_geo tly_geo;
+
+typedef struct tly_geo_result {
+    char country[3];   /* ISO 3166-1 alpha-2, "" when unknown */
+    char region[8];    /* ISO 3166-2 subdivision code without the country ("BE"), "" when unknown */
+    char city[64];     /* English name, cut on a character boundary, "" when unknown */
+} tly_geo_result;
+
+/* Opens the database (memory-mapped). NULL with a message in err on failure. */
+tly_geo *tly_geo_open(const char *path, char *err, size_t errlen) TLY_NONNULL(1, 2);
+/* Looks up ip (text form). geo may be NULL: all fields empty. Never fails. */
+void tly_geo_lookup(const tly_geo *geo, const char *ip, tly_geo_result *out) TLY_NONNULL(2, 3);
+void tly_geo_close(tly_geo *geo);
+
+#endif
