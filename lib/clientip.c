@@ -62,7 +62,14 @@ static int parse_cidr(const char *item, size_t len, cidr *out)
     if (!family) return -1;
     int max = family == 4 ? 32 : 128;
     long long prefix = max;
-    if (slash && tly_strict_int(slash + 1, strlen(slash + 1), 0, max, &prefix) != 0) return -1;
+    /* Digits only: tly_strict_int alone would take "-0" as /0, trusting every address. */
+    if (slash) {
+        const char *digits = slash + 1;
+        size_t n = strlen(digits);
+        if (n == 0 || n > 3 || strspn(digits, "0123456789") != n ||
+            tly_strict_int(digits, n, 0, max, &prefix) != 0)
+            return -1;
+    }
     out->prefix = (int)prefix + (family == 4 ? 96 : 0);
     /* Clear host bits so that 10.1.2.3/8 means 10.0.0.0/8. */
     for (int bit = out->prefix; bit < 128; bit++) out->addr[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
@@ -74,8 +81,8 @@ tly_cidr_list *tly_cidr_list_parse(const char *spec, char *err, size_t errlen)
     tly_cidr_list *list = tly_xcalloc(1, sizeof *list);
     const char *p = spec;
     while (*p) {
-        p += strspn(p, ", \t");
-        size_t n = strcspn(p, ", \t");
+        p += strspn(p, ", \t\r\n");
+        size_t n = strcspn(p, ", \t\r\n");
         if (n == 0) break;
         cidr c;
         if (parse_cidr(p, n, &c) != 0) {
@@ -116,8 +123,16 @@ static void format_addr(const uint8_t addr[16], char out[TLY_IP_TEXT_LEN])
     else inet_ntop(AF_INET6, addr, out, TLY_IP_TEXT_LEN);
 }
 
-/* Parses one trimmed X-Forwarded-For entry [start, end). Brackets and ports of the forms
- * "[v6]:port" and "v4:port" are accepted, as some proxies write them. */
+/* True for ":1" to ":65535"-style port suffixes (1-5 digits; the value itself is not needed). */
+static bool is_port_suffix(const char *s)
+{
+    size_t n = strlen(s + 1);
+    return s[0] == ':' && n >= 1 && n <= 5 && strspn(s + 1, "0123456789") == n;
+}
+
+/* Parses one trimmed X-Forwarded-For entry [start, end). Returns 4 or 6, 0 invalid. Brackets
+ * and ports of the forms "[v6]", "[v6]:port" and "v4:port" are accepted, as some proxies write
+ * them; anything else after the address makes the entry invalid. */
 static int parse_xff_entry(const char *start, const char *end, uint8_t out[16])
 {
     while (start < end && (*start == ' ' || *start == '\t')) start++;
@@ -130,12 +145,16 @@ static int parse_xff_entry(const char *start, const char *end, uint8_t out[16])
     char *host = text;
     if (host[0] == '[') {
         char *close = strchr(host, ']');
-        if (!close) return 0;
+        if (!close || (close[1] != '\0' && !is_port_suffix(close + 1))) return 0;
         *close = '\0';
         host++;
-    } else {
-        char *colon = strchr(host, ':');
-        if (colon && !strchr(colon + 1, ':')) *colon = '\0';   /* exactly one colon: v4:port */
+        return parse_addr(host, out) == 6 ? 6 : 0;
+    }
+    char *colon = strchr(host, ':');
+    if (colon && !strchr(colon + 1, ':')) {                      /* exactly one colon: v4:port */
+        if (!is_port_suffix(colon)) return 0;
+        *colon = '\0';
+        return parse_addr(host, out) == 4 ? 4 : 0;
     }
     return parse_addr(host, out);
 }

@@ -57,6 +57,48 @@ static void test_lists(void)
     CHECK(tly_cidr_list_parse("10.0.0.0/-1", err, sizeof err) == NULL);
     CHECK(tly_cidr_list_parse("10.0.0.0/", err, sizeof err) == NULL);
     CHECK(tly_cidr_list_parse("1.2.3", err, sizeof err) == NULL);
+    CHECK(tly_cidr_list_parse("10.0.0.0/-0", err, sizeof err) == NULL);  /* not a sneaky /0 */
+    CHECK(tly_cidr_list_parse("10.0.0.0/+8", err, sizeof err) == NULL);
+    CHECK(tly_cidr_list_parse("10.0.0.0/8/8", err, sizeof err) == NULL);
+    CHECK(tly_cidr_list_parse("10.0.0.0/ 8", err, sizeof err) == NULL);
+    CHECK_STR(err, "'10.0.0.0/' is not an IP address or CIDR range");
+    CHECK(tly_cidr_list_parse("127.1", err, sizeof err) == NULL);         /* inet_aton shorthand */
+    CHECK(tly_cidr_list_parse("010.0.0.1", err, sizeof err) == NULL);     /* octal-looking */
+    CHECK(tly_cidr_list_parse("fe80::1%eth0", err, sizeof err) == NULL);
+    CHECK(tly_cidr_list_parse("::1, 10.0.0.0/8;", err, sizeof err) == NULL);
+    CHECK_STR(err, "'10.0.0.0/8;' is not an IP address or CIDR range");
+
+    /* Separators: any mix of commas, spaces, tabs and newlines; empty items ignored. */
+    l = tly_cidr_list_parse(" ,, 10.0.0.1,\t::1\n ,", err, sizeof err);
+    CHECK(l && tly_cidr_list_contains(l, "10.0.0.1") && tly_cidr_list_contains(l, "::1"));
+    tly_cidr_list_free(l);
+    l = tly_cidr_list_parse(" , ", err, sizeof err);
+    CHECK(l && !tly_cidr_list_contains(l, "10.0.0.1"));
+    tly_cidr_list_free(l);
+    tly_cidr_list_free(NULL);
+
+    /* Prefix edges. */
+    l = tly_cidr_list_parse("192.168.1.255/32 10.0.0.0/31 172.16.0.0/12", err, sizeof err);
+    CHECK(l != NULL);
+    CHECK(tly_cidr_list_contains(l, "192.168.1.255"));
+    CHECK(!tly_cidr_list_contains(l, "192.168.1.254"));
+    CHECK(tly_cidr_list_contains(l, "10.0.0.1"));
+    CHECK(!tly_cidr_list_contains(l, "10.0.0.2"));
+    CHECK(tly_cidr_list_contains(l, "172.31.255.255"));
+    CHECK(!tly_cidr_list_contains(l, "172.32.0.0"));
+    CHECK(!tly_cidr_list_contains(l, "172.15.255.255"));
+    CHECK(!tly_cidr_list_contains(l, "::ffff:172.32.0.0"));
+    CHECK(tly_cidr_list_contains(l, "::ffff:172.16.0.1"));
+    CHECK(!tly_cidr_list_contains(l, "::172.16.0.1"));     /* IPv4-compatible is not mapped */
+    CHECK(!tly_cidr_list_contains(l, ""));
+    CHECK(!tly_cidr_list_contains(l, " 10.0.0.1"));
+    tly_cidr_list_free(l);
+    l = tly_cidr_list_parse("2001:db8::/33 ::ffff:0:0/96", err, sizeof err);
+    CHECK(l != NULL);
+    CHECK(tly_cidr_list_contains(l, "2001:db8:7fff:ffff:ffff:ffff:ffff:ffff"));
+    CHECK(!tly_cidr_list_contains(l, "2001:db8:8000::"));
+    CHECK(tly_cidr_list_contains(l, "8.8.8.8"));             /* ::ffff:0:0/96 is all of IPv4 */
+    tly_cidr_list_free(l);
 }
 
 static void test_resolve(void)
@@ -83,7 +125,34 @@ static void test_resolve(void)
     expect("::ffff:203.0.113.9", NULL, "203.0.113.9");               /* shown as IPv4 */
     expect("2001:DB8::1", NULL, "2001:db8::1");                      /* normalised */
     expect("127.0.0.1", "10.0.0.1, 10.0.0.2", "10.0.0.1");           /* all trusted: left-most */
+    expect("127.0.0.1", "[2001:db8::7]", "2001:db8::7");
+    expect("127.0.0.1", "[2001:db8::7]junk", "127.0.0.1");          /* strict after brackets */
+    expect("127.0.0.1", "[198.51.100.4]", "127.0.0.1");             /* brackets are for IPv6 */
+    expect("127.0.0.1", "198.51.100.4:http", "127.0.0.1");
+    expect("127.0.0.1", "198.51.100.4:", "127.0.0.1");
+    expect("127.0.0.1", "198.51.100.4:123456", "127.0.0.1");
+    expect("127.0.0.1", "::ffff:198.51.100.8", "198.51.100.8");      /* mapped XFF entry */
+    expect("127.0.0.1", "198.51.100.1, ::ffff:10.0.0.9", "198.51.100.1"); /* mapped trusted hop */
+    expect("127.0.0.1", "198.51.100.1 , , 10.0.0.5", "198.51.100.1");
+    expect("127.0.0.1", ",", "127.0.0.1");
+    expect("127.0.0.1", "\t198.51.100.1\t", "198.51.100.1");
+    expect("127.0.0.1", "198.51.100.1 203.0.113.1", "127.0.0.1");   /* space is not a separator */
+    expect("127.0.0.1", "unknown", "127.0.0.1");
+    expect("127.0.0.1", "198.51.100.1, unknown", "127.0.0.1");
+    expect("127.0.0.1", "127.1", "127.0.0.1");                      /* no inet_aton shorthand */
+    expect("10.1.2.3", "203.0.113.50, 198.51.100.1", "198.51.100.1"); /* spoofed left entry ignored */
+    expect("198.51.100.77", "10.0.0.1, 127.0.0.1", "198.51.100.77");  /* untrusted peer, spoof */
+    expect("2001:db8::99", "198.51.100.1", "2001:db8::99");
+    expect("127.0.0.1", "2001:DB8:0:0:0:0:0:1", "2001:db8::1");
+    {
+        char longxff[300];
+        memset(longxff, '1', sizeof longxff - 1);
+        longxff[sizeof longxff - 1] = '\0';
+        expect("127.0.0.1", longxff, "127.0.0.1");                   /* over-long entry */
+    }
     expect("not-an-ip", NULL, NULL);
+    expect("not-an-ip", "198.51.100.1", NULL);
+    expect("127.0.0.1:80", NULL, NULL);                               /* REMOTE_ADDR has no port */
     expect("", "198.51.100.1", NULL);
     tly_cidr_list_free(trusted);
 }
