@@ -15,7 +15,8 @@ typedef struct tly_geo_result {
 
 /* Opens the database (memory-mapped). NULL with a message in err on failure. */
 tly_geo *tly_geo_open(const char *path, char *err, size_t errlen) TLY_NONNULL(1, 2);
-/* Looks up ip (text form). geo may be NULL: all fields empty. Never fails. */
+/* Looks up ip (inet_pton text form; ::ffff:a.b.c.d as IPv4). geo may be NULL, ip invalid or not
+ * in the database: all fields empty. Never fails. */
 void tly_geo_lookup(const tly_geo *geo, const char *ip, tly_geo_result *out) TLY_NONNULL(2, 3);
 void tly_geo_close(tly_geo *geo);
 
