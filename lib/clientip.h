@@ -13,11 +13,12 @@ typedef struct tly_cidr_list tly_cidr_list;
 /* Parses "127.0.0.1, 10.0.0.0/8 ::1 fd00::/8" (comma and/or space separated; a bare address is
  * /32 or /128). NULL with a message naming the bad item in err. An empty spec is an empty list. */
 tly_cidr_list *tly_cidr_list_parse(const char *spec, char *err, size_t errlen) TLY_NONNULL(1, 2);
-void tly_cidr_list_free(tly_cidr_list *list);
+void tly_cidr_list_free(tly_cidr_list *list);   /* NULL ok */
 /* False for an unparseable ip. IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */
 bool tly_cidr_list_contains(const tly_cidr_list *list, const char *ip) TLY_NONNULL(1, 2);
-/* Resolves the client address into out (normalised text; mapped IPv6 shown as IPv4).
- * xff may be NULL. 0 ok, -1 when there is no valid address at all. */
+/* remote_addr, or when it is in trusted and xff (may be NULL) is set, the right-most XFF entry not
+ * in trusted (empty entries skipped; garbage stops the walk at the last valid address). Writes
+ * normalised text (mapped IPv6 as IPv4) into out. 0 ok, -1 (out "") when remote_addr is invalid. */
 int tly_clientip_resolve(const char *remote_addr, const char *xff, const tly_cidr_list *trusted,
                          char out[TLY_IP_TEXT_LEN]) TLY_NONNULL(1, 3, 4);
 

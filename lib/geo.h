@@ -18,6 +18,6 @@ tly_geo *tly_geo_open(const char *path, char *err, size_t errlen) TLY_NONNULL(1,
 /* Looks up ip (inet_pton text form; ::ffff:a.b.c.d as IPv4). geo may be NULL, ip invalid or not
  * in the database: all fields empty. Never fails. */
 void tly_geo_lookup(const tly_geo *geo, const char *ip, tly_geo_result *out) TLY_NONNULL(2, 3);
-void tly_geo_close(tly_geo *geo);
+void tly_geo_close(tly_geo *geo);   /* NULL ok */
 
 #endif
