@@ -49,7 +49,7 @@ function request()
   local body = '{"property_id":"%(prop)s","events":[' .. table.concat(events, ",") .. ']}'
   -- A pool of 20,000 visitors: addresses from the documentation ranges (only a header here).
   local v = math.random(0, 19999)
-  local ip = string.format("198.51.%%d.%%d", v %% 200, 1 + (v // 200) %% 250)
+  local ip = string.format("198.51.%%d.%%d", v %% 200, 1 + math.floor(v / 200) %% 250)
   return wrk.format("POST", "/v1/events", {["Content-Type"] = "text/plain",
     ["Authorization"] = "Bearer %(key)s", ["X-Forwarded-For"] = ip,
     ["User-Agent"] = "%(ua)s"}, body)
@@ -58,12 +58,15 @@ end
 
 
 def wrk(url, seconds, connections, script=None, latency=False):
-    argv = ["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds]
+    argv = ["wrk", "-t%d" % min(2, connections), "-c%d" % connections, "-d%ds" % seconds]
     if latency:
         argv.append("--latency")
     if script:
         argv += ["-s", script]
-    out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(argv + [url], capture_output=True, text=True, check=True)
+    if "error" in done.stderr.lower():
+        raise SystemExit("wrk: %s" % done.stderr.strip())
+    out = done.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
