@@ -14,6 +14,7 @@ typedef struct tly_conf {
     int session_timeout;      /* seconds, default for properties that set none */
     size_t max_body_bytes;
     int max_batch_events;
+    int key_cache_seconds;    /* how long a key lookup is remembered (revocation delay) */
     tly_log_level log_level;
 } tly_conf;
 

@@ -50,6 +50,7 @@ int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, 
         return -1;
     }
     ing->db = tly_db_new(conf->database, program);
+    tly_property_cache_setup(conf->key_cache_seconds);
     return 0;
 }
 
@@ -61,6 +62,7 @@ void tly_ingest_close(tly_ingest *ing)
     tly_ua_shutdown();
     tly_bot_shutdown();
     tly_salt_forget_all();
+    tly_property_cache_clear();
     memset(ing, 0, sizeof *ing);
 }
 

@@ -1,6 +1,7 @@
 #include "first.h"
 #include "property.h"
 #include "log.h"
+#include "timeparse.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -57,11 +58,82 @@ static void property_from_row(const PGresult *res, tly_property *prop)
         tly_log_error("property %s has a malformed visitor key", prop->id);
 }
 
+/* Recent key lookups, so that a busy site costs one database round trip per request instead of
+ * two. An entry lives key_cache_ms; a revoked key therefore stops working within that time. */
+#define KEY_CACHE_SLOTS 64
+
+static struct cached_key {
+    bool used;
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    char kind[8];
+    int64_t expires_ms;
+    tly_key_status status;
+    tly_property prop;   /* valid when status is TLY_KEY_OK */
+} key_cache[KEY_CACHE_SLOTS];
+
+static int64_t key_cache_ms = 10000;
+
+void tly_property_cache_setup(int seconds)
+{
+    key_cache_ms = (int64_t)seconds * 1000;
+    tly_property_cache_clear();
+}
+
+void tly_property_cache_clear(void)
+{
+    for (size_t i = 0; i < KEY_CACHE_SLOTS; i++) {
+        if (key_cache[i].used && key_cache[i].status == TLY_KEY_OK) tly_property_clear(&key_cache[i].prop);
+        sodium_memzero(&key_cache[i], sizeof key_cache[i]);
+    }
+}
+
+/* A copy of prop that shares its (reference-counted) arrays. */
+static void property_copy(tly_property *dst, const tly_property *src)
+{
+    *dst = *src;
+    json_incref(dst->allowed_origins);
+    json_incref(dst->excluded_paths);
+    json_incref(dst->domains);
+}
+
+static struct cached_key *cache_slot(const unsigned char *hash)
+{
+    /* The hash is uniformly distributed, so its first byte is a fine slot index. */
+    return &key_cache[hash[0] % KEY_CACHE_SLOTS];
+}
+
+static bool cache_get(const unsigned char *hash, const char *kind, tly_property *prop, tly_key_status *status)
+{
+    struct cached_key *c = cache_slot(hash);
+    if (!c->used || c->expires_ms <= tly_time_now_ms() || strcmp(c->kind, kind) != 0 ||
+        sodium_memcmp(c->hash, hash, sizeof c->hash) != 0)
+        return false;
+    *status = c->status;
+    if (c->status == TLY_KEY_OK) property_copy(prop, &c->prop);
+    return true;
+}
+
+static void cache_put(const unsigned char *hash, const char *kind, const tly_property *prop, tly_key_status status)
+{
+    if (key_cache_ms <= 0) return;
+    struct cached_key *c = cache_slot(hash);
+    if (c->used && c->status == TLY_KEY_OK) tly_property_clear(&c->prop);
+    memset(c, 0, sizeof *c);
+    c->used = true;
+    memcpy(c->hash, hash, sizeof c->hash);
+    snprintf(c->kind, sizeof c->kind, "%s", kind);
+    c->expires_ms = tly_time_now_ms() + key_cache_ms;
+    c->status = status;
+    if (status == TLY_KEY_OK) property_copy(&c->prop, prop);
+}
+
 tly_key_status tly_property_by_key(tly_db *db, const char *kind, const char *secret,
                                    tly_property *prop, tly_db_error *err)
 {
     unsigned char hash[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(hash, (const unsigned char *)secret, strlen(secret));
+    tly_key_status cached;
+    if (cache_get(hash, kind, prop, &cached)) return cached;
     const char *params[] = {(const char *)hash, kind};
     const int lengths[] = {sizeof hash, 0};
     const int formats[] = {1, 0};
@@ -77,6 +149,7 @@ tly_key_status tly_property_by_key(tly_db *db, const char *kind, const char *sec
         }
     }
     PQclear(res);
+    cache_put(hash, kind, prop, status);
     return status;
 }
 

@@ -39,6 +39,9 @@ tly_key_status tly_property_by_key(tly_db *db, const char *kind, const char *sec
 int tly_property_by_domain(tly_db *db, const char *domain, tly_property *prop, tly_db_error *err)
     TLY_NONNULL(1, 2, 3, 4) TLY_MUST_CHECK;
 void tly_property_clear(tly_property *prop) TLY_NONNULL(1);
+/* Key lookups are remembered for `seconds` (0 disables); revocation takes effect within it. */
+void tly_property_cache_setup(int seconds);
+void tly_property_cache_clear(void);
 
 /* True when a browser Origin header value is allowed by the property. */
 bool tly_property_origin_allowed(const tly_property *prop, const char *origin) TLY_NONNULL(1, 2);

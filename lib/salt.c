@@ -12,6 +12,7 @@
 
 static struct cached_salt {
     bool used;
+    bool absent;      /* known not to exist: a past day never gets a salt later */
     int32_t day;
     uint8_t salt[TLY_SALT_BYTES];
 } cache[SALT_CACHE];
@@ -41,7 +42,8 @@ static void forget_expired(int32_t today)
         if (cache[i].used && cache[i].day < today - 1) forget(&cache[i]);
 }
 
-static void remember(int32_t day, const uint8_t salt[TLY_SALT_BYTES])
+/* Caches a salt, or with salt NULL the fact that the day has none. */
+static void remember(int32_t day, const uint8_t *salt)
 {
     int slot = 0;
     for (int i = 0; i < SALT_CACHE; i++) {
@@ -51,7 +53,8 @@ static void remember(int32_t day, const uint8_t salt[TLY_SALT_BYTES])
     forget(&cache[slot]);
     cache[slot].used = true;
     cache[slot].day = day;
-    memcpy(cache[slot].salt, salt, TLY_SALT_BYTES);
+    if (salt) memcpy(cache[slot].salt, salt, TLY_SALT_BYTES);
+    else cache[slot].absent = true;
 }
 
 /* Reads the salt row; 1 found, 0 none, -1 error. */
@@ -96,6 +99,7 @@ int tly_salt_get(tly_db *db, int32_t day, int32_t today, bool create, uint8_t ou
     if (day < today - 1) return 0;
     for (int i = 0; i < SALT_CACHE; i++) {
         if (cache[i].used && cache[i].day == day) {
+            if (cache[i].absent) return 0;
             memcpy(out, cache[i].salt, TLY_SALT_BYTES);
             return 1;
         }
@@ -121,5 +125,6 @@ int tly_salt_get(tly_db *db, int32_t day, int32_t today, bool create, uint8_t ou
         found = fetch(db, date, out, err);
     }
     if (found == 1) remember(day, out);
+    else if (found == 0 && day < today) remember(day, NULL);
     return found;
 }

@@ -227,6 +227,7 @@ class Harness:
                     "session_timeout = 1800\n"
                     "max_body_bytes = 1048576\n"
                     "max_batch_events = 1000\n"
+                    "key_cache_seconds = 1\n"
                     "log_level = info\n" % self.conninfo)
         with open(self.path("www", "index.html"), "w") as f:
             f.write("<!doctype html><title>tally e2e</title>\n")
