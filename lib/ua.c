@@ -4,6 +4,7 @@
 #include "limits.h"
 #include "log.h"
 #include "memo.h"
+#include "utf8.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
@@ -25,10 +26,10 @@ struct os_rule {
     const char *v2;       /* replacement; NULL: group 3 */
 };
 
-#include "data/ua_rules.inc"
+#include "data/ua_regexes.inc"
 
 #define UA_MEMO_SLOTS 4096
-#define MAX_GROUPS 16
+#define MAX_GROUPS 16   /* uap-core 0.18.0 uses at most 7 capture groups */
 
 /* Compiled lazily: most user agents match early rules, and a CGI process parses just one. */
 static pcre2_code *ua_code[TLY_ARRAY_LEN(ua_rules)];
@@ -108,16 +109,24 @@ static void field_value(tly_buf *out, const char *replacement, int group, const 
     }
 }
 
-/* Copies src into dst (size bytes with NUL), cut on a UTF-8 character boundary. */
+/* Copies src into dst (size bytes with NUL) as valid UTF-8: captured groups are client bytes,
+ * so ill-formed sequences become U+FFFD, then the text is cut on a character boundary. */
 static void copy_field(char *dst, size_t size, const char *src)
 {
     size_t n = strlen(src);
+    tly_buf clean = {0};
+    if (!tly_utf8_valid(src, n)) {
+        tly_utf8_sanitize(src, n, &clean);
+        src = tly_buf_cstr(&clean);
+        n = clean.len;
+    }
     if (n >= size) {
         n = size - 1;
         while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
     }
     memcpy(dst, src, n);
     dst[n] = '\0';
+    tly_buf_free(&clean);
 }
 
 static int match(pcre2_code *code, const char *ua, size_t len)
@@ -167,21 +176,25 @@ static bool contains(const char *ua, size_t len, const char *needle)
     return memmem(ua, len, needle, strlen(needle)) != NULL;
 }
 
-/* Device class from well-known tokens: the uap-core device rules name models, not classes.
- * iPadOS 13+ presents itself as desktop Safari and is counted as desktop, like elsewhere. */
+/* Device class from well-known tokens: the uap-core device rules (~8,000 lines) name models, not
+ * classes, so a short token list decides instead. Tablet tokens go first because iPads and Android
+ * tablets also say "Mobile" in places. iPadOS 13+ presents itself as desktop Safari and is counted
+ * as desktop, as every user-agent based tool does. */
 static const char *device_class(const char *ua, size_t len)
 {
     static const char *const tablet[] = {"iPad", "Tablet", "tablet", "Kindle", "Silk/", "PlayBook",
                                          "Nexus 7", "Nexus 9", "Nexus 10", "SM-T", "SM-X", "Tab "};
     static const char *const mobile[] = {"Mobi", "iPhone", "iPod", "Windows Phone", "BlackBerry",
-                                         "BB10", "Opera Mini", "IEMobile", "webOS", "Fennec"};
+                                         "BB10", "Opera Mini", "IEMobile", "webOS", "Fennec",
+                                         "KAIOS", "KaiOS", "Symbian", "MIDP"};
+    /* Windows touch PCs say "Tablet PC"; they are desktops. */
+    bool tablet_pc = contains(ua, len, "Tablet PC");
     for (size_t i = 0; i < TLY_ARRAY_LEN(tablet); i++)
-        if (contains(ua, len, tablet[i])) return "tablet";
+        if (contains(ua, len, tablet[i]) && !(tablet_pc && strcmp(tablet[i], "Tablet") == 0)) return "tablet";
     for (size_t i = 0; i < TLY_ARRAY_LEN(mobile); i++)
         if (contains(ua, len, mobile[i])) return "mobile";
     /* Android phones say "Mobile"; Android without it is a tablet, unless it is a TV. */
-    if (contains(ua, len, "Android") && !contains(ua, len, "TV") && !contains(ua, len, "Android TV"))
-        return "tablet";
+    if (contains(ua, len, "Android") && !contains(ua, len, "TV")) return "tablet";
     return "desktop";
 }
 

@@ -22,6 +22,12 @@ static const char *const bots[] = {
     "axios/1.6.2",
     "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
     "Mozilla/5.0 (compatible; GPTBot/1.0; +https://openai.com/gptbot)",
+    /* These match through the regex patterns rather than the literal table. */
+    "wget/1.20.3 (linux-gnu)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)",
+    "Apache-HttpClient/4.5.14 (Java/17.0.9)",
+    "Mozilla/5.0 (compatible; SemrushBot-SA/0.97; +http://www.semrush.com/bot.html)",
+    "Mozilla/5.0 (compatible; Pingdom.com_bot_version_1.4_(http://www.pingdom.com/))",
 };
 
 static const char *const browsers[] = {
@@ -47,9 +53,35 @@ static const char *const browsers[] = {
     "Mozilla/5.0 (Linux; Android 9; KFTRWI) AppleWebKit/537.36 (KHTML, like Gecko) Silk/120.3.5 like Chrome/120.0.6099.216 Safari/537.36",
 };
 
+/* Every example user agent that crawler-user-agents lists for its patterns is a bot. */
+static void check_instances(void)
+{
+    const char *path = TLY_TEST_FIXTURES "/ua/crawler-instances.txt";
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char line[4096];
+    int total = 0, missed = 0;
+    while (fgets(line, sizeof line, f)) {
+        size_t n = strcspn(line, "\n");
+        if (n == 0) continue;
+        total++;
+        if (!tly_bot_match(line, n)) {
+            if (missed++ < 10) printf("# not recognised: %.100s\n", line);
+        }
+    }
+    fclose(f);
+    printf("# %d example user agents, %d not recognised\n", total, missed);
+    CHECK(total > 2000);
+    CHECK_INT(missed, 0);
+}
+
 static void run_tests(void)
 {
+    CHECK(!tly_bot_match("curl/8.4.0", 10));   /* before init nothing is known... */
+    CHECK(tly_bot_match("", 0));               /* ...except that no user agent is not a browser */
     CHECK_INT(tly_bot_init(), 0);
+    CHECK_INT(tly_bot_init(), 0);              /* a second init is harmless */
     for (int round = 0; round < 2; round++) {   /* the second round is answered from the memo */
         for (size_t i = 0; i < TLY_ARRAY_LEN(bots); i++) {
             printf("# bot: %.80s\n", bots[i]);
@@ -60,12 +92,41 @@ static void run_tests(void)
             CHECK(!tly_bot_match(browsers[i], strlen(browsers[i])));
         }
     }
+    check_instances();
+
     CHECK(tly_bot_match("", 0));   /* no user agent at all: not a browser */
+    /* Patterns are case-sensitive, as in crawler-user-agents: "googlebot/" is not "Googlebot\/". */
+    CHECK(tly_bot_match("Googlebot/2.1", 13));
+    CHECK(!tly_bot_match("GOOGLEBOT", 9));
+    /* Only ua_len bytes are read. */
+    CHECK(!tly_bot_match("Mozilla/5.0 Googlebot/2.1", 12));
+    /* A literal at the very end of the user agent, and a pattern anchored with $. */
+    CHECK(tly_bot_match("Mozilla/5.0 (X11) bingbot", 25));
+    CHECK(tly_bot_match("Mozilla/5.0 SSL Labs", 20));
+    CHECK(!tly_bot_match("Mozilla/5.0 SSL Labs x", 22));
+    /* Anchored at the start: "curl" elsewhere is not the curl tool. */
+    CHECK(tly_bot_match("curl/7.88.1", 11));
+    CHECK(!tly_bot_match("Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0 curly", 51));
+
     char *huge = malloc(10240);
     memset(huge, 'x', 10240);
     CHECK(!tly_bot_match(huge, 10240));
     memcpy(huge + 100, "Googlebot/2.1", 13);
     CHECK(tly_bot_match(huge, 10240));
+    /* Past TLY_MAX_UA_LEN (1024) bytes the user agent is not read. */
+    memset(huge, 'x', 10240);
+    memcpy(huge + 5000, "Googlebot/2.1", 13);
+    CHECK(!tly_bot_match(huge, 10240));
     free(huge);
+
+    /* Invalid UTF-8 and NUL bytes are just bytes. */
+    const char bad[] = "\xff\xfe\xc3 Mozilla/5.0 \0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+    CHECK(!tly_bot_match(bad, sizeof bad - 1));
+    const char badbot[] = "\xff\xfe\0\xc3 python-requests/2.31.0 \x80";
+    CHECK(tly_bot_match(badbot, sizeof badbot - 1));
+    tly_bot_shutdown();
+    CHECK(!tly_bot_match("curl/8.4.0", 10));   /* after shutdown nothing is known again */
+    CHECK_INT(tly_bot_init(), 0);
+    CHECK(tly_bot_match("curl/8.4.0", 10));
     tly_bot_shutdown();
 }
