@@ -1,5 +1,6 @@
-/* track.fcgi: the ingest endpoint. Routes a request to lib/ingest and answers; runs as a
- * long-lived FastCGI process, or once as a plain CGI program when stdin is not a socket. */
+/* track.fcgi: the ingest endpoint. Routes a request to lib/ingest and answers. As a FastCGI
+ * program it serves `ingest_threads` requests at once and commits their events together; run as
+ * a plain CGI program (stdin not a socket) it serves one request. */
 #include "first.h"
 #include "conf.h"
 #include "ingest.h"
@@ -8,27 +9,28 @@
 #include "resp.h"
 
 #include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static void route(tly_ingest *ing, tly_req *req, tly_resp *resp)
 {
     const char *path = tly_buf_cstr(&req->path);
     const char *method = req->method;
-    if (strcmp(path, "/v1/events") == 0) {
-        if (strcmp(method, "POST") == 0) tly_ingest_events(ing, req, resp);
-        else if (strcmp(method, "OPTIONS") == 0) tly_ingest_preflight(req, resp);
-        else {
+    if (strcmp(path, "/v1/events") == 0 || strcmp(path, "/api/event") == 0) {
+        bool plausible = path[1] == 'a';
+        if (strcmp(method, "POST") == 0) {
+            if (plausible) tly_ingest_plausible(ing, req, resp);
+            else tly_ingest_events(ing, req, resp);
+        } else if (strcmp(method, "OPTIONS") == 0) {
+            tly_ingest_preflight(req, resp);
+        } else {
             tly_resp_header(resp, "Allow", "POST, OPTIONS");
-            tly_resp_error(resp, 405, "method %s not allowed on /v1/events; use POST", method);
-        }
-    } else if (strcmp(path, "/api/event") == 0) {
-        if (strcmp(method, "POST") == 0) tly_ingest_plausible(ing, req, resp);
-        else if (strcmp(method, "OPTIONS") == 0) tly_ingest_preflight(req, resp);
-        else {
-            tly_resp_header(resp, "Allow", "POST, OPTIONS");
-            tly_resp_error(resp, 405, "method %s not allowed on /api/event; use POST", method);
+            tly_resp_error(resp, 405, "method %s not allowed on %s; use POST", method, path);
         }
     } else if (strcmp(path, "/v1/health") == 0) {
         if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) tly_ingest_health(ing, resp);
@@ -48,6 +50,61 @@ static void serve(tly_ingest *ing, tly_req *req, tly_resp *resp, const tly_io_op
     if (tly_resp_send(req, resp) != 0) tly_log_debug("client went away before the response");
     tly_resp_reset(resp);
     tly_req_reset(req);
+}
+
+/* Some platforms need accept() on a shared socket serialised; it costs nothing here. */
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *worker(void *arg)
+{
+    tly_ingest *ing = arg;
+    FCGX_Request fr;
+    FCGX_InitRequest(&fr, 0, 0);
+    tly_req req = {0};
+    tly_resp resp = {0};
+    for (;;) {
+        pthread_mutex_lock(&accept_lock);
+        int rc = FCGX_Accept_r(&fr);
+        pthread_mutex_unlock(&accept_lock);
+        if (rc < 0) break;
+        serve(ing, &req, &resp, &tly_io_fcgx_ops, &fr);
+        FCGX_Finish_r(&fr);
+    }
+    FCGX_Free(&fr, 1);
+    tly_req_free(&req);
+    tly_resp_free(&resp);
+    return NULL;
+}
+
+/* Serves FastCGI requests with `threads` workers until SIGTERM (how lighttpd stops backends),
+ * SIGINT or SIGUSR1; requests in flight are finished and their events committed. */
+static int serve_fastcgi(tly_ingest *ing, int threads)
+{
+    FCGX_Init();
+    if (tly_ingest_start_writer(ing, "tally-track") != 0) return 1;
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);   /* inherited by the workers: only sigwait sees them */
+    pthread_t *ids = calloc((size_t)threads, sizeof *ids);
+    int started = 0;
+    while (ids && started < threads && pthread_create(&ids[started], NULL, worker, ing) == 0) started++;
+    if (started == 0) {
+        tly_log_error("cannot start worker threads");
+        free(ids);
+        return 1;
+    }
+    int sig = 0;
+    sigwait(&stop, &sig);
+    tly_log_info("signal %d: finishing requests in flight", sig);
+    FCGX_ShutdownPending();
+    /* Wakes every worker blocked in accept() on the listening socket (fd 0). */
+    shutdown(0, SHUT_RDWR);
+    for (int i = 0; i < started; i++) pthread_join(ids[i], NULL);
+    free(ids);
+    return 0;
 }
 
 int main(void)
@@ -70,25 +127,17 @@ int main(void)
         tly_conf_free(&conf);
         return 1;
     }
-
-    tly_req req = {0};
-    tly_resp resp = {0};
+    int rc = 0;
     if (FCGX_IsCGI()) {
+        tly_req req = {0};
+        tly_resp resp = {0};
         serve(&ing, &req, &resp, &tly_io_cgi_ops, NULL);
+        tly_req_free(&req);
+        tly_resp_free(&resp);
     } else {
-        FCGX_Init();
-        FCGX_Request fr;
-        FCGX_InitRequest(&fr, 0, 0);
-        /* FCGX_Init's handlers make accept return on SIGTERM/SIGUSR1, ending the loop cleanly. */
-        while (FCGX_Accept_r(&fr) == 0) {
-            serve(&ing, &req, &resp, &tly_io_fcgx_ops, &fr);
-            FCGX_Finish_r(&fr);
-        }
-        FCGX_Free(&fr, 1);
+        rc = serve_fastcgi(&ing, conf.ingest_threads);
     }
-    tly_req_free(&req);
-    tly_resp_free(&resp);
     tly_ingest_close(&ing);
     tly_conf_free(&conf);
-    return 0;
+    return rc;
 }

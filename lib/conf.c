@@ -28,6 +28,7 @@ static void conf_defaults(tly_conf *conf)
     conf->max_body_bytes = TLY_MAX_BODY_BYTES;
     conf->max_batch_events = TLY_MAX_BATCH_EVENTS;
     conf->key_cache_seconds = 10;
+    conf->ingest_threads = 16;
     conf->log_level = TLY_LOG_INFO;
 }
 
@@ -70,6 +71,9 @@ static const char *apply_setting(tly_conf *conf, const char *key, const char *va
     } else if (strcmp(key, "key_cache_seconds") == 0) {
         if (parse_int_setting(value, 0, 300, &n) != 0) return "must be seconds between 0 and 300";
         conf->key_cache_seconds = (int)n;
+    } else if (strcmp(key, "ingest_threads") == 0) {
+        if (parse_int_setting(value, 1, 256, &n) != 0) return "must be between 1 and 256";
+        conf->ingest_threads = (int)n;
     } else if (strcmp(key, "log_level") == 0) {
         if (tly_log_level_parse(value, &conf->log_level) != 0)
             return "must be one of debug, info, warn, error";

@@ -15,6 +15,7 @@ typedef struct tly_conf {
     size_t max_body_bytes;
     int max_batch_events;
     int key_cache_seconds;    /* how long a key lookup is remembered (revocation delay) */
+    int ingest_threads;       /* concurrent requests per track.fcgi process (group commit) */
     tly_log_level log_level;
 } tly_conf;
 

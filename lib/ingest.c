@@ -21,8 +21,6 @@
 #define RETRY_AFTER_SECONDS "30"
 #define DIRECT_SOURCE "Direct / None"
 
-static const tly_db_stmt stmt_ingest = {
-    "ingest", "SELECT stored, duplicates FROM tally_ingest($1::int, $2::int, $3::jsonb)", 3};
 static const tly_db_stmt stmt_health = {"health", "SELECT 1", 0};
 
 int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, char *err,
@@ -51,11 +49,25 @@ int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, 
     }
     ing->db = tly_db_new(conf->database, program);
     tly_property_cache_setup(conf->key_cache_seconds);
+    pthread_mutex_init(&ing->lock, NULL);
     return 0;
+}
+
+/* At most this many requests share one transaction. */
+#define WRITER_MAX_JOBS 256
+
+int tly_ingest_start_writer(tly_ingest *ing, const char *program)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s-writer", program);
+    ing->batcher = tly_batcher_start(ing->conf->database, name, WRITER_MAX_JOBS);
+    return ing->batcher ? 0 : -1;
 }
 
 void tly_ingest_close(tly_ingest *ing)
 {
+    tly_batcher_stop(ing->batcher);
+    if (ing->db) pthread_mutex_destroy(&ing->lock);
     tly_db_free(ing->db);
     tly_geo_close(ing->geo);
     tly_cidr_list_free(ing->trusted_proxies);
@@ -291,21 +303,25 @@ static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_prope
     return 0;
 }
 
+/* Commits the rows, through the writer thread when there is one; the lock is released meanwhile
+ * so that other requests can be prepared and join the same transaction. */
 static int store_batch(tly_ingest *ing, const tly_property *prop, json_t *batch, outcome *o,
                        tly_db_error *dberr)
 {
     if (json_array_size(batch) == 0) return 0;
-    char pk[16], timeout[16];
-    snprintf(pk, sizeof pk, "%d", prop->pk);
-    snprintf(timeout, sizeof timeout, "%d", prop->session_timeout);
-    char *json = json_dumps(batch, JSON_COMPACT);
-    const char *params[] = {pk, timeout, json};
-    PGresult *res = tly_db_exec(ing->db, &stmt_ingest, params, PGRES_TUPLES_OK, dberr);
-    free(json);
-    if (!res) return -1;
-    o->stored = atoi(PQgetvalue(res, 0, 0));
-    o->duplicates = atoi(PQgetvalue(res, 0, 1));
-    PQclear(res);
+    tly_store_job job = {prop->pk, prop->session_timeout, batch, 0, 0};
+    tly_store_job *jobs[] = {&job};
+    int rc;
+    if (ing->batcher) {
+        pthread_mutex_unlock(&ing->lock);
+        rc = tly_batcher_store(ing->batcher, &job, dberr);
+        pthread_mutex_lock(&ing->lock);
+    } else {
+        rc = tly_store_jobs(ing->db, jobs, 1, dberr);
+    }
+    if (rc != 0) return -1;
+    o->stored += job.stored;
+    o->duplicates += job.sent - job.stored;
     return 0;
 }
 
@@ -378,7 +394,11 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     memset(&env, 0, sizeof env);
     allow_origin(req, resp);
     if (read_request(ing, req, resp, &key, &env) != 0) goto done;
-    if (authorise(ing, req, resp, tly_buf_cstr(&key), &env, &prop) != 0) goto done;
+    pthread_mutex_lock(&ing->lock);
+    if (authorise(ing, req, resp, tly_buf_cstr(&key), &env, &prop) != 0) {
+        pthread_mutex_unlock(&ing->lock);
+        goto done;
+    }
 
     sender s;
     sender_init(&s, ing, req, now_ms);
@@ -393,6 +413,7 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
         tly_log_debug("property %s: %d stored, %d duplicates, %d filtered, %d rejected", prop.id,
                       o.stored, o.duplicates, o.filtered, o.rejected);
     }
+    pthread_mutex_unlock(&ing->lock);
     json_decref(batch);
     json_decref(o.errors);
     tly_property_clear(&prop);
@@ -435,6 +456,7 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
         tly_resp_error(resp, 400, "%s", why);
         return;
     }
+    pthread_mutex_lock(&ing->lock);
     sender s;
     sender_init(&s, ing, req, now_ms);
     const char *origin = tly_req_param(req, "HTTP_ORIGIN");
@@ -453,6 +475,7 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
         tly_property_clear(&prop);
         if (failed) break;
     }
+    pthread_mutex_unlock(&ing->lock);
     if (failed) database_unavailable(resp, &dberr);
     else if (refused && refused == (int)json_array_size(domains))
         tly_resp_error(resp, 403, "Origin %s is not in the property's allowed_origins", origin);
@@ -465,7 +488,9 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
 void tly_ingest_health(tly_ingest *ing, tly_resp *resp)
 {
     tly_db_error dberr;
+    pthread_mutex_lock(&ing->lock);
     PGresult *res = tly_db_exec(ing->db, &stmt_health, NULL, PGRES_TUPLES_OK, &dberr);
+    pthread_mutex_unlock(&ing->lock);
     if (res) {
         PQclear(res);
         tly_resp_json(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "db", "ok"));

@@ -3,6 +3,7 @@
 #ifndef TLY_INGEST_H
 #define TLY_INGEST_H
 #include "first.h"
+#include "batcher.h"
 #include "clientip.h"
 #include "conf.h"
 #include "db.h"
@@ -10,11 +11,17 @@
 #include "io.h"
 #include "resp.h"
 
+#include <pthread.h>
+
 typedef struct tly_ingest {
     const tly_conf *conf;
     tly_db *db;
     tly_cidr_list *trusted_proxies;
     tly_geo *geo;            /* NULL: no geolocation configured */
+    /* Requests may be served by several threads. The lock guards the lookup connection and the
+     * caches; it is released while a request waits for its rows to be committed. */
+    pthread_mutex_t lock;
+    tly_batcher *batcher;    /* NULL: each request commits on its own (plain CGI) */
 } tly_ingest;
 
 /* Sets up everything ingest needs from the configuration (database handle, proxies, GeoIP,
@@ -22,6 +29,9 @@ typedef struct tly_ingest {
 int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, char *err,
                     size_t errlen) TLY_NONNULL(1, 2, 3, 4) TLY_MUST_CHECK;
 void tly_ingest_close(tly_ingest *ing) TLY_NONNULL(1);
+/* Switches to group commit: a writer thread stores the rows of concurrent requests together.
+ * 0 ok, -1 when the thread cannot start. */
+int tly_ingest_start_writer(tly_ingest *ing, const char *program) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
 
 void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp) TLY_NONNULL(1, 2, 3);
 /* POST /api/event: Plausible's Events API body; answers 202 "ok". */

@@ -1,0 +1,23 @@
+/* The events store: writes enriched event rows through tally_ingest(), several requests' rows in
+ * one transaction when they are handed over together. */
+#ifndef TLY_STORE_H
+#define TLY_STORE_H
+#include "first.h"
+#include "db.h"
+#include <jansson.h>
+#include <stdbool.h>
+
+/* One request's events for one property, and what became of them. */
+typedef struct tly_store_job {
+    int property_pk;
+    int session_timeout;
+    json_t *rows;        /* borrowed array of rows; the store adds a "job" member to each */
+    int sent, stored;    /* out: rows sent and newly stored (the others were duplicates) */
+} tly_store_job;
+
+/* Stores every job in a single transaction: all or nothing. A deadlock or serialisation failure
+ * against a concurrent writer is retried. 0 ok, -1 with err (nothing was stored). */
+int tly_store_jobs(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_error *err)
+    TLY_NONNULL(1, 2, 4) TLY_MUST_CHECK;
+
+#endif
