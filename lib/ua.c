@@ -8,12 +8,14 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
+#include <stdint.h>
 #include <pcre2.h>
 #include <string.h>
 
 struct ua_rule {
     const char *regex;
     unsigned char icase;
+    const char *required; /* text every match contains (3+ bytes), or NULL */
     const char *family;   /* replacement, may hold $1; NULL: group 1 */
     const char *v1;       /* replacement; NULL: group 2 */
 };
@@ -21,6 +23,7 @@ struct ua_rule {
 struct os_rule {
     const char *regex;
     unsigned char icase;
+    const char *required; /* text every match contains (3+ bytes), or NULL */
     const char *os;       /* replacement, may hold $1; NULL: group 1 */
     const char *v1;       /* replacement; NULL: group 2 */
     const char *v2;       /* replacement; NULL: group 3 */
@@ -129,15 +132,51 @@ static void copy_field(char *dst, size_t size, const char *src)
     tly_buf_free(&clean);
 }
 
+/* The 3-byte pieces present in a user agent, as a hashed bitmap. uap-core's rules are tried in
+ * order and most fail; even a failing JIT match costs ~50 ns, so a rule whose required text has a
+ * piece missing from the user agent is skipped without running it. A hash collision only makes a
+ * rule run needlessly; it can never skip a rule that would match. */
+#define TRIGRAM_BITS 4096
+typedef struct trigrams {
+    uint64_t bits[TRIGRAM_BITS / 64];
+} trigrams;
+
+static unsigned trigram_hash(const char *p)
+{
+    uint32_t k = (uint32_t)(unsigned char)p[0] | (uint32_t)(unsigned char)p[1] << 8 |
+                 (uint32_t)(unsigned char)p[2] << 16;
+    return (k * 2654435761u) >> 20;   /* top 12 bits: 0 .. TRIGRAM_BITS-1 */
+}
+
+static void trigrams_of(const char *ua, size_t len, trigrams *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i + 3 <= len; i++) {
+        unsigned h = trigram_hash(ua + i);
+        t->bits[h / 64] |= (uint64_t)1 << (h % 64);
+    }
+}
+
+static bool may_contain(const trigrams *t, const char *required)
+{
+    if (!required) return true;
+    for (const char *p = required; p[0] && p[1] && p[2]; p++) {
+        unsigned h = trigram_hash(p);
+        if (!(t->bits[h / 64] & (uint64_t)1 << (h % 64))) return false;
+    }
+    return true;
+}
+
 static int match(pcre2_code *code, const char *ua, size_t len)
 {
     return code ? pcre2_match(code, (PCRE2_SPTR)ua, len, 0, 0, match_data, NULL) : -1;
 }
 
-static void parse_browser(const char *ua, size_t len, tly_ua_info *out)
+static void parse_browser(const char *ua, size_t len, const trigrams *t, tly_ua_info *out)
 {
     tly_buf value = {0};
     for (size_t i = 0; i < TLY_ARRAY_LEN(ua_rules); i++) {
+        if (!may_contain(t, ua_rules[i].required)) continue;
         int rc = match(compiled(&ua_code[i], &ua_broken[i], ua_rules[i].regex, ua_rules[i].icase), ua, len);
         if (rc <= 0) continue;
         field_value(&value, ua_rules[i].family, 1, ua, rc);
@@ -149,10 +188,11 @@ static void parse_browser(const char *ua, size_t len, tly_ua_info *out)
     tly_buf_free(&value);
 }
 
-static void parse_os(const char *ua, size_t len, tly_ua_info *out)
+static void parse_os(const char *ua, size_t len, const trigrams *t, tly_ua_info *out)
 {
     tly_buf value = {0}, version = {0};
     for (size_t i = 0; i < TLY_ARRAY_LEN(os_rules); i++) {
+        if (!may_contain(t, os_rules[i].required)) continue;
         int rc = match(compiled(&os_code[i], &os_broken[i], os_rules[i].regex, os_rules[i].icase), ua, len);
         if (rc <= 0) continue;
         field_value(&value, os_rules[i].os, 1, ua, rc);
@@ -204,8 +244,14 @@ void tly_ua_parse(const char *ua, size_t ua_len, tly_ua_info *out)
     if (memo && tly_memo_get(memo, ua, ua_len, out)) return;
     memset(out, 0, sizeof *out);
     if (match_data) {
-        parse_browser(ua, ua_len, out);
-        parse_os(ua, ua_len, out);
+        trigrams t;
+#ifdef TLY_UA_NO_PREFILTER   /* for comparing results with and without the prefilter by hand */
+        memset(&t, 0xff, sizeof t);
+#else
+        trigrams_of(ua, ua_len, &t);
+#endif
+        parse_browser(ua, ua_len, &t, out);
+        parse_os(ua, ua_len, &t, out);
     }
     /* uap-core answers "Other" for what it does not know; an empty field says that better. */
     if (strcmp(out->browser, "Other") == 0) out->browser[0] = out->browser_version[0] = '\0';
