@@ -60,24 +60,51 @@ function cString(s) {
   return out + '"';
 }
 
-// The required literal of a rule: a substring of at least 3 bytes that every match must contain.
-// lib/ua.c skips a rule at once when the user agent lacks one of its 3-byte pieces, instead of
-// running the regex; uap-core's ~550 rules are tried in order, so this is most of the work saved.
-// Longest plain substring that every match of a regex must contain, or '' when none is found.
-// Conservative by construction: anything not understood ends the current run of characters.
-function requiredLiteral(re) {
-  if (/\(\?[a-zA-Z-]*[ix]|\\[QEx0-9pPcN]/.test(re)) return '';   // inline flags, quoting, escapes we do not model
+// What every match of a rule must contain: a list of texts of 3+ bytes of which at least one
+// occurs in any matching user agent ("any of"), or null when no such list is found. lib/ua.c
+// skips a rule at once when, for every text of the list, the user agent lacks one of its 3-byte
+// pieces; uap-core's ~550 rules are tried in order and most fail, so this saves most of the work.
+// Conservative by construction: anything not understood counts as "could be anything".
+const MIN_LIT = 3;
+function requirement(re) {
+  if (/\(\?[a-zA-Z-]*x|\\[QEx0-9pPcN]/.test(re)) return null;   // extended mode, quoting, escapes not modelled
+  // (?i) and regex_flag 'i' need nothing special: the pieces are compared case-insensitively.
   const BREAK = null;
   let i = 0;
-  // Parses until ')' or the end; returns a list of characters and BREAKs, or null when the
-  // sequence has a top-level alternation (no single literal is then required).
-  function seq() {
-    const out = [];
-    let alt = false;
+  // The best requirement of one branch (a list of characters, BREAKs and {set} items).
+  function branchRequirement(items) {
+    const cands = [];
+    let run = '';
+    for (const it of items) {
+      if (typeof it === 'string') { run += it; continue; }
+      if (run.length >= MIN_LIT) cands.push([run]);
+      run = '';
+      if (it !== BREAK) cands.push(it.set);
+    }
+    if (run.length >= MIN_LIT) cands.push([run]);
+    if (cands.length === 0) return null;
+    // Prefer the list whose shortest text is longest (fewer chance hits), then the shorter list.
+    const score = (s) => Math.min(...s.map((x) => x.length)) * 1000 - s.length;
+    return cands.reduce((a, b) => (score(b) > score(a) ? b : a));
+  }
+  function alternativesRequirement(branches) {
+    if (branches.length === 1) return branchRequirement(branches[0]);
+    const all = [];
+    for (const b of branches) {
+      const r = branchRequirement(b);
+      if (r === null) return null;
+      all.push(...r);
+    }
+    return [...new Set(all)];
+  }
+  // Parses until ')' or the end; returns the branches (lists of items) separated by '|'.
+  function alternatives() {
+    const branches = [[]];
     while (i < re.length && re[i] !== ')') {
+      const out = branches[branches.length - 1];
       const c = re[i];
-      let atom;                 // list of items this atom contributes when present exactly once
-      if (c === '|') { alt = true; i++; continue; }
+      let atom;                 // the items this atom contributes when present exactly once
+      if (c === '|') { branches.push([]); i++; continue; }
       if (c === '\\') {
         const n = re[i + 1]; i += 2;
         if (n === undefined) throw new Error('trailing backslash');
@@ -86,21 +113,33 @@ function requiredLiteral(re) {
         let j = i + 1; if (re[j] === '^') j++; if (re[j] === ']') j++;
         for (; j < re.length && re[j] !== ']'; j++) if (re[j] === '\\') j++;
         if (j >= re.length) throw new Error('unterminated class');
-        i = j + 1; atom = [BREAK];
+        // [Ss] is one letter in either case: lib/ua.c compares 3-byte pieces case-insensitively.
+        const body = re.slice(i + 1, j);
+        const caseClass = /^[A-Za-z]{2}$/.test(body) && body[0] !== body[1] && body[0].toLowerCase() === body[1].toLowerCase();
+        i = j + 1; atom = caseClass ? [body[0].toLowerCase()] : [BREAK];
       } else if (c === '(') {
         i++;
         let look = false;
         if (re[i] === '?') {
-          if (re[i + 1] === ':') i += 2;
+          const flags = /^\?[a-zA-Z-]+([:)])/.exec(re.slice(i));   // (?i) or (?i:...); (?x) refused above
+          if (flags && flags[1] === ')') { i += flags[0].length; continue; }
+          if (flags) i += flags[0].length;
+          else if (re[i + 1] === ':') i += 2;
           else if (/^(\?=|\?!|\?<=|\?<!)/.test(re.slice(i))) { look = true; i += re[i + 1] === '<' ? 3 : 2; }
           else throw new Error('unknown group ' + re.slice(i - 1, i + 4));
         }
-        const inner = seq();
+        const inner = alternatives();
         if (re[i] !== ')') throw new Error('unbalanced');
         i++;
-        // A plain group (no alternation, no lookaround) matches its content exactly once unless
-        // a quantifier follows, so its characters may join the surrounding run.
-        atom = look || inner === null ? [BREAK] : inner;
+        if (look) atom = [BREAK];
+        // A group without alternation matches its content exactly once (unless a quantifier
+        // follows), so its characters may join the surrounding run; one with alternation
+        // contributes the union of its branches' requirements as a single item.
+        else if (inner.length === 1) atom = inner[0];
+        else {
+          const r = alternativesRequirement(inner);
+          atom = r === null ? [BREAK] : [BREAK, { set: r }, BREAK];
+        }
       } else if ('.^$'.includes(c)) {
         i++; atom = [BREAK];
       } else if ('?*+{'.includes(c)) {
@@ -108,57 +147,53 @@ function requiredLiteral(re) {
       } else {
         i++; atom = [c];
       }
-      // Quantifier after the atom.
+      // A quantifier after the atom: optional atoms require nothing, repeated ones stand alone.
       const q = re[i];
       if (q === '?' || q === '*') {
         i++; if (re[i] === '?' || re[i] === '+') i++;
         out.push(BREAK);
-        continue;
-      }
-      if (q === '+') {
+      } else if (q === '+') {
         i++; if (re[i] === '?' || re[i] === '+') i++;
         out.push(BREAK, ...atom, BREAK);
-        continue;
-      }
-      if (q === '{' && /^\{\d+(,\d*)?\}/.test(re.slice(i))) {
+      } else if (q === '{' && /^\{\d+(,\d*)?\}/.test(re.slice(i))) {
         const m = /^\{(\d+)(,\d*)?\}/.exec(re.slice(i));
         i += m[0].length; if (re[i] === '?' || re[i] === '+') i++;
-        if (m[1] === '0') out.push(BREAK); else out.push(BREAK, ...atom, BREAK);
-        continue;
+        if (Number(m[1]) === 0) out.push(BREAK); else out.push(BREAK, ...atom, BREAK);
+      } else {
+        out.push(...atom);
       }
-      out.push(...atom);
     }
-    return alt ? null : out;
+    return branches;
   }
-  let items;
   try {
-    items = seq();
-    if (i !== re.length) return '';   // stray ')'
+    const branches = alternatives();
+    if (i !== re.length) return null;   // stray ')'
+    return alternativesRequirement(branches);
   } catch (e) {
-    return '';
+    return null;
   }
-  if (items === null) return '';
-  let best = '', run = '';
-  for (const it of items) {
-    if (it === BREAK) { if (run.length > best.length) best = run; run = ''; } else run += it;
-  }
-  if (run.length > best.length) best = run;
-  return best;
 }
-// Self-check of requiredLiteral on hand-worked cases, so a change to it cannot silently make
+
+// Self-check of requirement() on hand-worked cases, so a change to it cannot silently make
 // lib/ua.c skip rules that would have matched.
 for (const [re, want] of [
-  ['(Chrome)/(\\d+)', 'Chrome/'], ['(?:Mobile|Tablet);.{0,200}(Firefox)/(\\d+)\\.(\\d+)', 'Firefox/'],
-  ['(Opera Mini)(?:/att|)/?(\\d+|)', 'Opera Mini'], ['ab?cd', 'cd'], ['(ab)?cdx', 'cdx'], ['a|b', ''],
-  ['x{0,3}yz', 'yz'], ['(Fennec)/(\\d+)\\.(\\d+)(pre)', 'Fennec/'], ['(abc)+d', 'abc'], ['Win(?:dows|) NT', 'Win'],
-  ['\\bfoo\\b', 'foo'], ['(?=abcd)x', 'x'], ['a{2}bcd', 'bcd'], ['(?i)abc', ''], ['[abc]def\\.g', 'def.g'],
+  ['(Chrome)/(\\d+)', ['Chrome/']], ['(?:Mobile|Tablet);.{0,200}(Firefox)/(\\d+)\\.(\\d+)', ['Firefox/']],
+  ['(Opera Mini)(?:/att|)/?(\\d+|)', ['Opera Mini']], ['abx?cde', ['cde']], ['(ab)?cdx', ['cdx']], ['a|b', null],
+  ['x{0,3}yz1', ['yz1']], ['(Fennec)/(\\d+)\\.(\\d+)(pre)', ['Fennec/']], ['(abc)+d', ['abc']],
+  ['Win(?:dows|) NT', ['Win']], ['\\bfoo\\b', ['foo']], ['(?=abcd)xyz', ['xyz']], ['a{2}bcd', ['bcd']],
+  ['(?i)abcd', ['abcd']], ['x(?i:abcd)?', null], ['(?i:abcd)e', ['abcde']], ['(?x)abcd', null], ['[Ss]pider|[Cc][Rr]awl', ['spider', 'crawl']], ['[Ssx]pider', ['pider']], ['[abc]def\\.g', ['def.g']], ['(Chromium|Chrome)/(\\d+)', ['Chromium', 'Chrome']],
+  ['AspiegelBot|PetalBot', ['AspiegelBot', 'PetalBot']], ['(abcd|e)fg', null], ['(abcd|efg)?x', null],
+  ['(?:abcd|efgh|)xy', null], ['\\b(abc|de\\.f)/(\\d+)', ['abc', 'de.f']], ['^(foo|bar)$', ['foo', 'bar']],
+  ['(x(?:abcd|efgh)y)+', ['abcd', 'efgh']], ['q(?:abcd|efgh){0,2}', null],
 ]) {
-  const got = requiredLiteral(re);
-  if (got !== want) throw new Error(`requiredLiteral(${re}) = ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+  const got = requirement(re);
+  if (JSON.stringify(got) !== JSON.stringify(want))
+    throw new Error(`requirement(${re}) = ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
 }
+// As one C string: each text followed by a NUL byte; the literal's own NUL then ends the list.
 const required = (r) => {
-  const lit = r.regex_flag === 'i' ? '' : requiredLiteral(r.regex);
-  return lit.length >= 3 ? lit : undefined;
+  const req = requirement(r.regex);
+  return req === null ? undefined : req.join('\0') + '\0';
 };
 
 const yaml = parseUapYaml(fs.readFileSync(path.join(modules, 'uap-core', 'regexes.yaml'), 'utf8'));
