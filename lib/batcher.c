@@ -2,6 +2,7 @@
 #include "batcher.h"
 #include "log.h"
 #include "mem.h"
+#include "timeparse.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -54,7 +55,9 @@ static void *writer(void *arg)
         for (size_t i = 0; i < n; i++) jobs[i] = batch[i]->job;
         tly_db_error err;
         memset(&err, 0, sizeof err);
+        int64_t started = tly_time_now_ms();
         int rc = tly_store_jobs(b->db, jobs, n, &err);
+        tly_log_debug("writer: %zu requests in %lld ms", n, (long long)(tly_time_now_ms() - started));
         pthread_mutex_lock(&b->lock);
         for (size_t i = 0; i < n; i++) {
             batch[i]->rc = rc;
