@@ -219,9 +219,17 @@ class Harness:
         self.stop_db()
         self.start_db()
 
+    @property
+    def geoip_path(self):
+        return self.path("geo.mmdb")
+
     def _write_conf(self):
+        # A tiny GeoIP database of documentation networks (tests/tools/make-test-mmdb).
+        self._run([sys.executable, os.path.join(self.src, "tests", "tools", "make-test-mmdb"), self.geoip_path],
+                  "make-test-mmdb")
         with open(self.path("tally.conf"), "w") as f:
             f.write("# written by tests/e2e/harness.py\n"
+                    "geoip_database = %s\n" % self.geoip_path +
                     "database = %s\n"
                     "trusted_proxies = 127.0.0.1 ::1\n"
                     "session_timeout = 1800\n"

@@ -608,3 +608,43 @@ def test_plausible_api_event(h):
     assert count(h, p) == 1
     r = h.http("POST", "/api/event", body=b"{not json", headers=dict(new_client(h), **{"Content-Type": "text/plain"}))
     assert r.status == 400, r
+
+
+def test_geoip_country_region_city(h):
+    p = h.create_property()
+    cases = (("192.0.2.55", ("DE", "BE", "Berlin")), ("2001:db8::77", ("NL", "", "Amsterdam")),
+             ("233.252.0.9", None))
+    for n, (ip, want) in enumerate(cases):
+        # The path names the case by number: the address itself must never reach the database.
+        r = h.post_events(p, [ev(path="/geo-%d" % n)], headers=h.client(ip, unique_ua()))
+        expect_counts(r, 1)
+        got = h.sql("SELECT country, region, city FROM events WHERE property_pk = %s AND path = %s",
+                    p.pk, "/geo-%d" % n)[0]
+        if want is None:
+            assert got[0] == "IT", got          # a third network of the test database
+        else:
+            assert got == want, (ip, got)
+
+
+def test_plain_cgi(h):
+    """track.fcgi also runs as a plain CGI program (Apache ScriptAlias without FastCGI)."""
+    p = h.create_property()
+    body = json.dumps({"property_id": p.id, "events": [ev(path="/cgi")]}).encode()
+    ua = unique_ua()
+    h.seen_ips.add("198.51.100.77")
+    h.seen_uas.add(ua)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TALLY_CONF": h.path("tally.conf"),
+           "REQUEST_METHOD": "POST", "REQUEST_URI": "/v1/events", "CONTENT_TYPE": "application/json",
+           "CONTENT_LENGTH": str(len(body)), "HTTP_AUTHORIZATION": "Bearer " + p.write_key,
+           "REMOTE_ADDR": "198.51.100.77", "HTTP_USER_AGENT": ua}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    import subprocess
+    out = subprocess.run([os.path.join(h.cgibin, "track.fcgi")], input=body, env=env, capture_output=True,
+                         timeout=30)
+    head, _, payload = out.stdout.partition(b"\r\n\r\n")
+    assert out.returncode == 0, out.stderr[-500:]
+    assert head.startswith(b"Status: 202 Accepted"), out.stdout[:300]
+    assert json.loads(payload)["accepted"] == 1, payload
+    assert count(h, p, "path = '/cgi'") == 1
