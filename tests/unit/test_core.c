@@ -3,6 +3,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "io.h"
+#include "memo.h"
 #include "resp.h"
 #include "strict.h"
 #include "utf8.h"
@@ -189,8 +190,38 @@ static void test_resp(void)
     tly_req_free(&req);
 }
 
+static void test_memo(void)
+{
+    tly_memo *m = tly_memo_new(3, sizeof(int), 8);   /* rounded up to 4 slots */
+    int v = 0;
+    CHECK(!tly_memo_get(m, "a", 1, &v));
+    v = 7;
+    tly_memo_put(m, "a", 1, &v);
+    v = 0;
+    CHECK(tly_memo_get(m, "a", 1, &v));
+    CHECK_INT(v, 7);
+    CHECK(!tly_memo_get(m, "ab", 2, &v));          /* a key is compared whole, not by its hash */
+    v = 9;
+    tly_memo_put(m, "a", 1, &v);                    /* replaced in place */
+    CHECK(tly_memo_get(m, "a", 1, &v));
+    CHECK_INT(v, 9);
+    tly_memo_put(m, "123456789", 9, &v);            /* over max_key: not remembered */
+    CHECK(!tly_memo_get(m, "123456789", 9, &v));
+    int filled = 0;
+    for (int i = 0; i < 100; i++) {                 /* many keys in 4 slots: bounded, always right */
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i);
+        tly_memo_put(m, key, strlen(key), &i);
+        int got = -1;
+        if (tly_memo_get(m, key, strlen(key), &got) && got == i) filled++;
+    }
+    CHECK_INT(filled, 100);
+    tly_memo_free(m);
+}
+
 static void run_tests(void)
 {
+    test_memo();
     if (sodium_init() < 0) SKIP_ALL("libsodium failed to initialise");
     test_buf();
     test_strict();

@@ -1,0 +1,80 @@
+/* The Plausible-compatible body of POST /api/event: long and short keys, props as object or JSON
+ * string, revenue, interactive, and the errors. */
+#include "first.h"
+#include "plausible.h"
+#include "tap.h"
+
+#define NOW 1769278353000LL
+
+static char err[256];
+
+static int parse(const char *body, tly_event *ev, json_t **domains)
+{
+    err[0] = '\0';
+    return tly_plausible_parse(body, strlen(body), NOW, ev, domains, err, sizeof err);
+}
+
+static void expect_error(const char *body, const char *message)
+{
+    tly_event ev;
+    json_t *domains;
+    int rc = parse(body, &ev, &domains);
+    CHECK_INT(rc, -1);
+    CHECK_STR(err, message);
+    CHECK(domains == NULL);
+    if (rc == 0) { tly_event_clear(&ev); json_decref(domains); }
+}
+
+static void run_tests(void)
+{
+    tly_event ev;
+    json_t *domains;
+    CHECK_INT(parse("{\"name\":\"pageview\",\"url\":\"https://www.Example.com/docs?utm_campaign=launch#top\","
+                    "\"domain\":\"Example.com, shop.example.com\",\"referrer\":\"https://news.ycombinator.com/item?id=1\","
+                    "\"props\":{\"plan\":\"pro\"},\"w\":1280}", &ev, &domains), 0);
+    CHECK_STR(ev.name, "pageview");
+    CHECK_STR(ev.hostname, "example.com");
+    CHECK_STR(ev.path, "/docs");
+    CHECK_STR(ev.utm_campaign, "launch");
+    CHECK_STR(ev.referrer, "https://news.ycombinator.com/item");
+    CHECK_INT(ev.ts_ms, NOW);
+    CHECK_INT(ev.screen_width, 1280);
+    CHECK(ev.interactive);
+    CHECK_STR(json_string_value(json_object_get(ev.props, "plan")), "pro");
+    CHECK_INT(json_array_size(domains), 2);
+    CHECK_STR(json_string_value(json_array_get(domains, 0)), "example.com");
+    CHECK_STR(json_string_value(json_array_get(domains, 1)), "shop.example.com");
+    tly_event_clear(&ev);
+    json_decref(domains);
+
+    /* Short keys as Plausible's script sends them: props as a JSON string, revenue under '$'. */
+    CHECK_INT(parse("{\"n\":\"Purchase\",\"u\":\"https://example.com/checkout\",\"d\":\"example.com\","
+                    "\"p\":\"{\\\"sku\\\":\\\"A1\\\"}\",\"$\":{\"currency\":\"eur\",\"amount\":10.5},\"i\":false}",
+                    &ev, &domains), 0);
+    CHECK_STR(ev.name, "Purchase");
+    CHECK_STR(json_string_value(json_object_get(ev.props, "sku")), "A1");
+    CHECK_STR(ev.revenue_amount, "10.5000");
+    CHECK_STR(ev.revenue_currency, "EUR");
+    CHECK(!ev.interactive);
+    tly_event_clear(&ev);
+    json_decref(domains);
+
+    expect_error("nope", "body is not valid JSON: '[' or '{' expected near 'nope' (line 1, column 4)");
+    expect_error("[]", "body: expected a JSON object");
+    expect_error("{\"u\":\"https://e.com/\",\"d\":\"e.com\"}",
+                 "name: required, 1-64 characters of letters, digits, '_', '-', '.', ':', '/' or space");
+    expect_error("{\"n\":\"pageview\",\"d\":\"e.com\"}",
+                 "url: required, an absolute http(s) URL of at most 2048 characters");
+    expect_error("{\"n\":\"pageview\",\"u\":\"ftp://e.com/\",\"d\":\"e.com\"}",
+                 "url: required, an absolute http(s) URL of at most 2048 characters");
+    expect_error("{\"n\":\"pageview\",\"u\":\"https://e.com/\"}",
+                 "domain: required, the site's domain (comma-separated for several)");
+    expect_error("{\"n\":\"pageview\",\"u\":\"https://e.com/\",\"d\":\"e.com\",\"p\":\"{broken\"}",
+                 "props: not a JSON object (string or '}' expected near 'broken')");
+    expect_error("{\"n\":\"pageview\",\"u\":\"https://e.com/\",\"d\":\"e.com\",\"p\":{\"a\":[1]}}",
+                 "props.a: must be a string, number or boolean");
+    expect_error("{\"n\":\"pageview\",\"u\":\"https://e.com/\",\"d\":\"e.com\",\"i\":1}",
+                 "interactive: must be true or false");
+    expect_error("{\"n\":\"pageview\",\"u\":\"https://e.com/\",\"d\":\"e.com\",\"$\":{\"amount\":1}}",
+                 "revenue.currency: must be a 3-letter ISO 4217 code");
+}
