@@ -184,8 +184,10 @@ static int visitor_hashes(tly_ingest *ing, const tly_property *prop, const sende
     uint8_t salt[TLY_SALT_BYTES];
     int found = tly_salt_get(ing->db, day, s->today, true, salt, err);
     if (found < 0) return -1;
-    if (found == 0 && (found = tly_salt_get(ing->db, s->today, s->today, true, salt, err)) <= 0)
+    if (found == 0 && (found = tly_salt_get(ing->db, s->today, s->today, true, salt, err)) <= 0) {
+        if (found == 0) snprintf(err->message, sizeof err->message, "no salt for today could be made");
         return -1;
+    }
     json_object_set_new(row, "visitor", json_integer(tly_visitor_hash(salt, prop->id, s->ip, s->ua, s->ua_len)));
     found = tly_salt_get(ing->db, day - 1, s->today, false, salt, err);
     if (found < 0) return -1;

@@ -151,6 +151,9 @@ CREATE TABLE sessions (
     browser      text NOT NULL DEFAULT '',
     os           text NOT NULL DEFAULT '',
     PRIMARY KEY (property_pk, session)
-);
-CREATE INDEX sessions_visitor_open ON sessions (property_pk, visitor, last_seen);
+) WITH (fillfactor = 80);
+-- A visit is updated with every event. Keeping last_seen out of the visitor index (and room on
+-- each page) lets those updates be HOT: no new index entries, no dead ones for lookups to wade
+-- through. A visitor hash lives one day, so it has few visits to filter by time.
+CREATE INDEX sessions_visitor ON sessions (property_pk, visitor);
 CREATE INDEX sessions_started ON sessions (property_pk, started_at);

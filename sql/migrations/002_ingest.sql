@@ -1,117 +1,153 @@
--- Ingest in one round trip: dedupe, sessionise and store a batch of enriched events.
+-- Ingest in one round trip per batch: dedupe, sessionise and store enriched events with one
+-- set-based statement (a fixed number of plans, whatever the batch size).
 --
--- `batch` is a JSON array built by track.fcgi; every field is already validated and enriched
--- (no address or user agent is ever passed here). Events are taken in time order so that a
--- visitor's session is extended the way it happened. Returns how many were stored and how many
--- were already known by their event_id.
-CREATE FUNCTION tally_ingest(p_property integer, p_session_timeout integer, batch jsonb,
-                             OUT stored integer, OUT duplicates integer)
+-- `batch` is a JSON array built by track.fcgi; every field is already validated and enriched (no
+-- address or user agent is ever passed here). A batch may gather the events of many requests
+-- (track.fcgi commits concurrent requests together); each row carries its request's number in
+-- `job`, and the result says, per job, how many events it sent and how many were stored (the rest
+-- were already known: duplicates).
+--
+-- Sessions: a visitor's events continue their latest visit while the gap stays under the timeout;
+-- `prev_visitor` (yesterday's hash of the same person) lets a visit cross midnight; an explicit
+-- session key names the visit instead. New visits get an id derived from the visitor and the
+-- time of their first event, so a retried batch lands on the same visit.
+-- Rows are written in key order so that concurrent batches take row locks in the same order.
+CREATE FUNCTION tally_ingest(p_property integer, p_session_timeout integer, batch jsonb)
+RETURNS TABLE (job integer, sent integer, stored integer)
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
-    e record;
     gap interval := make_interval(secs => p_session_timeout);
-    sid bigint;
-    is_pageview boolean;
 BEGIN
-    stored := 0;
-    duplicates := 0;
-    FOR e IN
-        SELECT * FROM jsonb_to_recordset(batch) AS x(
-            event_id text, ts_ms bigint, name text, visitor bigint, prev_visitor bigint,
+    RETURN QUERY
+    WITH input AS (
+        SELECT x.*, to_timestamp(x.ts_ms / 1000.0) AS ts, row_number() OVER () AS n
+        FROM jsonb_to_recordset(batch) AS x(
+            job integer, event_id text, ts_ms bigint, name text, visitor bigint, prev_visitor bigint,
             session_key bigint, hostname text, path text, query text, title text, referrer text,
             source text, utm_source text, utm_medium text, utm_campaign text, utm_term text,
             utm_content text, campaign_id text, country text, region text, city text, device text,
             browser text, browser_version text, os text, os_version text, screen_width integer,
             user_id_hash text, interactive boolean, revenue_amount numeric, revenue_currency text,
             props jsonb)
-        ORDER BY ts_ms
-    LOOP
-        IF e.event_id IS NOT NULL THEN
-            INSERT INTO event_ids (property_pk, event_id) VALUES (p_property, e.event_id)
-            ON CONFLICT DO NOTHING;
-            IF NOT FOUND THEN
-                duplicates := duplicates + 1;
-                CONTINUE;
-            END IF;
-        END IF;
-
-        sid := tally_session_touch(p_property, gap, e.session_key, e.visitor, e.prev_visitor,
-                                   to_timestamp(e.ts_ms / 1000.0), e.name = 'pageview',
-                                   coalesce(e.interactive, true), coalesce(e.path, ''),
-                                   coalesce(e.source, ''), coalesce(e.utm_source, ''),
-                                   coalesce(e.utm_medium, ''), coalesce(e.utm_campaign, ''),
-                                   coalesce(e.country, ''), coalesce(e.device, ''),
-                                   coalesce(e.browser, ''), coalesce(e.os, ''));
-
+    ),
+    -- The same event id twice in one batch is one event.
+    uniq AS (
+        SELECT DISTINCT ON (coalesce(event_id, '#' || n)) *
+        FROM input ORDER BY coalesce(event_id, '#' || n), n
+    ),
+    fresh AS (
+        INSERT INTO event_ids (property_pk, event_id)
+        SELECT p_property, event_id FROM uniq WHERE event_id IS NOT NULL ORDER BY event_id
+        ON CONFLICT DO NOTHING
+        RETURNING event_id
+    ),
+    kept AS (
+        SELECT u.*, coalesce(u.path, '') AS page, coalesce(u.interactive, true) AS is_interactive
+        FROM uniq u
+        WHERE u.event_id IS NULL OR u.event_id IN (SELECT event_id FROM fresh)
+    ),
+    -- Each visitor's latest visit that is still open at their first event of the batch.
+    visitors AS (
+        SELECT visitor, max(prev_visitor) AS prev_visitor, min(ts) AS first_ts
+        FROM kept WHERE session_key IS NULL GROUP BY visitor
+    ),
+    -- One index probe per visitor (LATERAL ... LIMIT 1): the plan is generic, and a join
+    -- strategy chosen without knowing the batch could scan every visit of the property.
+    open AS (
+        SELECT v.visitor, o.session, o.last_seen
+        FROM visitors v
+        CROSS JOIN LATERAL (
+            SELECT s.session, s.last_seen FROM sessions s
+            WHERE s.property_pk = p_property
+              AND s.visitor IN (v.visitor, coalesce(v.prev_visitor, v.visitor))
+              AND s.last_seen >= v.first_ts - gap
+              AND s.started_at <= v.first_ts + gap
+            ORDER BY s.last_seen DESC
+            LIMIT 1) o
+    ),
+    marked AS (
+        SELECT k.*, o.session AS open_session,
+               CASE WHEN k.session_key IS NOT NULL THEN false
+                    WHEN lag(k.ts) OVER w IS NULL THEN o.session IS NULL OR k.ts - o.last_seen > gap
+                    ELSE k.ts - lag(k.ts) OVER w > gap END AS starts_visit
+        FROM kept k LEFT JOIN open o ON o.visitor = k.visitor AND k.session_key IS NULL
+        WINDOW w AS (PARTITION BY k.visitor, k.session_key ORDER BY k.ts, k.n)
+    ),
+    numbered AS (
+        SELECT m.*, sum(m.starts_visit::int) OVER (PARTITION BY m.visitor, m.session_key
+                                                  ORDER BY m.ts, m.n) AS visit_no
+        FROM marked m
+    ),
+    assigned AS (
+        SELECT nb.*,
+               CASE WHEN nb.session_key IS NOT NULL THEN nb.session_key
+                    WHEN nb.visit_no = 0 THEN nb.open_session
+                    ELSE hashtextextended(p_property || ':' || nb.visitor || ':' ||
+                             (min(nb.ts_ms) OVER (PARTITION BY nb.visitor, nb.session_key, nb.visit_no)), 0)
+               END AS sid
+        FROM numbered nb
+    ),
+    stored_events AS (   -- not read below: runs anyway, as every data-modifying CTE does
         INSERT INTO events (property_pk, ts, event_id, name, visitor, session, hostname, path, query,
                             title, referrer, source, utm_source, utm_medium, utm_campaign, utm_term,
                             utm_content, campaign_id, country, region, city, device, browser,
                             browser_version, os, os_version, screen_width, user_id_hash, interactive,
                             revenue_amount, revenue_currency, props)
-        VALUES (p_property, to_timestamp(e.ts_ms / 1000.0), e.event_id, e.name, e.visitor, sid,
-                coalesce(e.hostname, ''), coalesce(e.path, ''), coalesce(e.query, ''),
-                coalesce(e.title, ''), coalesce(e.referrer, ''), coalesce(e.source, ''),
-                coalesce(e.utm_source, ''), coalesce(e.utm_medium, ''), coalesce(e.utm_campaign, ''),
-                coalesce(e.utm_term, ''), coalesce(e.utm_content, ''), coalesce(e.campaign_id, ''),
-                coalesce(e.country, ''), coalesce(e.region, ''), coalesce(e.city, ''),
-                coalesce(e.device, ''), coalesce(e.browser, ''), coalesce(e.browser_version, ''),
-                coalesce(e.os, ''), coalesce(e.os_version, ''), e.screen_width, e.user_id_hash,
-                coalesce(e.interactive, true), e.revenue_amount, e.revenue_currency, e.props);
-        stored := stored + 1;
-    END LOOP;
+        SELECT p_property, ts, event_id, name, visitor, sid, coalesce(hostname, ''), page,
+               coalesce(query, ''), coalesce(title, ''), coalesce(referrer, ''), coalesce(source, ''),
+               coalesce(utm_source, ''), coalesce(utm_medium, ''), coalesce(utm_campaign, ''),
+               coalesce(utm_term, ''), coalesce(utm_content, ''), coalesce(campaign_id, ''),
+               coalesce(country, ''), coalesce(region, ''), coalesce(city, ''), coalesce(device, ''),
+               coalesce(browser, ''), coalesce(browser_version, ''), coalesce(os, ''),
+               coalesce(os_version, ''), screen_width, user_id_hash, is_interactive, revenue_amount,
+               revenue_currency, props
+        FROM assigned
+        RETURNING 1
+    ),
+    -- What this batch adds to each visit; the first event's attributes describe a new visit.
+    visits AS (
+        SELECT sid, (array_agg(visitor ORDER BY ts, n))[1] AS visitor,
+               min(ts) AS started_at, max(ts) AS last_seen,
+               coalesce((array_agg(page ORDER BY ts, n) FILTER (WHERE name = 'pageview'))[1], '') AS entry_path,
+               coalesce((array_agg(page ORDER BY ts DESC, n DESC) FILTER (WHERE name = 'pageview'))[1], '') AS exit_path,
+               count(*) FILTER (WHERE name = 'pageview') AS pageviews, count(*) AS events,
+               count(*) FILTER (WHERE name <> 'pageview' AND is_interactive) AS interactive,
+               (array_agg(coalesce(source, '') ORDER BY ts, n))[1] AS source,
+               (array_agg(coalesce(utm_source, '') ORDER BY ts, n))[1] AS utm_source,
+               (array_agg(coalesce(utm_medium, '') ORDER BY ts, n))[1] AS utm_medium,
+               (array_agg(coalesce(utm_campaign, '') ORDER BY ts, n))[1] AS utm_campaign,
+               (array_agg(coalesce(country, '') ORDER BY ts, n))[1] AS country,
+               (array_agg(coalesce(device, '') ORDER BY ts, n))[1] AS device,
+               (array_agg(coalesce(browser, '') ORDER BY ts, n))[1] AS browser,
+               (array_agg(coalesce(os, '') ORDER BY ts, n))[1] AS os
+        FROM assigned GROUP BY sid
+    ),
+    touched AS (
+        INSERT INTO sessions AS s (property_pk, session, visitor, started_at, last_seen, entry_path,
+                                   exit_path, pageviews, events, interactive, source, utm_source,
+                                   utm_medium, utm_campaign, country, device, browser, os)
+        SELECT p_property, sid, visitor, started_at, last_seen, entry_path, exit_path, pageviews,
+               events, interactive, source, utm_source, utm_medium, utm_campaign, country, device,
+               browser, os
+        FROM visits ORDER BY sid
+        ON CONFLICT (property_pk, session) DO UPDATE SET
+            entry_path = CASE WHEN excluded.entry_path <> '' AND (excluded.started_at < s.started_at OR s.entry_path = '')
+                              THEN excluded.entry_path ELSE s.entry_path END,
+            exit_path = CASE WHEN excluded.exit_path <> '' AND excluded.last_seen >= s.last_seen
+                             THEN excluded.exit_path ELSE s.exit_path END,
+            started_at = least(s.started_at, excluded.started_at),
+            last_seen = greatest(s.last_seen, excluded.last_seen),
+            pageviews = s.pageviews + excluded.pageviews,
+            events = s.events + excluded.events,
+            interactive = s.interactive + excluded.interactive
+    )
+    -- Every event of `kept` is stored. Data-modifying CTEs run to completion whether or not
+    -- they are read, so the sessions upsert happens although nothing reads `touched`.
+    SELECT i.job, count(*)::integer,
+           (SELECT count(*) FROM kept k WHERE k.job IS NOT DISTINCT FROM i.job)::integer
+    FROM input i GROUP BY i.job;
 END $$;
 
--- Finds the visit an event belongs to and extends it, or opens a new one. A visit continues while
--- the gap between events stays under the property's timeout; `prev_visitor` (the same person's
--- hash under yesterday's salt) lets a visit cross midnight. An explicit session key from the
--- client names the visit instead.
-CREATE FUNCTION tally_session_touch(p_property integer, gap interval, p_session_key bigint,
-                                    p_visitor bigint, p_prev_visitor bigint, p_ts timestamptz,
-                                    p_pageview boolean, p_interactive boolean, p_path text,
-                                    p_source text, p_utm_source text, p_utm_medium text,
-                                    p_utm_campaign text, p_country text, p_device text,
-                                    p_browser text, p_os text) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    sid bigint;
-BEGIN
-    IF p_session_key IS NOT NULL THEN
-        sid := p_session_key;
-        PERFORM 1 FROM sessions WHERE property_pk = p_property AND session = sid;
-        IF NOT FOUND THEN
-            sid := NULL;
-        END IF;
-    ELSE
-        SELECT session INTO sid FROM sessions
-         WHERE property_pk = p_property
-           AND visitor IN (p_visitor, coalesce(p_prev_visitor, p_visitor))
-           AND last_seen >= p_ts - gap AND started_at <= p_ts + gap
-         ORDER BY last_seen DESC
-         LIMIT 1;
-    END IF;
-
-    IF sid IS NULL THEN
-        sid := coalesce(p_session_key,
-                        ('x' || substr(md5(p_visitor::text || ':' || p_ts::text || ':' || random()::text), 1, 16))::bit(64)::bigint);
-        INSERT INTO sessions (property_pk, session, visitor, started_at, last_seen, entry_path,
-                              exit_path, pageviews, events, interactive, source, utm_source,
-                              utm_medium, utm_campaign, country, device, browser, os)
-        VALUES (p_property, sid, p_visitor, p_ts, p_ts,
-                CASE WHEN p_pageview THEN p_path ELSE '' END,
-                CASE WHEN p_pageview THEN p_path ELSE '' END,
-                p_pageview::int, 1, (NOT p_pageview AND p_interactive)::int, p_source, p_utm_source,
-                p_utm_medium, p_utm_campaign, p_country, p_device, p_browser, p_os);
-        RETURN sid;
-    END IF;
-
-    UPDATE sessions SET
-        entry_path  = CASE WHEN p_pageview AND (p_ts < started_at OR entry_path = '') THEN p_path ELSE entry_path END,
-        exit_path   = CASE WHEN p_pageview AND p_ts >= last_seen THEN p_path ELSE exit_path END,
-        started_at  = least(started_at, p_ts),
-        last_seen   = greatest(last_seen, p_ts),
-        pageviews   = pageviews + p_pageview::int,
-        events      = events + 1,
-        interactive = interactive + (NOT p_pageview AND p_interactive)::int
-     WHERE property_pk = p_property AND session = sid;
-    RETURN sid;
-END $$;
+-- Deliberately no forced generic plan: one chosen while the tables are small (a new property)
+-- would be kept for the life of the connection, long after it became a scan of every visit.
