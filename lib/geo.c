@@ -1,6 +1,7 @@
 #include "first.h"
 #include "geo.h"
 #include "mem.h"
+#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <maxminddb.h>
@@ -67,11 +68,7 @@ static void copy_code(const MMDB_entry_data_s *value, char *out, size_t size)
 static void copy_name(const MMDB_entry_data_s *value, char *out, size_t size)
 {
     const char *s = value->utf8_string;
-    size_t n = strnlen(s, value->data_size);
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    }
+    size_t n = tly_utf8_cut(s, strnlen(s, value->data_size), size - 1);
     memcpy(out, s, n);
     out[n] = '\0';
 }

@@ -123,10 +123,7 @@ static void copy_field(char *dst, size_t size, const char *src)
         src = tly_buf_cstr(&clean);
         n = clean.len;
     }
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
-    }
+    n = tly_utf8_cut(src, n, size - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
     tly_buf_free(&clean);

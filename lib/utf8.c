@@ -53,6 +53,14 @@ void tly_utf8_sanitize(const char *s, size_t len, tly_buf *out)
     }
 }
 
+size_t tly_utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max) return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;   /* back to a lead byte */
+    return n;
+}
+
 size_t tly_utf8_length(const char *s, size_t len)
 {
     size_t count = 0;

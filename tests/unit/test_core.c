@@ -64,6 +64,9 @@ static void test_utf8(void)
     CHECK(!tly_utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
     CHECK(!tly_utf8_valid("a\0b", 3));
     CHECK_INT(tly_utf8_length("caf\xc3\xa9", 5), 4);
+    CHECK_INT(tly_utf8_cut("caf\xc3\xa9", 5, 5), 5);    /* fits whole */
+    CHECK_INT(tly_utf8_cut("caf\xc3\xa9", 5, 4), 3);    /* would split the 2-byte e-acute */
+    CHECK_INT(tly_utf8_cut("\xf0\x9f\x98\x80!", 5, 3), 0);
     tly_buf out = {0};
     tly_utf8_sanitize("a\xffz", 3, &out);
     CHECK_STR(tly_buf_cstr(&out), "a\xef\xbf\xbdz");
