@@ -22,9 +22,8 @@ static void route(tly_ingest *ing, tly_req *req, tly_resp *resp)
     const char *path = tly_buf_cstr(&req->path);
     const char *method = req->method;
     if (strcmp(path, "/v1/events") == 0 || strcmp(path, "/api/event") == 0) {
-        bool plausible = path[1] == 'a';
         if (strcmp(method, "POST") == 0) {
-            if (plausible) tly_ingest_plausible(ing, req, resp);
+            if (strcmp(path, "/api/event") == 0) tly_ingest_plausible(ing, req, resp);
             else tly_ingest_events(ing, req, resp);
         } else if (strcmp(method, "OPTIONS") == 0) {
             tly_ingest_preflight(req, resp);

@@ -336,9 +336,9 @@ static void answer(tly_resp *resp, const outcome *o)
     tly_resp_json(resp, 202, body);
 }
 
-/* Checks that do not need the database: content type, body, key presence, envelope. */
-static int read_request(tly_ingest *ing, tly_req *req, tly_resp *resp, tly_buf *key,
-                        tly_envelope *env)
+/* The body of either ingest endpoint: JSON sent as application/json or text/plain (what
+ * sendBeacon and no-preflight fetch can send), within the body limit. 0, or -1 answered. */
+static int read_body(const tly_ingest *ing, tly_req *req, tly_resp *resp)
 {
     if (!content_type_accepted(tly_req_param(req, "CONTENT_TYPE"))) {
         tly_resp_error(resp, 415, "Content-Type must be application/json or text/plain");
@@ -349,12 +349,20 @@ static int read_request(tly_ingest *ing, tly_req *req, tly_resp *resp, tly_buf *
         tly_resp_error(resp, berr.status, "%s", berr.message);
         return -1;
     }
+    return 0;
+}
+
+/* Checks that do not need the database: content type, body, key presence, envelope. */
+static int read_request(tly_ingest *ing, tly_req *req, tly_resp *resp, tly_buf *key,
+                        tly_envelope *env)
+{
+    if (read_body(ing, req, resp) != 0) return -1;
     if (!find_write_key(req, key)) {
         tly_resp_error(resp, 401, "missing write key: send 'Authorization: Bearer <key>', 'X-Write-Key: <key>' or '?key=<key>'");
         return -1;
     }
     tly_envelope_error eerr;
-    if (tly_envelope_parse(req->body.ptr ? req->body.ptr : "", req->body.len,
+    if (tly_envelope_parse(tly_buf_cstr(&req->body), req->body.len,
                            ing->conf->max_batch_events, env, &eerr) != 0) {
         tly_resp_error(resp, eerr.status, "%s", eerr.message);
         return -1;
@@ -441,15 +449,7 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
 {
     int64_t now_ms = tly_time_now_ms();
     allow_origin(req, resp);
-    if (!content_type_accepted(tly_req_param(req, "CONTENT_TYPE"))) {
-        tly_resp_error(resp, 415, "Content-Type must be application/json or text/plain");
-        return;
-    }
-    tly_body_error berr;
-    if (tly_req_read_body(req, ing->conf->max_body_bytes, &berr) != 0) {
-        tly_resp_error(resp, berr.status, "%s", berr.message);
-        return;
-    }
+    if (read_body(ing, req, resp) != 0) return;
     tly_event ev;
     json_t *domains;
     char why[256];
