@@ -7,6 +7,7 @@
 #include "io.h"
 #include "log.h"
 #include "resp.h"
+#include "sessionizer.h"
 
 #include <fcgiapp.h>
 #include <pthread.h>
@@ -77,8 +78,9 @@ static void *worker(void *arg)
 
 /* Serves FastCGI requests with `threads` workers until SIGTERM (how lighttpd stops backends),
  * SIGINT or SIGUSR1; requests in flight are finished and their events committed. */
-static int serve_fastcgi(tly_ingest *ing, int threads)
+static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
 {
+    int threads = conf->ingest_threads;
     FCGX_Init();
     if (tly_ingest_start_writer(ing, "tally-track") != 0) return 1;
     sigset_t stop;
@@ -95,6 +97,10 @@ static int serve_fastcgi(tly_ingest *ing, int threads)
         free(ids);
         return 1;
     }
+    tly_sessionizer *sessionizer = NULL;
+    if (conf->sessionize_interval > 0)
+        sessionizer = tly_sessionizer_start(conf->database, "tally-track-sessions",
+                                            conf->sessionize_interval * 1000);
     int sig = 0;
     sigwait(&stop, &sig);
     tly_log_info("signal %d: finishing requests in flight", sig);
@@ -103,6 +109,7 @@ static int serve_fastcgi(tly_ingest *ing, int threads)
     shutdown(0, SHUT_RDWR);
     for (int i = 0; i < started; i++) pthread_join(ids[i], NULL);
     free(ids);
+    tly_sessionizer_stop(sessionizer);
     return 0;
 }
 
@@ -134,7 +141,7 @@ int main(void)
         tly_req_free(&req);
         tly_resp_free(&resp);
     } else {
-        rc = serve_fastcgi(&ing, conf.ingest_threads);
+        rc = serve_fastcgi(&ing, &conf);
     }
     tly_ingest_close(&ing);
     tly_conf_free(&conf);

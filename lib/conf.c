@@ -29,6 +29,7 @@ static void conf_defaults(tly_conf *conf)
     conf->max_batch_events = TLY_MAX_BATCH_EVENTS;
     conf->key_cache_seconds = 10;
     conf->ingest_threads = 16;
+    conf->sessionize_interval = 2;
     conf->log_level = TLY_LOG_INFO;
 }
 
@@ -74,6 +75,9 @@ static const char *apply_setting(tly_conf *conf, const char *key, const char *va
     } else if (strcmp(key, "ingest_threads") == 0) {
         if (parse_int_setting(value, 1, 256, &n) != 0) return "must be between 1 and 256";
         conf->ingest_threads = (int)n;
+    } else if (strcmp(key, "sessionize_interval") == 0) {
+        if (parse_int_setting(value, 0, 3600, &n) != 0) return "must be seconds between 0 and 3600";
+        conf->sessionize_interval = (int)n;
     } else if (strcmp(key, "log_level") == 0) {
         if (tly_log_level_parse(value, &conf->log_level) != 0)
             return "must be one of debug, info, warn, error";

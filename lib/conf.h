@@ -16,6 +16,7 @@ typedef struct tly_conf {
     int max_batch_events;
     int key_cache_seconds;    /* how long a key lookup is remembered (revocation delay) */
     int ingest_threads;       /* concurrent requests per track.fcgi process (group commit) */
+    int sessionize_interval;  /* seconds between track.fcgi's sessioniser runs; 0: cron only */
     tly_log_level log_level;
 } tly_conf;
 

@@ -311,7 +311,7 @@ static int store_batch(tly_ingest *ing, const tly_property *prop, json_t *batch,
                        tly_db_error *dberr)
 {
     if (json_array_size(batch) == 0) return 0;
-    tly_store_job job = {prop->pk, prop->session_timeout, batch, 0, 0};
+    tly_store_job job = {prop->pk, batch, 0, 0};
     tly_store_job *jobs[] = {&job};
     int rc;
     if (ing->batcher) {

@@ -10,9 +10,9 @@
 #define STORE_ATTEMPTS 3
 
 static const tly_db_stmt stmt_ingest = {
-    "ingest", "SELECT job, sent, stored FROM tally_ingest($1::int, $2::int, $3::jsonb)", 3};
+    "ingest", "SELECT job, sent, stored FROM tally_ingest($1::int, $2::jsonb)", 2};
 
-/* Sends the rows of every job of one property (and timeout) in one call. */
+/* Sends the rows of every job of one property in one call. */
 static int store_group(tly_db *db, tly_store_job *const *jobs, size_t n, size_t first,
                        bool *done, tly_db_error *err)
 {
@@ -20,7 +20,7 @@ static int store_group(tly_db *db, tly_store_job *const *jobs, size_t n, size_t 
     json_t *rows = json_array();
     for (size_t i = first; i < n; i++) {
         tly_store_job *job = jobs[i];
-        if (done[i] || job->property_pk != lead->property_pk || job->session_timeout != lead->session_timeout)
+        if (done[i] || job->property_pk != lead->property_pk)
             continue;
         size_t k;
         json_t *row;
@@ -31,12 +31,11 @@ static int store_group(tly_db *db, tly_store_job *const *jobs, size_t n, size_t 
         job->sent = job->stored = 0;
         done[i] = true;
     }
-    char pk[16], timeout[16];
+    char pk[16];
     snprintf(pk, sizeof pk, "%d", lead->property_pk);
-    snprintf(timeout, sizeof timeout, "%d", lead->session_timeout);
     char *text = json_dumps(rows, JSON_COMPACT);
     json_decref(rows);
-    const char *params[] = {pk, timeout, text};
+    const char *params[] = {pk, text};
     PGresult *res = tly_db_exec(db, &stmt_ingest, params, PGRES_TUPLES_OK, err);
     free(text);
     if (!res) return -1;

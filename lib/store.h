@@ -10,7 +10,6 @@
 /* One request's events for one property, and what became of them. */
 typedef struct tly_store_job {
     int property_pk;
-    int session_timeout;
     json_t *rows;        /* borrowed array of rows; the store adds a "job" member to each */
     int sent, stored;    /* out: rows sent and newly stored (the others were duplicates) */
 } tly_store_job;

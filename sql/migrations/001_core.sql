@@ -68,15 +68,20 @@ CREATE TABLE event_ids (
 );
 CREATE INDEX event_ids_received_at ON event_ids USING brin (received_at);
 
+-- Arrival order of events: the sessioniser (004) picks up from the last number it has seen.
+CREATE SEQUENCE events_seq;
+
 -- Raw events, append-only, partitioned by month. Only derived, coarse fields: no address,
--- no user agent.
+-- no user agent. Visits are not resolved here but by the sessioniser, off the request path.
 CREATE TABLE events (
     property_pk      integer NOT NULL,
     ts               timestamptz NOT NULL,
+    seq              bigint NOT NULL DEFAULT nextval('events_seq'),
     event_id         text,
     name             text NOT NULL,              -- 'pageview' or a custom event name
     visitor          bigint NOT NULL,            -- keyed BLAKE2b-64 of the daily salt
-    session          bigint NOT NULL,
+    prev_visitor     bigint,                     -- the same person under yesterday's salt, if any
+    session          bigint,                     -- explicit session (identity.session_id), hashed
     hostname         text NOT NULL DEFAULT '',
     path             text NOT NULL DEFAULT '',
     query            text NOT NULL DEFAULT '',
@@ -105,6 +110,8 @@ CREATE TABLE events (
     props            jsonb
 ) PARTITION BY RANGE (ts);
 CREATE INDEX events_property_ts ON events (property_pk, ts);
+-- seq grows with arrival, so a block range index finds the newest events for next to nothing.
+CREATE INDEX events_seq_brin ON events USING brin (seq);
 
 -- Anything outside the monthly partitions lands here rather than being refused.
 CREATE TABLE events_default PARTITION OF events DEFAULT;
@@ -129,31 +136,40 @@ BEGIN
     RETURN created;
 END $$;
 
--- Sessions: one row per visit, maintained at ingest, so bounce rate, duration and entry/exit pages
--- never need a scan of raw events.
+-- Sessions: one row per visit, built from events by the sessioniser (004), so bounce rate,
+-- duration, entry/exit pages and acquisition never need a scan of raw events. The attributes
+-- of a visit are those of its first event.
 CREATE TABLE sessions (
-    property_pk  integer NOT NULL,
-    session      bigint NOT NULL,
-    visitor      bigint NOT NULL,
-    started_at   timestamptz NOT NULL,
-    last_seen    timestamptz NOT NULL,
-    entry_path   text NOT NULL DEFAULT '',
-    exit_path    text NOT NULL DEFAULT '',
-    pageviews    integer NOT NULL DEFAULT 0,
-    events       integer NOT NULL DEFAULT 0,
-    interactive  integer NOT NULL DEFAULT 0,     -- interactive events other than the first pageview
-    source       text NOT NULL DEFAULT '',
-    utm_source   text NOT NULL DEFAULT '',
-    utm_medium   text NOT NULL DEFAULT '',
-    utm_campaign text NOT NULL DEFAULT '',
-    country      text NOT NULL DEFAULT '',
-    device       text NOT NULL DEFAULT '',
-    browser      text NOT NULL DEFAULT '',
-    os           text NOT NULL DEFAULT '',
+    property_pk     integer NOT NULL,
+    session         bigint NOT NULL,
+    visitor         bigint NOT NULL,
+    started_at      timestamptz NOT NULL,
+    last_seen       timestamptz NOT NULL,
+    entry_path      text NOT NULL DEFAULT '',
+    exit_path       text NOT NULL DEFAULT '',
+    pageviews       integer NOT NULL DEFAULT 0,
+    events          integer NOT NULL DEFAULT 0,
+    interactive     integer NOT NULL DEFAULT 0,     -- interactive events other than pageviews
+    hostname        text NOT NULL DEFAULT '',
+    referrer        text NOT NULL DEFAULT '',
+    source          text NOT NULL DEFAULT '',
+    utm_source      text NOT NULL DEFAULT '',
+    utm_medium      text NOT NULL DEFAULT '',
+    utm_campaign    text NOT NULL DEFAULT '',
+    utm_term        text NOT NULL DEFAULT '',
+    utm_content     text NOT NULL DEFAULT '',
+    campaign_id     text NOT NULL DEFAULT '',
+    country         text NOT NULL DEFAULT '',
+    region          text NOT NULL DEFAULT '',
+    city            text NOT NULL DEFAULT '',
+    device          text NOT NULL DEFAULT '',
+    browser         text NOT NULL DEFAULT '',
+    browser_version text NOT NULL DEFAULT '',
+    os              text NOT NULL DEFAULT '',
+    os_version      text NOT NULL DEFAULT '',
     PRIMARY KEY (property_pk, session)
 ) WITH (fillfactor = 80);
--- A visit is updated with every event. Keeping last_seen out of the visitor index (and room on
--- each page) lets those updates be HOT: no new index entries, no dead ones for lookups to wade
--- through. A visitor hash lives one day, so it has few visits to filter by time.
+-- A visit is updated as its events arrive. Keeping last_seen out of the visitor index (and room
+-- on each page) lets those updates be HOT. A visitor hash lives one day, so it has few visits.
 CREATE INDEX sessions_visitor ON sessions (property_pk, visitor);
 CREATE INDEX sessions_started ON sessions (property_pk, started_at);

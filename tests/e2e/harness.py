@@ -363,6 +363,15 @@ include "%(src)s/conf/lighttpd.conf"
         out = self._psql("SELECT coalesce(json_agg(t), '[]') FROM (" + query + ") t", args, ["-A", "-t"])
         return json.loads(out)
 
+    def sessionize(self):
+        """Runs the sessioniser until every stored event is in a visit; returns how many it took."""
+        total = 0
+        while True:
+            n = self.sql_int("SELECT tally_sessionize(100000)")
+            if n == 0:
+                return total
+            total += n
+
     def pg_dump(self):
         p = subprocess.run(["pg_dump", "--data-only", "-h", self.pg_sock, "-p", str(self.pg_port), "-U", "postgres",
                             "tally"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -87,6 +87,7 @@ static void test_conf(void)
     CHECK_INT(c.max_batch_events, 1000);
     CHECK_INT(c.key_cache_seconds, 10);
     CHECK_INT(c.ingest_threads, 16);
+    CHECK_INT(c.sessionize_interval, 2);
     CHECK_INT(c.log_level, TLY_LOG_DEBUG);
     CHECK(c.geoip_database == NULL);
     tly_conf_free(&c);
@@ -104,6 +105,15 @@ static void test_conf(void)
     const char *bad = "database = x\nsession_timeout = 10\n";
     CHECK_INT(tly_conf_parse(bad, strlen(bad), "t.conf", &c, err, sizeof err), -1);
     CHECK_STR(err, "t.conf:2: setting 'session_timeout' must be seconds between 60 and 86400");
+    tly_conf_free(&c);
+
+    const char *off = "database = x\nsessionize_interval = 0\n";
+    CHECK_INT(tly_conf_parse(off, strlen(off), "t.conf", &c, err, sizeof err), 0);
+    CHECK_INT(c.sessionize_interval, 0);
+    tly_conf_free(&c);
+    const char *slow = "database = x\nsessionize_interval = 3601\n";
+    CHECK_INT(tly_conf_parse(slow, strlen(slow), "t.conf", &c, err, sizeof err), -1);
+    CHECK_STR(err, "t.conf:2: setting 'sessionize_interval' must be seconds between 0 and 3600");
     tly_conf_free(&c);
 
     const char *noeq = "database\n";

@@ -1,0 +1,154 @@
+-- The sessioniser: builds visits (the sessions table) from stored events, in bulk and off the
+-- request path. track.fcgi runs it every few seconds; cron (tally-cron sessions) is the fallback.
+--
+-- A visit is a visitor's events with gaps under the property's session timeout; `prev_visitor`
+-- (yesterday's hash of the same person) lets a visit cross midnight; an explicit session key
+-- (identity.session_id) names the visit instead. New visits get an id derived from the visitor and
+-- the time of their first event.
+
+CREATE TABLE sessionize_state (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    done_seq   bigint NOT NULL DEFAULT 0,          -- every event up to this number is in a visit
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO sessionize_state DEFAULT VALUES;
+
+-- Local days (in the property's time zone) whose rollups no longer match their events and visits.
+CREATE TABLE rollup_dirty (
+    property_pk integer NOT NULL,
+    day         date NOT NULL,
+    marked_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (property_pk, day)
+);
+
+-- Adds up to `max_events` newly stored events to their visits; returns how many it took (0 when
+-- there is nothing new). Call again until it returns 0.
+CREATE FUNCTION tally_sessionize(max_events integer DEFAULT 50000) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    lo bigint;
+    hi bigint;
+    handed_out bigint;
+    n integer;
+BEGIN
+    -- One sessioniser at a time (track.fcgi processes and cron may all try): the others wait,
+    -- then find what is left.
+    PERFORM pg_advisory_xact_lock(tally_ingest_lock() + 1);
+    SELECT done_seq INTO lo FROM sessionize_state;
+    -- Ingest transactions hold the ingest lock, shared, while they number events. Holding it
+    -- exclusively for an instant means none is in flight: every number handed out so far belongs
+    -- to a committed or a rolled-back transaction, so no event below `hi` can appear later.
+    -- (A session-level lock, released at once; nothing between the two calls can fail.)
+    PERFORM pg_advisory_lock(tally_ingest_lock());
+    SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO handed_out FROM events_seq;
+    PERFORM pg_advisory_unlock(tally_ingest_lock());
+    hi := least(handed_out, lo + max_events);
+    IF hi <= lo THEN
+        RETURN 0;
+    END IF;
+
+    WITH input AS (
+        SELECT e.property_pk, e.ts, e.seq, e.name, e.visitor, e.prev_visitor, e.session AS session_key,
+               e.hostname, e.path, e.referrer, e.source, e.utm_source, e.utm_medium, e.utm_campaign,
+               e.utm_term, e.utm_content, e.campaign_id, e.country, e.region, e.city, e.device,
+               e.browser, e.browser_version, e.os, e.os_version, e.interactive,
+               make_interval(secs => p.session_timeout) AS gap, p.timezone
+        FROM events e JOIN properties p ON p.pk = e.property_pk
+        WHERE e.seq > lo AND e.seq <= hi
+    ),
+    -- Each visitor's first event of this run, to find the visit it may continue.
+    visitors AS (
+        SELECT property_pk, visitor, max(prev_visitor) AS prev_visitor, min(ts) AS first_ts, min(gap) AS gap
+        FROM input WHERE session_key IS NULL GROUP BY property_pk, visitor
+    ),
+    -- One index probe per visitor (LATERAL ... LIMIT 1).
+    open AS (
+        SELECT v.property_pk, v.visitor, o.session, o.last_seen
+        FROM visitors v
+        CROSS JOIN LATERAL (
+            SELECT s.session, s.last_seen FROM sessions s
+            WHERE s.property_pk = v.property_pk
+              AND s.visitor IN (v.visitor, coalesce(v.prev_visitor, v.visitor))
+              AND s.last_seen >= v.first_ts - v.gap
+              AND s.started_at <= v.first_ts + v.gap
+            ORDER BY s.last_seen DESC
+            LIMIT 1) o
+    ),
+    marked AS (
+        SELECT i.*, o.session AS open_session,
+               CASE WHEN i.session_key IS NOT NULL THEN false
+                    WHEN lag(i.ts) OVER w IS NULL THEN o.session IS NULL OR i.ts - o.last_seen > i.gap
+                    ELSE i.ts - lag(i.ts) OVER w > i.gap END AS starts_visit
+        FROM input i
+        LEFT JOIN open o ON o.property_pk = i.property_pk AND o.visitor = i.visitor AND i.session_key IS NULL
+        WINDOW w AS (PARTITION BY i.property_pk, i.visitor, i.session_key ORDER BY i.ts, i.seq)
+    ),
+    numbered AS (
+        SELECT m.*, sum(m.starts_visit::int) OVER (PARTITION BY m.property_pk, m.visitor, m.session_key
+                                                  ORDER BY m.ts, m.seq) AS visit_no
+        FROM marked m
+    ),
+    assigned AS (
+        SELECT nb.*,
+               CASE WHEN nb.session_key IS NOT NULL THEN nb.session_key
+                    WHEN nb.visit_no = 0 THEN nb.open_session
+                    ELSE hashtextextended(nb.property_pk || ':' || nb.visitor || ':' ||
+                             (extract(epoch FROM min(nb.ts) OVER (PARTITION BY nb.property_pk, nb.visitor,
+                                 nb.session_key, nb.visit_no)) * 1000)::bigint, 0)
+               END AS sid
+        FROM numbered nb
+    ),
+    -- What this run adds to each visit; the first event's attributes describe a new visit.
+    visits AS (
+        SELECT property_pk, sid,
+               (array_agg(visitor ORDER BY ts, seq))[1] AS visitor,
+               min(ts) AS started_at, max(ts) AS last_seen,
+               coalesce((array_agg(path ORDER BY ts, seq) FILTER (WHERE name = 'pageview'))[1], '') AS entry_path,
+               coalesce((array_agg(path ORDER BY ts DESC, seq DESC) FILTER (WHERE name = 'pageview'))[1], '') AS exit_path,
+               count(*) FILTER (WHERE name = 'pageview') AS pageviews, count(*) AS events,
+               count(*) FILTER (WHERE name <> 'pageview' AND interactive) AS interactive,
+               (array_agg(ARRAY[hostname, referrer, source, utm_source, utm_medium, utm_campaign,
+                                utm_term, utm_content, campaign_id, country, region, city, device,
+                                browser, browser_version, os, os_version] ORDER BY ts, seq))[1:1] AS a
+        FROM assigned GROUP BY property_pk, sid
+    ),
+    touched AS (
+        INSERT INTO sessions AS s (property_pk, session, visitor, started_at, last_seen, entry_path,
+                                   exit_path, pageviews, events, interactive, hostname, referrer,
+                                   source, utm_source, utm_medium, utm_campaign, utm_term,
+                                   utm_content, campaign_id, country, region, city, device, browser,
+                                   browser_version, os, os_version)
+        SELECT property_pk, sid, visitor, started_at, last_seen, entry_path, exit_path, pageviews,
+               events, interactive, a[1][1], a[1][2], a[1][3], a[1][4], a[1][5], a[1][6], a[1][7],
+               a[1][8], a[1][9], a[1][10], a[1][11], a[1][12], a[1][13], a[1][14], a[1][15],
+               a[1][16], a[1][17]
+        FROM visits ORDER BY property_pk, sid
+        ON CONFLICT (property_pk, session) DO UPDATE SET
+            entry_path = CASE WHEN excluded.entry_path <> '' AND (excluded.started_at < s.started_at OR s.entry_path = '')
+                              THEN excluded.entry_path ELSE s.entry_path END,
+            exit_path = CASE WHEN excluded.exit_path <> '' AND excluded.last_seen >= s.last_seen
+                             THEN excluded.exit_path ELSE s.exit_path END,
+            started_at = least(s.started_at, excluded.started_at),
+            last_seen = greatest(s.last_seen, excluded.last_seen),
+            pageviews = s.pageviews + excluded.pageviews,
+            events = s.events + excluded.events,
+            interactive = s.interactive + excluded.interactive
+        RETURNING s.property_pk, s.started_at
+    ),
+    -- The days of the new events, and the start days of the visits they changed (a visit counts on
+    -- the day it started), need their rollups rebuilt.
+    dirty AS (
+        INSERT INTO rollup_dirty (property_pk, day)
+        SELECT DISTINCT d.property_pk, d.day FROM (
+            SELECT property_pk, (ts AT TIME ZONE timezone)::date AS day FROM input
+            UNION
+            SELECT t.property_pk, (t.started_at AT TIME ZONE p.timezone)::date
+            FROM touched t JOIN properties p ON p.pk = t.property_pk) d
+        ORDER BY 1, 2
+        ON CONFLICT (property_pk, day) DO UPDATE SET marked_at = now()
+    )
+    SELECT count(*) INTO n FROM input;
+
+    UPDATE sessionize_state SET done_seq = hi, updated_at = now();
+    RETURN n;
+END $$;

@@ -1,0 +1,89 @@
+"""Visits: the sessioniser (tally_sessionize, run by track.fcgi in the background and by cron)
+groups stored events into sessions, whatever order and batches they arrived in."""
+import time
+
+from client import ev, expect_counts, new_client
+
+
+def sessions(h, prop):
+    return h.sql_dicts("SELECT entry_path, exit_path, pageviews, events, interactive, source "
+                       "FROM sessions WHERE property_pk = %s ORDER BY started_at", prop.pk)
+
+
+def test_background_sessioniser(h):
+    """track.fcgi builds visits by itself, a few seconds after the events are stored."""
+    p = h.create_property()
+    expect_counts(h.post_events(p, [ev("/bg")], headers=new_client(h)), 1)
+    deadline = time.time() + 20
+    while time.time() < deadline and not sessions(h, p):
+        time.sleep(0.2)
+    assert sessions(h, p) == [{"entry_path": "/bg", "exit_path": "/bg", "pageviews": 1, "events": 1,
+                               "interactive": 0, "source": "Direct / None"}], sessions(h, p)
+
+
+def test_visit_built_across_runs(h):
+    """Events of one visit processed one run at a time still make one visit."""
+    p = h.create_property()
+    c = new_client(h)
+    t0 = time.time() - 900
+    h.sessionize()
+    for i in range(5):
+        expect_counts(h.post_events(p, [ev("/step%d" % i, ts=t0 + 60 * i)], headers=c), 1)
+    while h.sql_int("SELECT tally_sessionize(1)") > 0:
+        pass
+    assert sessions(h, p) == [{"entry_path": "/step0", "exit_path": "/step4", "pageviews": 5, "events": 5,
+                               "interactive": 0, "source": "Direct / None"}], sessions(h, p)
+
+
+def test_late_event_becomes_entry(h):
+    """An event that arrives after its visit was built, but happened before it, becomes its entry."""
+    p = h.create_property()
+    c = new_client(h)
+    t0 = time.time() - 600
+    expect_counts(h.post_events(p, [ev("/second", ts=t0 + 120), ev("/third", ts=t0 + 180)], headers=c), 2)
+    h.sessionize()
+    expect_counts(h.post_events(p, [ev("/first", ts=t0)], headers=c), 1)
+    h.sessionize()
+    got = h.sql_dicts("SELECT entry_path, exit_path, pageviews, extract(epoch FROM last_seen - started_at)::int AS d "
+                      "FROM sessions WHERE property_pk = %s", p.pk)
+    assert got == [{"entry_path": "/first", "exit_path": "/third", "pageviews": 3, "d": 180}], got
+
+
+def test_custom_event_is_interactive(h):
+    """A custom event makes a visit interactive (not a bounce) unless sent as non-interactive."""
+    p = h.create_property()
+    c = new_client(h)
+    t0 = time.time() - 300
+    expect_counts(h.post_events(p, [ev("/a", ts=t0), ev(type="signup", ts=t0 + 5)], headers=c), 2)
+    c2 = new_client(h)
+    quiet = ev(type="scroll", ts=t0 + 5)
+    quiet["interactive"] = False
+    expect_counts(h.post_events(p, [ev("/b", ts=t0), quiet], headers=c2), 2)
+    h.sessionize()
+    got = [(s["entry_path"], s["events"], s["interactive"]) for s in sessions(h, p)]
+    assert sorted(got) == [("/a", 2, 1), ("/b", 2, 0)], got
+
+
+def test_explicit_session_id(h):
+    """identity.session_id names the visit, whatever the visitor hash or the gaps."""
+    p = h.create_property(session_timeout=600)
+    t0 = time.time() - 7200
+    events = [ev("/s1", ts=t0, identity={"session_id": "checkout-42"}),
+              ev("/s2", ts=t0 + 3600, identity={"session_id": "checkout-42"})]
+    expect_counts(h.post_events(p, events[:1], headers=new_client(h)), 1)
+    expect_counts(h.post_events(p, events[1:], headers=new_client(h)), 1)
+    h.sessionize()
+    got = sessions(h, p)
+    assert [(s["entry_path"], s["exit_path"], s["pageviews"]) for s in got] == [("/s1", "/s2", 2)], got
+
+
+def test_days_marked_for_rollup(h):
+    """Stored events mark their local day (in the property's time zone) for the rollup job."""
+    p = h.create_property(timezone="Pacific/Auckland")
+    c = new_client(h)
+    t = time.time() - 120
+    expect_counts(h.post_events(p, [ev("/tz", ts=t)], headers=c), 1)
+    h.sessionize()
+    want = h.sql_value("SELECT (to_timestamp(%s) AT TIME ZONE 'Pacific/Auckland')::date::text", t)
+    got = [r[0] for r in h.sql("SELECT day::text FROM rollup_dirty WHERE property_pk = %s", p.pk)]
+    assert got == [want], (got, want)
