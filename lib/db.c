@@ -128,6 +128,19 @@ PGresult *tly_db_exec(tly_db *db, const tly_db_stmt *stmt, const char *const *pa
     return tly_db_exec_bin(db, stmt, params, NULL, NULL, expect, err);
 }
 
+PGresult *tly_db_query(tly_db *db, const char *sql, const char *const *params, int nparams,
+                       ExecStatusType expect, tly_db_error *err)
+{
+    if (tly_db_ensure(db, err) != 0) return NULL;
+    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != expect) {
+        result_error(db, res, err);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
 int tly_db_command(tly_db *db, const char *sql, tly_db_error *err)
 {
     if (tly_db_ensure(db, err) != 0) return -1;

@@ -37,6 +37,10 @@ PGresult *tly_db_exec(tly_db *db, const tly_db_stmt *stmt, const char *const *pa
 PGresult *tly_db_exec_bin(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
                           const int *lengths, const int *formats, ExecStatusType expect,
                           tly_db_error *err) TLY_NONNULL(1, 2, 7) TLY_MUST_CHECK;
+/* Runs a statement built at run time (its values as text parameters, never in the SQL),
+ * planned for these values. Same result contract as tly_db_exec. */
+PGresult *tly_db_query(tly_db *db, const char *sql, const char *const *params, int nparams,
+                       ExecStatusType expect, tly_db_error *err) TLY_NONNULL(1, 2, 6) TLY_MUST_CHECK;
 /* Runs one plain SQL command without parameters (BEGIN, COMMIT, ...). 0 ok, -1 err. */
 int tly_db_command(tly_db *db, const char *sql, tly_db_error *err) TLY_NONNULL(1, 2, 3)
     TLY_MUST_CHECK;

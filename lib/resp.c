@@ -39,7 +39,8 @@ void tly_resp_json(tly_resp *resp, int status, json_t *body)
 {
     resp->status = status;
     tly_buf_reset(&resp->body);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    /* 15 significant digits print 42.3 as 42.3 (17 would give 42.299999999999997). */
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(TLY_JSON_REAL_PRECISION)) : NULL;
     tly_buf_append_str(&resp->body, text ? text : "{}");
     tly_buf_append_char(&resp->body, '\n');
     free(text);

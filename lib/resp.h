@@ -7,6 +7,9 @@
 #include "io.h"
 #include <jansson.h>
 
+/* Significant digits of real numbers in JSON answers (and in CSV, so both print alike). */
+#define TLY_JSON_REAL_PRECISION 15
+
 typedef struct tly_resp {
     int status;
     tly_buf headers;  /* "Name: value\r\n" lines */

@@ -100,9 +100,12 @@ BEGIN
     DELETE FROM rollup_days WHERE property_pk = p_property AND day = p_day;
     DELETE FROM rollup_revenue WHERE property_pk = p_property AND day = p_day;
 
-    -- Event dimensions (and the site's visitors, pageviews and events).
+    -- Event dimensions (and the site's visitors, pageviews and events). A page's visitors are
+    -- those who viewed it.
     INSERT INTO rollup_days (property_pk, dim, day, value, visitors, pageviews, events)
-    SELECT p_property, x.dim, p_day, x.value, count(DISTINCT e.visitor),
+    SELECT p_property, x.dim, p_day, x.value,
+           CASE WHEN x.dim = 'path' THEN count(DISTINCT e.visitor) FILTER (WHERE e.name = 'pageview')
+                ELSE count(DISTINCT e.visitor) END,
            count(*) FILTER (WHERE e.name = 'pageview'), count(*)
     FROM events e
     CROSS JOIN LATERAL (VALUES ('total', ''), ('path', e.path), ('hostname', e.hostname),

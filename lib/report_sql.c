@@ -1,0 +1,391 @@
+#include "first.h"
+#include "report_sql.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bool tly_dim_is_event(tly_dim_kind kind)
+{
+    return kind == TLY_DIM_PATH || kind == TLY_DIM_HOSTNAME || kind == TLY_DIM_EVENT_TYPE ||
+           kind == TLY_DIM_GOAL || kind == TLY_DIM_PROP;
+}
+
+tly_report_mode tly_report_mode_of(const tly_report_spec *spec)
+{
+    if (spec->n_group_by == 0) return TLY_REPORT_TOTAL;
+    for (size_t i = 0; i < spec->n_group_by; i++)
+        if (tly_dim_is_event(spec->group_by[i].kind)) return TLY_REPORT_EVENTS;
+    return TLY_REPORT_VISITS;
+}
+
+/* The column of a visit dimension in sessions (alias s). */
+static const char *visit_column(tly_dim_kind kind)
+{
+    switch (kind) {
+    case TLY_DIM_ENTRY_PAGE: return "s.entry_path";
+    case TLY_DIM_EXIT_PAGE: return "s.exit_path";
+    case TLY_DIM_SOURCE: return "s.source";
+    case TLY_DIM_REFERRER: return "s.referrer";
+    case TLY_DIM_UTM_SOURCE: return "s.utm_source";
+    case TLY_DIM_UTM_MEDIUM: return "s.utm_medium";
+    case TLY_DIM_UTM_CAMPAIGN: return "s.utm_campaign";
+    case TLY_DIM_UTM_TERM: return "s.utm_term";
+    case TLY_DIM_UTM_CONTENT: return "s.utm_content";
+    case TLY_DIM_CAMPAIGN_ID: return "s.campaign_id";
+    case TLY_DIM_CAMPAIGN: return "coalesce(nullif(s.campaign_id, ''), s.utm_campaign)";
+    case TLY_DIM_COUNTRY: return "s.country";
+    case TLY_DIM_REGION: return "s.region";
+    case TLY_DIM_CITY: return "s.city";
+    case TLY_DIM_DEVICE: return "s.device";
+    case TLY_DIM_BROWSER: return "s.browser";
+    case TLY_DIM_BROWSER_VERSION: return "s.browser_version";
+    case TLY_DIM_OS: return "s.os";
+    case TLY_DIM_OS_VERSION: return "s.os_version";
+    default: return NULL;
+    }
+}
+
+/* Appends the value of a dimension for an event (alias e; visit dimensions through the joined
+ * visit s; goals through the joined goal g). */
+static void dim_expr(tly_sql *q, const tly_dim *d)
+{
+    switch (d->kind) {
+    case TLY_DIM_PATH: tly_sql_add(q, "e.path"); break;
+    case TLY_DIM_HOSTNAME: tly_sql_add(q, "e.hostname"); break;
+    case TLY_DIM_EVENT_TYPE: tly_sql_add(q, "e.name"); break;
+    case TLY_DIM_GOAL: tly_sql_add(q, "g.name"); break;
+    case TLY_DIM_PROP:
+        tly_sql_add(q, "coalesce(e.props ->> ");
+        tly_sql_value(q, d->prop_key);
+        tly_sql_add(q, ", '')");
+        break;
+    default: tly_sql_add(q, "%s", visit_column(d->kind)); break;
+    }
+}
+
+static void compare_with(tly_sql *q, tly_filter_op op, const char *value)
+{
+    switch (op) {
+    case TLY_FILTER_EQ: tly_sql_add(q, " = "); tly_sql_value(q, value); break;
+    case TLY_FILTER_NE: tly_sql_add(q, " <> "); tly_sql_value(q, value); break;
+    case TLY_FILTER_CONTAINS: break;   /* written around the expression: see filter_cond */
+    }
+}
+
+/* One filter as a condition on an event e (goal filters look the goal up by name). */
+static void event_filter(tly_sql *q, const tly_filter *f)
+{
+    if (f->dim.kind == TLY_DIM_GOAL) {
+        tly_sql_add(q, "%sEXISTS (SELECT 1 FROM goals fg WHERE fg.property_pk = e.property_pk AND ",
+                    f->op == TLY_FILTER_NE ? "NOT " : "");
+        if (f->op == TLY_FILTER_CONTAINS) {
+            tly_sql_add(q, "strpos(lower(fg.name), lower(");
+            tly_sql_value(q, f->value);
+            tly_sql_add(q, ")) > 0");
+        } else {
+            tly_sql_add(q, "fg.name = ");
+            tly_sql_value(q, f->value);
+        }
+        tly_sql_add(q, " AND tally_goal_hit(fg, e.name, e.path))");
+        return;
+    }
+    if (f->op == TLY_FILTER_CONTAINS) {
+        tly_sql_add(q, "strpos(lower(");
+        dim_expr(q, &f->dim);
+        tly_sql_add(q, "), lower(");
+        tly_sql_value(q, f->value);
+        tly_sql_add(q, ")) > 0");
+        return;
+    }
+    dim_expr(q, &f->dim);
+    compare_with(q, f->op, f->value);
+}
+
+/* A visit filter: a condition on the visit s. */
+static void visit_filter(tly_sql *q, const tly_filter *f)
+{
+    if (f->op == TLY_FILTER_CONTAINS) {
+        tly_sql_add(q, "strpos(lower(%s), lower(", visit_column(f->dim.kind));
+        tly_sql_value(q, f->value);
+        tly_sql_add(q, ")) > 0");
+        return;
+    }
+    tly_sql_add(q, "%s", visit_column(f->dim.kind));
+    compare_with(q, f->op, f->value);
+}
+
+/* Placeholders shared by every part of the statement. */
+typedef struct shared {
+    int pk, tz, from, to;
+    bool rollups;        /* closed, summarised days come from rollup_days */
+    char from_day[48], to_day[48];   /* the range's first and last day as SQL dates */
+} shared;
+
+static bool needs_visit_join(const tly_report_spec *spec)
+{
+    for (size_t i = 0; i < spec->n_group_by; i++)
+        if (!tly_dim_is_event(spec->group_by[i].kind)) return true;
+    for (size_t i = 0; i < spec->n_filters; i++)
+        if (!tly_dim_is_event(spec->filters[i].dim.kind)) return true;
+    return false;
+}
+
+static bool groups_by(const tly_report_spec *spec, tly_dim_kind kind)
+{
+    for (size_t i = 0; i < spec->n_group_by; i++)
+        if (spec->group_by[i].kind == kind) return true;
+    return false;
+}
+
+static bool groups_by_goal(const tly_report_spec *spec)
+{
+    return groups_by(spec, TLY_DIM_GOAL);
+}
+
+static bool groups_by_path(const tly_report_spec *spec)
+{
+    return groups_by(spec, TLY_DIM_PATH);
+}
+
+/* The local day (or hour) an instant falls in: the partial figures' bucket. */
+static void bucket(tly_sql *q, const tly_report_spec *spec, const shared *sh, const char *instant)
+{
+    if (spec->interval == TLY_INTERVAL_HOUR)
+        tly_sql_add(q, "date_trunc('hour', %s AT TIME ZONE $%d)", instant, sh->tz);
+    else
+        tly_sql_add(q, "(%s AT TIME ZONE $%d)::date::timestamp", instant, sh->tz);
+}
+
+static void group_list(tly_sql *q, size_t n_keys)
+{
+    tly_sql_add(q, " GROUP BY 1");
+    for (size_t i = 0; i < n_keys; i++) tly_sql_add(q, ", %zu", i + 2);
+}
+
+static void not_rolled(tly_sql *q, const shared *sh, const char *instant)
+{
+    if (sh->rollups)
+        tly_sql_add(q, " AND (%s AT TIME ZONE $%d)::date NOT IN (SELECT day FROM rolled)", instant, sh->tz);
+}
+
+/* FROM and WHERE over the raw events of days without rollups, under the filters. */
+static void event_source(tly_sql *q, const tly_report_spec *spec, const shared *sh, bool join_goals)
+{
+    tly_sql_add(q, " FROM events e");
+    if (needs_visit_join(spec))
+        /* An event belongs to its visitor's visit that spans it. */
+        tly_sql_add(q, " JOIN sessions s ON s.property_pk = e.property_pk AND s.visitor = e.visitor"
+                       " AND e.ts BETWEEN s.started_at AND s.last_seen"
+                       " AND s.started_at >= (SELECT lo FROM raw) - interval '1 day'"
+                       " AND s.started_at < (SELECT hi FROM raw)");
+    if (join_goals)
+        tly_sql_add(q, " JOIN goals g ON g.property_pk = e.property_pk AND tally_goal_hit(g, e.name, e.path)");
+    tly_sql_add(q, " WHERE e.property_pk = $%d AND e.ts >= (SELECT lo FROM raw) AND e.ts < (SELECT hi FROM raw)",
+                sh->pk);
+    not_rolled(q, sh, "e.ts");
+    for (size_t i = 0; i < spec->n_filters; i++) {
+        tly_sql_add(q, " AND ");
+        if (tly_dim_is_event(spec->filters[i].dim.kind)) event_filter(q, &spec->filters[i]);
+        else visit_filter(q, &spec->filters[i]);
+    }
+}
+
+/* Daily figures of days without rollups, from raw events. */
+static void event_part(tly_sql *q, const tly_report_spec *spec, const shared *sh)
+{
+    tly_sql_add(q, "SELECT ");
+    bucket(q, spec, sh, "e.ts");
+    for (size_t i = 0; i < spec->n_group_by; i++) {
+        tly_sql_add(q, ", ");
+        dim_expr(q, &spec->group_by[i]);
+    }
+    /* A page's visitors are those who viewed it, not those who sent a custom event from it. */
+    tly_sql_add(q, ", count(DISTINCT e.visitor)%s, count(*) FILTER (WHERE e.name = 'pageview'), count(*), "
+                   "0::bigint, 0::bigint, 0::bigint",
+                groups_by_path(spec) ? " FILTER (WHERE e.name = 'pageview')" : "");
+    event_source(q, spec, sh, groups_by_goal(spec));
+    group_list(q, spec->n_group_by);
+}
+
+/* Daily figures of visits that started on days without rollups. With only_visit_figures the
+ * site's visitors, pageviews and events are left to event_part. */
+static void visit_part(tly_sql *q, const tly_report_spec *spec, const shared *sh, bool only_visit_figures)
+{
+    tly_sql_add(q, "SELECT ");
+    bucket(q, spec, sh, "s.started_at");
+    for (size_t i = 0; i < spec->n_group_by; i++) tly_sql_add(q, ", %s", visit_column(spec->group_by[i].kind));
+    if (only_visit_figures) tly_sql_add(q, ", 0::bigint, 0::bigint, 0::bigint");
+    else tly_sql_add(q, ", count(DISTINCT s.visitor), sum(s.pageviews), sum(s.events)");
+    tly_sql_add(q, ", count(*), count(*) FILTER (WHERE s.pageviews <= 1 AND s.interactive = 0), "
+                   "sum(extract(epoch FROM s.last_seen - s.started_at))::bigint FROM sessions s"
+                   " WHERE s.property_pk = $%d AND s.started_at >= (SELECT lo FROM raw)"
+                   " AND s.started_at < (SELECT hi FROM raw)", sh->pk);
+    not_rolled(q, sh, "s.started_at");
+    for (size_t i = 0; i < spec->n_filters; i++) {
+        const tly_filter *f = &spec->filters[i];
+        tly_sql_add(q, " AND ");
+        if (!tly_dim_is_event(f->dim.kind)) {
+            visit_filter(q, f);
+            continue;
+        }
+        /* A visit matches an event filter when one of its events does. */
+        tly_sql_add(q, "EXISTS (SELECT 1 FROM events e WHERE e.property_pk = s.property_pk"
+                       " AND e.visitor = s.visitor AND e.ts BETWEEN s.started_at AND s.last_seen AND ");
+        event_filter(q, f);
+        tly_sql_add(q, ")");
+    }
+    group_list(q, spec->n_group_by);
+}
+
+static void rollup_part(tly_sql *q, const tly_report_spec *spec, const shared *sh)
+{
+    char label[TLY_DIM_LABEL_SIZE] = "total";
+    if (spec->n_group_by == 1) tly_dim_label(&spec->group_by[0], label);
+    tly_sql_add(q, "SELECT r.day::timestamp%s, r.visitors, r.pageviews, r.events, r.sessions, r.bounces, "
+                   "r.duration FROM rollup_days r WHERE r.property_pk = $%d AND r.dim = ",
+                spec->n_group_by == 1 ? ", r.value" : "", sh->pk);
+    tly_sql_value(q, label);
+    tly_sql_add(q, " AND r.day IN (SELECT day FROM rolled)");
+}
+
+static const char *interval_unit(tly_interval iv)
+{
+    switch (iv) {
+    case TLY_INTERVAL_HOUR: return "hour";
+    case TLY_INTERVAL_WEEK: return "week";
+    case TLY_INTERVAL_MONTH: return "month";
+    default: return "day";
+    }
+}
+
+static const char *date_format(tly_interval iv)
+{
+    return iv == TLY_INTERVAL_HOUR ? "'YYYY-MM-DD\"T\"HH24:00:00'" : "'YYYY-MM-DD'";
+}
+
+#define FIGURES "visitors, pageviews, events, sessions, bounces, duration"
+#define SUMS "sum(visitors)::bigint, sum(pageviews)::bigint, sum(events)::bigint, " \
+             "sum(sessions)::bigint, sum(bounces)::bigint, sum(duration)::bigint"
+
+static void order_and_page(tly_sql *q, const tly_report_spec *spec, bool dated)
+{
+    tly_sql_add(q, " ORDER BY ");
+    if (dated) tly_sql_add(q, "1, ");
+    if (spec->order) tly_sql_add(q, "sum(%s) DESC, ", spec->order);
+    for (size_t i = 0; i < spec->n_group_by; i++) tly_sql_add(q, "k%zu COLLATE \"C\", ", i + 1);
+    q->text.len -= 2;   /* the last ", " */
+    q->text.ptr[q->text.len] = '\0';
+    if (spec->limit > 0) {
+        char n[16];
+        snprintf(n, sizeof n, "%u", spec->limit);
+        tly_sql_add(q, " LIMIT ");
+        tly_sql_value(q, n);
+        snprintf(n, sizeof n, "%u", spec->offset);
+        tly_sql_add(q, " OFFSET ");
+        tly_sql_value(q, n);
+    }
+}
+
+/* The parameters every part shares, and the two CTEs that say which days come from where:
+ * rolled (closed days with current rollups) and raw (the span of the other days, as instants). */
+static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool rollups)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", spec->property_pk);
+    sh->pk = tly_sql_param(q, n);
+    sh->tz = tly_sql_param(q, spec->timezone);
+    snprintf(n, sizeof n, "%d", (int)spec->from_day);
+    sh->from = tly_sql_param(q, n);
+    snprintf(n, sizeof n, "%d", (int)spec->to_day);
+    sh->to = tly_sql_param(q, n);
+    sh->rollups = rollups;
+    snprintf(sh->from_day, sizeof sh->from_day, "(date '1970-01-01' + $%d::int)", sh->from);
+    snprintf(sh->to_day, sizeof sh->to_day, "(date '1970-01-01' + $%d::int)", sh->to);
+
+    tly_sql_add(q, "WITH ");
+    if (rollups)
+        tly_sql_add(q, "rolled AS MATERIALIZED (SELECT r.day FROM rollup_state r WHERE r.property_pk = $%d"
+                       " AND r.day BETWEEN %s AND %s AND NOT EXISTS (SELECT 1 FROM rollup_dirty d"
+                       " WHERE d.property_pk = r.property_pk AND d.day = r.day)), ",
+                    sh->pk, sh->from_day, sh->to_day);
+    tly_sql_add(q, "raw AS MATERIALIZED (SELECT tally_day_start(min(g.d)::date, $%d) AS lo,"
+                   " tally_day_start(max(g.d)::date + 1, $%d) AS hi"
+                   " FROM generate_series(%s::timestamp, %s::timestamp, interval '1 day') AS g(d)%s), ",
+                sh->tz, sh->tz, sh->from_day, sh->to_day,
+                rollups ? " WHERE g.d::date NOT IN (SELECT day FROM rolled)" : "");
+}
+
+int tly_report_revenue_sql(const tly_report_spec *spec, tly_sql *q)
+{
+    shared sh;
+    bool rollups = spec->n_filters == 0;
+    prelude(q, spec, &sh, rollups);
+    tly_sql_add(q, "money (goal, currency, amount) AS (");
+    if (rollups)
+        tly_sql_add(q, "SELECT goal, currency, amount FROM rollup_revenue WHERE property_pk = $%d"
+                       " AND day IN (SELECT day FROM rolled) UNION ALL ", sh.pk);
+    tly_sql_add(q, "SELECT g.name, e.revenue_currency, e.revenue_amount");
+    event_source(q, spec, &sh, true);
+    tly_sql_add(q, " AND e.revenue_amount IS NOT NULL)"
+                   " SELECT goal, currency, round(sum(amount), 2)::text FROM money GROUP BY 1, 2 ORDER BY 1, 2");
+    return q->overflow ? -1 : 0;
+}
+
+int tly_report_sql(const tly_report_spec *spec, tly_sql *q)
+{
+    shared sh;
+    prelude(q, spec, &sh,
+            spec->n_filters == 0 && spec->n_group_by <= 1 && spec->interval != TLY_INTERVAL_HOUR);
+    tly_report_mode mode = tly_report_mode_of(spec);
+    const char *from_day = sh.from_day, *to_day = sh.to_day;
+    tly_sql_add(q, "parts (bucket");
+    for (size_t i = 0; i < spec->n_group_by; i++) tly_sql_add(q, ", k%zu", i + 1);
+    tly_sql_add(q, ", " FIGURES ") AS (");
+    if (sh.rollups) {
+        rollup_part(q, spec, &sh);
+        tly_sql_add(q, " UNION ALL ");
+    }
+    switch (mode) {
+    case TLY_REPORT_TOTAL:
+        event_part(q, spec, &sh);
+        tly_sql_add(q, " UNION ALL ");
+        visit_part(q, spec, &sh, true);
+        break;
+    case TLY_REPORT_VISITS: visit_part(q, spec, &sh, false); break;
+    case TLY_REPORT_EVENTS: event_part(q, spec, &sh); break;
+    }
+    tly_sql_add(q, ")");
+
+    const char *unit = interval_unit(spec->interval);
+    bool dated = spec->interval != TLY_INTERVAL_NONE;
+    if (dated && spec->zero_fill && spec->n_group_by == 0) {
+        tly_sql_add(q, ", agg AS (SELECT date_trunc('%s', bucket) AS b, " SUMS " FROM parts GROUP BY 1)"
+                       " SELECT to_char(g.b, %s), coalesce(a.visitors, 0), coalesce(a.pageviews, 0),"
+                       " coalesce(a.events, 0), coalesce(a.sessions, 0), coalesce(a.bounces, 0),"
+                       " coalesce(a.duration, 0)"
+                       " FROM generate_series(date_trunc('%s', %s::timestamp), date_trunc('%s', %s::timestamp)%s,"
+                       " interval '1 %s') AS g(b)"
+                       " LEFT JOIN agg a (b, " FIGURES ") ON a.b = g.b ORDER BY g.b",
+                    unit, date_format(spec->interval), unit, from_day, unit, to_day,
+                    spec->interval == TLY_INTERVAL_HOUR ? " + interval '23 hours'" : "", unit);
+        return q->overflow ? -1 : 0;
+    }
+    tly_sql_add(q, " SELECT ");
+    if (dated) tly_sql_add(q, "to_char(date_trunc('%s', bucket), %s), ", unit, date_format(spec->interval));
+    for (size_t i = 0; i < spec->n_group_by; i++) tly_sql_add(q, "k%zu, ", i + 1);
+    tly_sql_add(q, SUMS " FROM parts WHERE true");
+    if (spec->n_group_by > 0 && spec->drop_empty) tly_sql_add(q, " AND k1 <> ''");
+    if (spec->n_group_by > 0 && spec->drop_value) {
+        tly_sql_add(q, " AND k1 <> ");
+        tly_sql_value(q, spec->drop_value);
+    }
+    tly_sql_add(q, " GROUP BY ");
+    if (dated) tly_sql_add(q, "1, ");
+    for (size_t i = 0; i < spec->n_group_by; i++) tly_sql_add(q, "k%zu, ", i + 1);
+    if (!dated && spec->n_group_by == 0) tly_sql_add(q, "()  ");
+    q->text.len -= 2;
+    q->text.ptr[q->text.len] = '\0';
+    if (spec->viewed_only) tly_sql_add(q, " HAVING sum(pageviews) > 0");
+    if (dated || spec->n_group_by > 0) order_and_page(q, spec, dated);
+    return q->overflow ? -1 : 0;
+}
