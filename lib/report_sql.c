@@ -183,6 +183,12 @@ static void event_source(tly_sql *q, const tly_report_spec *spec, const shared *
     tly_sql_add(q, " WHERE e.property_pk = $%d AND e.ts >= (SELECT lo FROM raw) AND e.ts < (SELECT hi FROM raw)",
                 sh->pk);
     not_rolled(q, sh, "e.ts");
+    /* Grouped by a custom property: the events that carry it (as in the rollups). */
+    for (size_t i = 0; i < spec->n_group_by; i++) {
+        if (spec->group_by[i].kind != TLY_DIM_PROP) continue;
+        tly_sql_add(q, " AND e.props ? ");
+        tly_sql_value(q, spec->group_by[i].prop_key);
+    }
     for (size_t i = 0; i < spec->n_filters; i++) {
         tly_sql_add(q, " AND ");
         if (tly_dim_is_event(spec->filters[i].dim.kind)) event_filter(q, &spec->filters[i]);
