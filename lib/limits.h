@@ -26,4 +26,19 @@
 #define TLY_MAX_FUTURE_MS         (10 * 60 * 1000)   /* ts later than this after skew correction -> now */
 #define TLY_DEFAULT_SESSION_TIMEOUT 1800             /* seconds */
 
+/* Administration (admin.fcgi, api.md section 3). */
+#define TLY_ADMIN_MAX_BODY_BYTES     (64 * 1024)    /* request bodies; 413 beyond */
+#define TLY_ADMIN_MAX_EMAIL_LEN      254            /* bytes */
+#define TLY_ADMIN_MIN_PASSWORD_CHARS 10
+#define TLY_ADMIN_MAX_PASSWORD_LEN   1024           /* bytes */
+#define TLY_ADMIN_MAX_NAME_CHARS     120            /* property, key, goal and share link names */
+#define TLY_ADMIN_MAX_LIST_ITEMS     100            /* domains, allowed_origins, excluded_paths */
+#define TLY_ADMIN_MAX_ITEM_LEN       500            /* bytes of each of those (host names: 253) */
+#define TLY_ADMIN_MAX_PATTERN_LEN    500            /* goal path patterns */
+#define TLY_ADMIN_MAX_RETENTION_DAYS 36500
+#define TLY_ADMIN_MAX_PAGE           200            /* rows per page of the audit log */
+#define TLY_ADMIN_THROTTLE_WINDOW    900            /* seconds over which failed logins count */
+#define TLY_ADMIN_THROTTLE_ACCOUNT   5              /* failed logins per account per window */
+#define TLY_ADMIN_THROTTLE_ADDRESS   20             /* failed logins per client address per window */
+
 #endif
