@@ -170,6 +170,7 @@ CREATE TABLE sessions (
     PRIMARY KEY (property_pk, session)
 ) WITH (fillfactor = 80);
 -- A visit is updated as its events arrive. Keeping last_seen out of the visitor index (and room
--- on each page) lets those updates be HOT. A visitor hash lives one day, so it has few visits.
-CREATE INDEX sessions_visitor ON sessions (property_pk, visitor);
+-- on each page) lets those updates be HOT; started_at changes only for an event that arrives late.
+-- The sessioniser finds a visitor's open visit with one probe of this index.
+CREATE INDEX sessions_visitor ON sessions (property_pk, visitor, started_at);
 CREATE INDEX sessions_started ON sessions (property_pk, started_at);

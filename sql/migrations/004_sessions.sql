@@ -23,8 +23,11 @@ CREATE TABLE rollup_dirty (
 
 -- Adds up to `max_events` newly stored events to their visits; returns how many it took (0 when
 -- there is nothing new). Call again until it returns 0.
+-- Its scans must be index scans whatever the statistics say: the new events always lie beyond
+-- the range the statistics know (so a sequential scan of the month would look cheap), and visits
+-- are written faster than autovacuum analyses them (so a scan of every visit per visitor would).
 CREATE FUNCTION tally_sessionize(max_events integer DEFAULT 50000) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     lo bigint;
     hi bigint;
@@ -61,17 +64,24 @@ BEGIN
         SELECT property_pk, visitor, max(prev_visitor) AS prev_visitor, min(ts) AS first_ts, min(gap) AS gap
         FROM input WHERE session_key IS NULL GROUP BY property_pk, visitor
     ),
-    -- One index probe per visitor (LATERAL ... LIMIT 1).
+    -- Index probes per visitor (LATERAL ... LIMIT 1), under today's hash and yesterday's. Each
+    -- probe is an equality on (property_pk, visitor): the plan cannot drift to a range scan of
+    -- every visit of the property.
     open AS (
         SELECT v.property_pk, v.visitor, o.session, o.last_seen
         FROM visitors v
         CROSS JOIN LATERAL (
-            SELECT s.session, s.last_seen FROM sessions s
-            WHERE s.property_pk = v.property_pk
-              AND s.visitor IN (v.visitor, coalesce(v.prev_visitor, v.visitor))
-              AND s.last_seen >= v.first_ts - v.gap
-              AND s.started_at <= v.first_ts + v.gap
-            ORDER BY s.last_seen DESC
+            SELECT c.session, c.last_seen FROM (
+                (SELECT s.session, s.last_seen FROM sessions s
+                 WHERE s.property_pk = v.property_pk AND s.visitor = v.visitor
+                   AND s.started_at <= v.first_ts + v.gap AND s.last_seen >= v.first_ts - v.gap
+                 ORDER BY s.last_seen DESC LIMIT 1)
+                UNION ALL
+                (SELECT s.session, s.last_seen FROM sessions s
+                 WHERE s.property_pk = v.property_pk AND s.visitor = v.prev_visitor
+                   AND s.started_at <= v.first_ts + v.gap AND s.last_seen >= v.first_ts - v.gap
+                 ORDER BY s.last_seen DESC LIMIT 1)) c
+            ORDER BY c.last_seen DESC
             LIMIT 1) o
     ),
     marked AS (

@@ -96,7 +96,7 @@ class Property(tuple):
 
 
 class Harness:
-    def __init__(self, build_dir=None, src_dir=SRC, verbose=False, durable=False):
+    def __init__(self, build_dir=None, src_dir=SRC, verbose=False, durable=False, conf=""):
         self.src = os.path.abspath(src_dir)
         self.build = os.path.abspath(build_dir or os.environ.get("TALLY_BUILD") or os.path.join(self.src, "build"))
         self.cgibin = os.path.join(self.build, "cgi-bin")
@@ -104,6 +104,7 @@ class Harness:
         # Benchmarks need PostgreSQL as in production (fsync, synchronous commit, quiet logs);
         # the test suite trades durability for speed and logs every statement for the audit.
         self.durable = durable
+        self.extra_conf = conf     # more tally.conf lines (benchmarks: e.g. "sessionize_interval = 0")
         self.tmp = None
         self.pg_port = 5432
         self.http_port = None
@@ -236,7 +237,7 @@ class Harness:
                     "max_body_bytes = 1048576\n"
                     "max_batch_events = 1000\n"
                     "key_cache_seconds = 1\n"
-                    "log_level = info\n" % self.conninfo)
+                    "log_level = info\n" % self.conninfo + self.extra_conf)
         with open(self.path("www", "index.html"), "w") as f:
             f.write("<!doctype html><title>tally e2e</title>\n")
         self.http_port = free_port()
