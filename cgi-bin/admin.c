@@ -1,0 +1,78 @@
+/* admin.fcgi: the JSON API under /admin/api/ that the dashboard uses (lib/admin.h). One request
+ * at a time per process; also runs as a plain CGI program. */
+#include "first.h"
+#include "admin.h"
+#include "conf.h"
+#include "io.h"
+#include "log.h"
+#include "resp.h"
+
+#include <fcgiapp.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    FCGX_ShutdownPending();
+}
+
+static void serve(tly_admin *adm, tly_req *req, tly_resp *resp, const tly_io_ops *io, void *ctx)
+{
+    tly_req_begin(req, io, ctx);
+    tly_admin_serve(adm, req, resp);
+    tly_resp_reset(resp);
+    tly_req_reset(req);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "admin.fcgi: libsodium failed to initialise\n");
+        return 1;
+    }
+    tly_conf conf;
+    char err[512];
+    if (tly_conf_load(tly_conf_path(), &conf, err, sizeof err) != 0) {
+        fprintf(stderr, "admin.fcgi: %s\n", err);
+        tly_conf_free(&conf);
+        return 1;
+    }
+    tly_log_setup("admin", conf.log_level);
+    tly_admin *adm = tly_admin_new(&conf, err, sizeof err);
+    if (!adm) {
+        fprintf(stderr, "admin.fcgi: %s\n", err);
+        tly_conf_free(&conf);
+        return 1;
+    }
+    tly_req req = {0};
+    tly_resp resp = {0};
+    if (FCGX_IsCGI()) {
+        serve(adm, &req, &resp, &tly_io_cgi_ops, NULL);
+    } else {
+        /* SIGTERM (how lighttpd stops backends) ends the loop after the request in flight. */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        FCGX_Init();
+        FCGX_Request fr;
+        FCGX_InitRequest(&fr, 0, 0);
+        while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+            serve(adm, &req, &resp, &tly_io_fcgx_ops, &fr);
+            FCGX_Finish_r(&fr);
+        }
+        FCGX_Free(&fr, 1);
+    }
+    tly_req_free(&req);
+    tly_resp_free(&resp);
+    tly_admin_free(adm);
+    tly_conf_free(&conf);
+    return 0;
+}
