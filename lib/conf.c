@@ -29,7 +29,7 @@ static void conf_defaults(tly_conf *conf)
     conf->max_batch_events = TLY_MAX_BATCH_EVENTS;
     conf->key_cache_seconds = 10;
     conf->ingest_threads = 16;
-    conf->sessionize_interval = 2;
+    conf->sessionize_interval = 5;
     conf->log_level = TLY_LOG_INFO;
 }
 

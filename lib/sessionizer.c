@@ -2,8 +2,10 @@
 #include "sessionizer.h"
 #include "log.h"
 #include "mem.h"
+#include "timeparse.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -11,21 +13,25 @@
 #include <time.h>
 
 /* Events per call: one call is one transaction, short enough not to hold visits locked long. */
-#define SESSIONIZE_CHUNK "20000"
+#define SESSIONIZE_CHUNK 20000
 
 static const tly_db_stmt stmt_sessionize = {"sessionize", "SELECT tally_sessionize($1::int)", 1};
 
 long long tly_sessionize_pending(tly_db *db, tly_db_error *err)
 {
     long long total = 0;
+    char chunk[16];
+    snprintf(chunk, sizeof chunk, "%d", SESSIONIZE_CHUNK);
     for (;;) {
-        const char *params[] = {SESSIONIZE_CHUNK};
+        const char *params[] = {chunk};
         PGresult *res = tly_db_exec(db, &stmt_sessionize, params, PGRES_TUPLES_OK, err);
         if (!res) return -1;
         long long n = atoll(PQgetvalue(res, 0, 0));
         PQclear(res);
-        if (n == 0) return total;
         total += n;
+        /* A partial chunk took everything that was there: under steady ingest there is always
+         * something new, and chasing it call after call would cost more than waiting. */
+        if (n < SESSIONIZE_CHUNK) return total;
     }
 }
 
@@ -42,9 +48,12 @@ static void run_once(tly_sessionizer *s)
 {
     tly_db_error err;
     memset(&err, 0, sizeof err);
+    int64_t started = tly_time_now_ms();
     long long n = tly_sessionize_pending(s->db, &err);
     if (n < 0) tly_log_warn("sessioniser: %s", err.message);
-    else if (n > 0) tly_log_debug("sessioniser: %lld events added to visits", n);
+    else if (n > 0)
+        tly_log_debug("sessioniser: %lld events added to visits in %lld ms", n,
+                      (long long)(tly_time_now_ms() - started));
 }
 
 static void deadline_after(struct timespec *ts, int ms)

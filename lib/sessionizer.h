@@ -9,8 +9,9 @@
 
 typedef struct tly_sessionizer tly_sessionizer;
 
-/* Runs tally_sessionize() until nothing new is left. Returns the number of events added to
- * visits, or -1 with err. */
+/* Runs tally_sessionize() until it has taken every event stored before the call (events stored
+ * meanwhile may wait for the next call). Returns the number of events added to visits, or -1
+ * with err. */
 long long tly_sessionize_pending(tly_db *db, tly_db_error *err) TLY_NONNULL(1, 2);
 
 /* Starts a thread that calls tly_sessionize_pending every interval_ms on its own connection. */
