@@ -269,10 +269,6 @@ static const breakdown breakdowns[] = {
 
 static void breakdown_report(report *r, const breakdown *b)
 {
-    if (r->q.interval != TLY_INTERVAL_NONE || r->q.n_group_by > 0) {
-        tly_resp_error(r->resp, 400, "%s: interval and group_by belong to /metrics", r->q.interval ? "interval" : "group_by");
-        return;
-    }
     tly_dim dim = {b->dim, ""};
     tly_report_spec spec;
     base_spec(r, &spec);
@@ -522,10 +518,6 @@ static const tly_db_stmt stmt_realtime = {
 
 static void realtime_report(report *r)
 {
-    if (r->q.n_filters > 0 || r->q.csv) {
-        tly_resp_error(r->resp, 400, "%s: not available for realtime", r->q.csv ? "format" : "filters");
-        return;
-    }
     char pk[16], limit[16];
     snprintf(pk, sizeof pk, "%d", r->target.pk);
     snprintf(limit, sizeof limit, "%u", r->q.limit < 10 ? r->q.limit : 10);
@@ -546,14 +538,16 @@ static void realtime_report(report *r)
 
 /* --- routing ----------------------------------------------------------------------------------- */
 
-/* Splits "/v1/properties/{id}/{report}" into its two names; -1 if the path has another shape. */
+/* Splits "/v1/properties/{id}/{report}" into its two names; -1 if the path has another shape, -2
+ * if the id is too long to be one. */
 static int split_path(const char *path, char *id, size_t id_size, char *name, size_t name_size)
 {
     static const char prefix[] = "/v1/properties/";
     if (strncmp(path, prefix, sizeof prefix - 1) != 0) return -1;
     const char *p = path + sizeof prefix - 1;
     const char *slash = strchr(p, '/');
-    if (!slash || slash == p || (size_t)(slash - p) >= id_size || strchr(slash + 1, '/')) return -1;
+    if (!slash || slash == p || strchr(slash + 1, '/')) return -1;
+    if ((size_t)(slash - p) >= id_size) return -2;
     size_t name_len = strlen(slash + 1);
     if (name_len == 0 || name_len >= name_size) return -1;
     memcpy(id, p, (size_t)(slash - p));
@@ -572,6 +566,25 @@ static bool known_report(const char *name)
     return false;
 }
 
+/* Parameters a report has no use for are refused rather than ignored: a client asking for a
+ * series or a split must not get totals. 0 ok, -1 answered. */
+static int refuse_unused(report *r, const char *name, bool format_given)
+{
+    bool metrics = strcmp(name, "metrics") == 0, realtime = strcmp(name, "realtime") == 0;
+    const char *unused = NULL;
+    if (!metrics && r->q.interval != TLY_INTERVAL_NONE) unused = "interval";
+    else if (!metrics && r->q.n_group_by > 0) unused = "group_by";
+    else if ((realtime || strcmp(name, "goals") == 0) && r->q.compare) unused = "compare";
+    else if (realtime && r->q.n_filters > 0) unused = "filters";
+    else if (realtime && r->q.csv && format_given) unused = "format";
+    if (!unused) return 0;
+    if (metrics || !(strcmp(unused, "interval") == 0 || strcmp(unused, "group_by") == 0))
+        tly_resp_error(r->resp, 400, "%s: not available for /%s", unused, name);
+    else
+        tly_resp_error(r->resp, 400, "%s: interval and group_by belong to /metrics", unused);
+    return -1;
+}
+
 static void dispatch(report *r, const char *name)
 {
     if (strcmp(name, "overview") == 0) overview_report(r);
@@ -587,12 +600,17 @@ void tly_report_serve(tly_db *db, tly_req *req, tly_resp *resp)
 {
     char id[TLY_MAX_PROPERTY_ID_LEN + 1], name[32];
     const char *path = tly_buf_cstr(&req->path);
-    if (split_path(path, id, sizeof id, name, sizeof name) != 0 || !known_report(name)) {
+    int shape = split_path(path, id, sizeof id, name, sizeof name);
+    if (shape == -2) {
+        tly_resp_error(resp, 404, "no such property: the id is longer than %d characters", TLY_MAX_PROPERTY_ID_LEN);
+        return;
+    }
+    if (shape != 0 || !known_report(name)) {
         tly_resp_error(resp, 404, "no such report: %.200s", path);
         return;
     }
-    if (strcmp(req->method, "GET") != 0) {
-        tly_resp_header(resp, "Allow", "GET");
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        tly_resp_header(resp, "Allow", "GET, HEAD");
         tly_resp_error(resp, 405, "method %s not allowed on reports; use GET", req->method);
         return;
     }
@@ -614,6 +632,9 @@ void tly_report_serve(tly_db *db, tly_req *req, tly_resp *resp)
         /* period=realtime on another report: today so far. */
         r.q.realtime = false;
     }
-    dispatch(&r, name);
+    tly_buf format = {0};
+    bool format_given = tly_req_query_param(req, "format", &format) == 1;
+    tly_buf_free(&format);
+    if (refuse_unused(&r, name, format_given) == 0) dispatch(&r, name);
     tly_report_query_free(&r.q);
 }

@@ -80,7 +80,8 @@ int tly_resp_send(const tly_req *req, const tly_resp *resp)
         tly_buf_append_str(&head, "Content-Type: application/json\r\n");
     tly_buf_append_str(&head, "Cache-Control: no-store\r\n\r\n");
     int rc = req->io->write(req->ctx, head.ptr, head.len);
-    if (rc == 0 && status != 204 && resp->body.len)
+    /* HEAD gets the headers GET would (the server drops a body anyway; this saves sending it). */
+    if (rc == 0 && status != 204 && resp->body.len && strcmp(req->method, "HEAD") != 0)
         rc = req->io->write(req->ctx, resp->body.ptr, resp->body.len);
     tly_buf_free(&head);
     return rc;
