@@ -277,3 +277,27 @@ def test_retention_keeps_rollups(h):
     assert h.sql_int("SELECT count(*) FROM events WHERE property_pk = %s AND ts < now() - interval '1 day'", p.pk) == 0
     after = get(h, p, "overview", **rng())
     assert after == before, (before, after)
+
+
+def test_cron_jobs(h):
+    """cron/tally-cron runs every maintenance job against the database named by the PG* variables."""
+    import os
+    import subprocess
+    p = build_site(h)
+    script = os.path.join(h.src, "cron", "tally-cron")
+
+    def cron(job):
+        out = subprocess.run(["sh", script, job], env=h.pg_env("tally"), capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, (job, out.stderr)
+        return out.stdout.strip()
+
+    assert cron("rollup").splitlines()[-1].startswith("days rolled up "), cron("rollup")
+    assert h.sql_int("SELECT count(*) FROM rollup_state WHERE property_pk = %s", p.pk) == 2
+    assert cron("rollup").splitlines() == ["events added to visits 0", "days rolled up 0"]
+    assert cron("sessions") == "events added to visits 0"
+    assert cron("salts").startswith("salts created ")
+    assert cron("partitions").startswith("partitions created ")
+    assert cron("dedupe").startswith("event ids forgotten ")
+    assert cron("retention").startswith("events deleted ")
+    bad = subprocess.run(["sh", script, "nonsense"], env=h.pg_env("tally"), capture_output=True, text=True)
+    assert bad.returncode == 2 and "usage" in bad.stderr, bad
