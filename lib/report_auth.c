@@ -1,5 +1,6 @@
 #include "first.h"
 #include "report_auth.h"
+#include "admin_session.h"
 #include "buf.h"
 #include "property.h"
 
@@ -26,8 +27,10 @@ static int db_failure(const tly_db_error *err, char *msg, size_t msglen)
     return err->unreachable ? 503 : 500;
 }
 
-/* The property a credential opens: > 0 its pk; 0 none given; otherwise minus the HTTP status. */
-static int credential_property(tly_db *db, const tly_req *req, char *msg, size_t msglen)
+/* The property a credential opens: > 0 its pk; 0 none given; otherwise minus the HTTP status.
+ * A dashboard session opens every property its user has a role on: property_id says which. */
+static int credential_property(tly_db *db, const tly_req *req, const char *property_id, char *msg,
+                               size_t msglen)
 {
     const char *auth = tly_req_param(req, "HTTP_AUTHORIZATION");
     tly_db_error err = {0};
@@ -66,6 +69,15 @@ static int credential_property(tly_db *db, const tly_req *req, char *msg, size_t
         return pk;
     }
     tly_buf_free(&token);
+    int pk = 0;
+    switch (tly_admin_session_property(db, req, property_id, &pk, &err)) {
+    case TLY_SESSION_MEMBER: return pk;
+    case TLY_SESSION_INVALID: snprintf(msg, msglen, "session expired or unknown; sign in again"); return -401;
+    case TLY_SESSION_NO_PROPERTY: snprintf(msg, msglen, "no such property: %.80s", property_id); return -404;
+    case TLY_SESSION_NOT_MEMBER: snprintf(msg, msglen, "your account has no role on this property"); return -403;
+    case TLY_SESSION_ERROR: return -db_failure(&err, msg, msglen);
+    case TLY_SESSION_ABSENT: break;
+    }
     snprintf(msg, msglen, "no credential: send 'Authorization: Bearer <read key>' or ?share=<token>");
     return -401;
 }
@@ -73,7 +85,7 @@ static int credential_property(tly_db *db, const tly_req *req, char *msg, size_t
 int tly_report_authorise(tly_db *db, const tly_req *req, const char *property_id,
                          tly_report_target *target, char *msg, size_t msglen)
 {
-    int allowed = credential_property(db, req, msg, msglen);
+    int allowed = credential_property(db, req, property_id, msg, msglen);
     if (allowed <= 0) return -allowed;
     tly_db_error err = {0};
     const char *params[] = {property_id};

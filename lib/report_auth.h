@@ -1,5 +1,6 @@
 /* Who may read a property's reports: the holder of one of its read keys (Authorization: Bearer),
- * or of one of its share links (?share=<token>). Both secrets are looked up by their SHA-256. */
+ * or of one of its share links (?share=<token>), or a dashboard user signed in (session cookie)
+ * with any role on it. The three secrets are looked up by their SHA-256. */
 #ifndef TLY_REPORT_AUTH_H
 #define TLY_REPORT_AUTH_H
 #include "first.h"
