@@ -1,0 +1,135 @@
+#include "first.h"
+#include "tap.h"
+#include "report_sql.h"
+
+#include <string.h>
+
+static tly_filter filter(tly_dim_kind kind, tly_filter_op op, const char *value)
+{
+    tly_filter f;
+    memset(&f, 0, sizeof f);
+    f.dim.kind = kind;
+    f.op = op;
+    f.value = (char *)value;
+    return f;
+}
+
+static tly_report_spec base(void)
+{
+    tly_report_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.property_pk = 7;
+    spec.timezone = "Europe/Berlin";
+    spec.from_day = 20000;
+    spec.to_day = 20029;
+    return spec;
+}
+
+static bool has_param(const tly_sql *q, const char *value)
+{
+    for (size_t i = 0; i < q->n_params; i++)
+        if (strcmp(q->params[i], value) == 0) return true;
+    return false;
+}
+
+static void test_modes(void)
+{
+    tly_report_spec spec = base();
+    CHECK_INT(tly_report_mode_of(&spec), TLY_REPORT_TOTAL);
+    tly_dim dims[2] = {{TLY_DIM_SOURCE, ""}, {TLY_DIM_COUNTRY, ""}};
+    spec.group_by = dims;
+    spec.n_group_by = 2;
+    CHECK_INT(tly_report_mode_of(&spec), TLY_REPORT_VISITS);
+    dims[1].kind = TLY_DIM_PATH;
+    CHECK_INT(tly_report_mode_of(&spec), TLY_REPORT_EVENTS);
+    CHECK(tly_dim_is_event(TLY_DIM_PROP) && tly_dim_is_event(TLY_DIM_GOAL) && tly_dim_is_event(TLY_DIM_EVENT_TYPE));
+    CHECK(!tly_dim_is_event(TLY_DIM_ENTRY_PAGE) && !tly_dim_is_event(TLY_DIM_CAMPAIGN));
+}
+
+/* Values travel only as parameters: nothing a client sends appears in the statement's text. */
+static void test_values_are_parameters(void)
+{
+    static const char *const evil[] = {"'; DROP TABLE events; --", "$1", "x') OR ('1'='1", "\\", "%"};
+    for (size_t i = 0; i < TLY_ARRAY_LEN(evil); i++) {
+        tly_report_spec spec = base();
+        tly_filter fs[4] = {filter(TLY_DIM_PATH, TLY_FILTER_EQ, evil[i]),
+                            filter(TLY_DIM_SOURCE, TLY_FILTER_NE, evil[i]),
+                            filter(TLY_DIM_GOAL, TLY_FILTER_CONTAINS, evil[i]),
+                            filter(TLY_DIM_PROP, TLY_FILTER_EQ, evil[i])};
+        strcpy(fs[3].dim.prop_key, "plan");
+        spec.filters = fs;
+        spec.n_filters = 4;
+        tly_dim prop = {TLY_DIM_PROP, "weird'key"};
+        spec.group_by = &prop;
+        spec.n_group_by = 1;
+        spec.drop_empty = true;
+        spec.drop_value = evil[i];
+        spec.limit = 10;
+        tly_sql q = {0};
+        CHECK_INT(tly_report_sql(&spec, &q), 0);
+        CHECK(strstr(tly_buf_cstr(&q.text), evil[i]) == NULL || strcmp(evil[i], "$1") == 0 ||
+              strcmp(evil[i], "\\") == 0 || strcmp(evil[i], "%") == 0);
+        CHECK(strstr(tly_buf_cstr(&q.text), "weird'key") == NULL);
+        CHECK(has_param(&q, evil[i]));
+        CHECK(has_param(&q, "weird'key"));
+        CHECK(has_param(&q, "Europe/Berlin"));
+        tly_sql_free(&q);
+    }
+}
+
+static void test_rollups_only_when_they_answer(void)
+{
+    tly_report_spec spec = base();
+    tly_sql q = {0};
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(strstr(tly_buf_cstr(&q.text), "rollup_days") != NULL);
+    CHECK(has_param(&q, "total"));
+    tly_sql_free(&q);
+
+    tly_filter f = filter(TLY_DIM_COUNTRY, TLY_FILTER_EQ, "DE");
+    spec.filters = &f;
+    spec.n_filters = 1;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(strstr(tly_buf_cstr(&q.text), "rollup_days") == NULL);
+    tly_sql_free(&q);
+
+    spec = base();
+    spec.interval = TLY_INTERVAL_HOUR;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(strstr(tly_buf_cstr(&q.text), "rollup_days") == NULL);
+    CHECK(strstr(tly_buf_cstr(&q.text), "generate_series") != NULL);
+    tly_sql_free(&q);
+
+    spec = base();
+    tly_dim two[2] = {{TLY_DIM_SOURCE, ""}, {TLY_DIM_DEVICE, ""}};
+    spec.group_by = two;
+    spec.n_group_by = 2;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(strstr(tly_buf_cstr(&q.text), "rollup_days") == NULL);
+    tly_sql_free(&q);
+
+    spec.n_group_by = 1;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(has_param(&q, "source"));
+    tly_sql_free(&q);
+}
+
+static void test_too_many_values(void)
+{
+    tly_report_spec spec = base();
+    tly_filter fs[TLY_SQL_MAX_PARAMS];
+    for (size_t i = 0; i < TLY_SQL_MAX_PARAMS; i++) fs[i] = filter(TLY_DIM_GOAL, TLY_FILTER_EQ, "g");
+    spec.filters = fs;
+    spec.n_filters = TLY_SQL_MAX_PARAMS;
+    tly_sql q = {0};
+    CHECK_INT(tly_report_sql(&spec, &q), -1);
+    tly_sql_free(&q);
+}
+
+static void run_tests(void)
+{
+    test_modes();
+    test_values_are_parameters();
+    test_rollups_only_when_they_answer();
+    test_too_many_values();
+}
