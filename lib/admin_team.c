@@ -350,7 +350,7 @@ void tly_admin_invitation_accept(tly_admin_ctx *c)
     const char *password;
     invitation inv;
     if (read_token(c, hash) != 0 ||
-        tly_admin_field_string(c, "password", true, NULL, &password) != 1 || find_invitation(c, hash, false, &inv) != 1)
+        tly_admin_field_string(c, "password", true, tly_admin_check_password_given, &password) != 1 || find_invitation(c, hash, false, &inv) != 1)
         return;
     char fresh_hash[TLY_ADMIN_PASSWORD_HASH_SIZE] = "";
     int ok;

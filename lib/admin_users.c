@@ -11,14 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The password as sent, checked only for length: a sign-in must not apply today's rules to an
- * old password. */
-static const char *check_password_length(const char *s, size_t len)
-{
-    (void)s;
-    return len > TLY_ADMIN_MAX_PASSWORD_LEN ? "longer than 1024 bytes" : NULL;
-}
-
 int tly_admin_may_create_properties(tly_admin_ctx *c)
 {
     char user[24];
@@ -197,7 +189,7 @@ void tly_admin_login(tly_admin_ctx *c)
     const char *email, *password;
     if (tly_admin_read_body(c) != 0 ||
         tly_admin_field_string(c, "email", true, tly_admin_check_email, &email) != 1 ||
-        tly_admin_field_string(c, "password", true, check_password_length, &password) != 1)
+        tly_admin_field_string(c, "password", true, tly_admin_check_password_given, &password) != 1)
         return;
     const char *params[] = {email};
     PGresult *res = tly_admin_sql(c,
@@ -253,7 +245,7 @@ void tly_admin_password_change(tly_admin_ctx *c)
 {
     const char *current, *fresh;
     if (tly_admin_read_body(c) != 0 ||
-        tly_admin_field_string(c, "current_password", true, check_password_length, &current) != 1 ||
+        tly_admin_field_string(c, "current_password", true, tly_admin_check_password_given, &current) != 1 ||
         tly_admin_field_string(c, "new_password", true, tly_admin_check_password, &fresh) != 1)
         return;
     char user[24];

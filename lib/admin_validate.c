@@ -45,6 +45,12 @@ const char *tly_admin_check_password(const char *s, size_t len)
     return NULL;
 }
 
+const char *tly_admin_check_password_given(const char *s, size_t len)
+{
+    (void)s;
+    return len > TLY_ADMIN_MAX_PASSWORD_LEN ? "longer than 1024 bytes" : NULL;
+}
+
 const char *tly_admin_check_name(const char *s, size_t len)
 {
     if (!tly_utf8_valid(s, len)) return "not valid UTF-8";

@@ -13,7 +13,11 @@ typedef const char *(*tly_admin_check_fn)(const char *s, size_t len);
 typedef enum { TLY_ROLE_NONE, TLY_ROLE_VIEWER, TLY_ROLE_ADMIN, TLY_ROLE_OWNER } tly_admin_role;
 
 const char *tly_admin_check_email(const char *s, size_t len);
+/* A new password: at least 10 characters, at most 1024 bytes. */
 const char *tly_admin_check_password(const char *s, size_t len);
+/* A password given to prove who one is: only its length is checked (at most 1024 bytes), so that
+ * rules made later never lock out an older password. */
+const char *tly_admin_check_password_given(const char *s, size_t len);
 /* A display name (property, key, goal, share link): 1-120 characters, not blank, no controls. */
 const char *tly_admin_check_name(const char *s, size_t len);
 /* A host name ("example.com", "localhost"), letters, digits, '-' and '_' in dot-separated labels. */
