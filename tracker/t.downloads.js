@@ -1,0 +1,1 @@
+["click","auxclick"].forEach(t=>addEventListener(t,t=>{t=t.button<2&&t.target.closest?.("a[href]");t&&(t.hasAttribute("download")||/\.(pdf|docx?|xlsx?|pptx?|csv|txt|zip|gz|7z|rar|exe|dmg|pkg|mp[34]|mov|wav)$/i.test(t.pathname))&&tally("File Download",{props:{url:(t.origin+t.pathname).slice(0,500)}})},!0));

@@ -1,0 +1,1 @@
+addEventListener("tally",({detail:e})=>{var e=e.context.page,a=new URL(e.url),t=a.hash.replace(/^#!?\/?/,"");t&&(e.path=a.pathname.replace(/\/$/,"")+"/"+t)});

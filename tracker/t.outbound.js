@@ -1,0 +1,1 @@
+["click","auxclick"].forEach(t=>addEventListener(t,t=>{t=t.button<2&&t.target.closest?.("a[href]");t&&t.host&&t.host!=location.host&&tally("Outbound Link: Click",{props:{url:t.href.slice(0,500)}})},!0));
