@@ -140,6 +140,11 @@ bool tly_event_name_valid(const char *name, size_t len)
     return true;
 }
 
+bool tly_event_name_interactive(const char *name)
+{
+    return strcmp(name, "engagement") != 0;
+}
+
 static bool event_id_valid(const char *id, size_t len)
 {
     if (len < 1 || len > TLY_MAX_EVENT_ID_LEN) return false;
@@ -457,6 +462,7 @@ int tly_event_parse(const tly_envelope *env, size_t index, int64_t received_ms, 
         goto error;
     }
     set_string(&ev->name, json_string_value(v), json_string_length(v));
+    ev->interactive = tly_event_name_interactive(ev->name);
     if (parse_ts(e, env, received_ms, ev, err, errlen) != 0) goto error;
 
     if (optional_object(e, "context", "context", &context, err, errlen) != 0) goto error;

@@ -62,6 +62,10 @@ int tly_event_set_revenue(tly_event *ev, json_t *revenue, const char *field, cha
                           size_t errlen) TLY_NONNULL(1, 3, 4);
 /* True for a valid event name: 1-64 characters of letters, digits, _ - . : / and space. */
 bool tly_event_name_valid(const char *name, size_t len);
+/* Whether an event of this name is interactive unless it says otherwise: all but "engagement"
+ * (time on page and scroll depth, sent by the trackers when a page is hidden or left), which
+ * must not turn a bounce into a visit. */
+bool tly_event_name_interactive(const char *name) TLY_NONNULL(1);
 /* Starts an empty event with every string "" (and the NULL ones NULL). */
 void tly_event_init(tly_event *ev) TLY_NONNULL(1);
 

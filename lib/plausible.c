@@ -53,6 +53,46 @@ static int set_props(tly_event *ev, json_t *props, char *err, size_t errlen)
     return tly_event_set_data(ev, props, "props", err, errlen);
 }
 
+/* Hash-based routing ("h": 1): the route in the URL's fragment becomes the path, as Tally's own
+ * tracker does it: "https://a.example/app/#/users/7?tab=2" -> "/app/users/7" (the leading "!" and
+ * "/" of the route dropped, its query too). No route: the path stays. */
+static void set_hash_route(tly_event *ev, const char *url, size_t len)
+{
+    const char *hash = memchr(url, '#', len);
+    if (!hash) return;
+    const char *route = hash + 1, *end = url + len;
+    if (route < end && *route == '!') route++;
+    if (route < end && *route == '/') route++;
+    size_t route_len = strcspn(route, "?#");
+    if ((size_t)(end - route) < route_len) route_len = (size_t)(end - route);
+    if (route_len == 0) return;
+    size_t base = strlen(ev->path);
+    if (base && ev->path[base - 1] == '/') base--;
+    if (base + 1 + route_len > TLY_MAX_PATH_LEN) return;
+    char *path = tly_xmalloc(base + 1 + route_len + 1);
+    memcpy(path, ev->path, base);
+    path[base] = '/';
+    memcpy(path + base + 1, route, route_len);
+    path[base + 1 + route_len] = '\0';
+    free(ev->path);
+    ev->path = path;
+}
+
+/* Plausible's "engagement" event carries scroll depth ("sd", percent) and engagement time ("e",
+ * milliseconds): kept as the properties scroll_depth and engaged_ms, as Tally's tracker sends
+ * them. */
+static void set_engagement(tly_event *ev, json_t *root)
+{
+    static const char *const keys[][2] = {{"sd", "scroll_depth"}, {"e", "engaged_ms"}};
+    for (size_t i = 0; i < TLY_ARRAY_LEN(keys); i++) {
+        json_t *v = json_object_get(root, keys[i][0]);
+        if (!json_is_integer(v) || json_integer_value(v) < 0) continue;
+        if (!ev->props) ev->props = json_object();
+        if (json_object_size(ev->props) < TLY_MAX_DATA_KEYS || json_object_get(ev->props, keys[i][1]))
+            json_object_set(ev->props, keys[i][1], v);
+    }
+}
+
 static int parse_fields(json_t *root, tly_event *ev, json_t **domains, char *err, size_t errlen)
 {
     json_t *v = member(root, "name", "n");
@@ -60,11 +100,15 @@ static int parse_fields(json_t *root, tly_event *ev, json_t **domains, char *err
         return snprintf(err, errlen, "name: required, 1-64 characters of letters, digits, '_', '-', '.', ':', '/' or space"), -1;
     free(ev->name);
     ev->name = tly_xstrdup(json_string_value(v));
+    ev->interactive = tly_event_name_interactive(ev->name);
 
     v = member(root, "url", "u");
     if (!json_is_string(v) || json_string_length(v) > TLY_MAX_URL_LEN ||
         tly_event_set_url(ev, json_string_value(v), json_string_length(v), true) != 0)
         return snprintf(err, errlen, "url: required, an absolute http(s) URL of at most %d characters", TLY_MAX_URL_LEN), -1;
+    json_t *hash = member(root, "hashMode", "h");
+    if (json_is_true(hash) || (json_is_integer(hash) && json_integer_value(hash) == 1))
+        set_hash_route(ev, json_string_value(v), json_string_length(v));
 
     v = member(root, "domain", "d");
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 1000)
@@ -77,6 +121,7 @@ static int parse_fields(json_t *root, tly_event *ev, json_t **domains, char *err
         if (json_string_length(v) <= TLY_MAX_URL_LEN) tly_event_set_referrer(ev, json_string_value(v), json_string_length(v));
     }
     if ((v = member(root, "props", "p")) && set_props(ev, v, err, errlen) != 0) return -1;
+    if (strcmp(ev->name, "engagement") == 0) set_engagement(ev, root);
     if ((v = member(root, "revenue", "$"))) {
         json_t *revenue = v, *parsed = NULL;
         if (json_is_string(v)) revenue = parsed = json_loads(json_string_value(v), 0, NULL);

@@ -1,7 +1,8 @@
 /* The body of Plausible's Events API (POST /api/event), so that Plausible's own tracker and its
  * integrations can send to Tally unchanged. Long and short keys are both accepted:
  * name/n, url/u, domain/d, referrer/r, props/p (object or JSON string), revenue/$,
- * interactive/i, screen width w. */
+ * interactive/i, screen width w, hashMode/h (the route in the fragment is the path). An
+ * "engagement" event keeps sd and e as the properties scroll_depth and engaged_ms. */
 #ifndef TLY_PLAUSIBLE_H
 #define TLY_PLAUSIBLE_H
 #include "first.h"

@@ -117,6 +117,15 @@ static void test_event_fields(void)
     CHECK(!ev.interactive);
     tly_event_clear(&ev);
 
+    /* "engagement" (time on page, scroll depth) is not interactive unless it says so. */
+    CHECK_INT(parse_one("{\"type\":\"engagement\",\"context\":{\"page\":{\"url\":\"https://a.example/\"}},"
+                        "\"data\":{\"engaged_ms\":1200,\"scroll_depth\":80}}", &ev), 0);
+    CHECK(!ev.interactive);
+    tly_event_clear(&ev);
+    CHECK_INT(parse_one("{\"type\":\"engagement\",\"interactive\":true}", &ev), 0);
+    CHECK(ev.interactive);
+    tly_event_clear(&ev);
+
     /* ?ref= stands in for utm_source. */
     CHECK_INT(parse_one("{\"type\":\"pageview\",\"context\":{\"page\":{\"url\":\"https://a.example/?ref=producthunt\"}}}", &ev), 0);
     CHECK_STR(ev.utm_source, "producthunt");

@@ -59,6 +59,52 @@ static void run_tests(void)
     tly_event_clear(&ev);
     json_decref(domains);
 
+    /* Plausible's engagement event: not interactive, sd and e kept as properties beside p. */
+    CHECK_INT(parse("{\"n\":\"engagement\",\"u\":\"https://example.com/a\",\"d\":\"example.com\","
+                    "\"sd\":62,\"e\":4210,\"p\":{\"plan\":\"pro\"},\"v\":36}", &ev, &domains), 0);
+    CHECK(!ev.interactive);
+    CHECK_INT(json_integer_value(json_object_get(ev.props, "scroll_depth")), 62);
+    CHECK_INT(json_integer_value(json_object_get(ev.props, "engaged_ms")), 4210);
+    CHECK_STR(json_string_value(json_object_get(ev.props, "plan")), "pro");
+    tly_event_clear(&ev);
+    json_decref(domains);
+    /* sd and e mean nothing on other events; an explicit i wins over the name. */
+    CHECK_INT(parse("{\"n\":\"signup\",\"u\":\"https://example.com/a\",\"d\":\"example.com\",\"sd\":62}",
+                    &ev, &domains), 0);
+    CHECK(ev.props == NULL);
+    CHECK(ev.interactive);
+    tly_event_clear(&ev);
+    json_decref(domains);
+    CHECK_INT(parse("{\"n\":\"engagement\",\"u\":\"https://example.com/a\",\"d\":\"example.com\",\"i\":true}",
+                    &ev, &domains), 0);
+    CHECK(ev.interactive);
+    tly_event_clear(&ev);
+    json_decref(domains);
+
+    /* Hash-based routing (h: 1 or hashMode: 1): the fragment's route is the path. */
+    static const char *const routes[][2] = {
+        {"https://example.com/#/settings", "/settings"},
+        {"https://example.com/app/#!/users/7?tab=2", "/app/users/7"},
+        {"https://example.com/app#reports", "/app/reports"},
+        {"https://example.com/app/#/", "/app/"},
+        {"https://example.com/app/", "/app/"},
+    };
+    for (size_t i = 0; i < TLY_ARRAY_LEN(routes); i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"n\":\"pageview\",\"u\":\"%s\",\"d\":\"example.com\",\"%s\":1}",
+                 routes[i][0], i % 2 ? "hashMode" : "h");
+        CHECK_INT(parse(body, &ev, &domains), 0);
+        CHECK_STR(ev.path, routes[i][1]);
+        tly_event_clear(&ev);
+        json_decref(domains);
+    }
+    /* Without h the fragment is dropped, as from every URL. */
+    CHECK_INT(parse("{\"n\":\"pageview\",\"u\":\"https://example.com/#/settings\",\"d\":\"example.com\"}",
+                    &ev, &domains), 0);
+    CHECK_STR(ev.path, "/");
+    tly_event_clear(&ev);
+    json_decref(domains);
+
     expect_error("nope", "body is not valid JSON: '[' or '{' expected near 'nope' (line 1, column 4)");
     expect_error("[]", "body: expected a JSON object");
     expect_error("{\"u\":\"https://e.com/\",\"d\":\"e.com\"}",
