@@ -7,11 +7,12 @@
 #include "io.h"
 #include "log.h"
 #include "resp.h"
-#include "sessionizer.h"
+#include "background.h"
 
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,10 +98,8 @@ static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
         free(ids);
         return 1;
     }
-    tly_sessionizer *sessionizer = NULL;
-    if (conf->sessionize_interval > 0)
-        sessionizer = tly_sessionizer_start(conf->database, "tally-track-sessions",
-                                            conf->sessionize_interval * 1000);
+    tly_background *background = tly_background_start(conf->database, "tally-track-background", ing->spool,
+                                                      conf->sessionize_interval * 1000);
     int sig = 0;
     sigwait(&stop, &sig);
     tly_log_info("signal %d: finishing requests in flight", sig);
@@ -109,12 +108,35 @@ static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
     shutdown(0, SHUT_RDWR);
     for (int i = 0; i < started; i++) pthread_join(ids[i], NULL);
     free(ids);
-    tly_sessionizer_stop(sessionizer);
+    tly_background_stop(background);
     return 0;
 }
 
-int main(void)
+/* track.fcgi --replay-spool: replays the spool into the database once (for cron, and for sites
+ * that run track.fcgi as plain CGI, where no process stays to do it). */
+static int replay_spool(tly_ingest *ing)
 {
+    if (!ing->spool) {
+        fprintf(stderr, "track.fcgi: no spool_dir configured\n");
+        return 1;
+    }
+    tly_db_error err = {0};
+    long long n = tly_spool_replay(ing->spool, ing->db, &err);
+    if (n < 0) {
+        fprintf(stderr, "track.fcgi: spool kept, database error: %s\n", err.message);
+        return 1;
+    }
+    printf("events replayed %lld\n", n);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bool replay = argc == 2 && strcmp(argv[1], "--replay-spool") == 0;
+    if (argc > 1 && !replay) {
+        fprintf(stderr, "usage: track.fcgi [--replay-spool]   (as FastCGI or CGI: no arguments)\n");
+        return 2;
+    }
     if (sodium_init() < 0) {
         fprintf(stderr, "track.fcgi: libsodium failed to initialise\n");
         return 1;
@@ -134,7 +156,9 @@ int main(void)
         return 1;
     }
     int rc = 0;
-    if (FCGX_IsCGI()) {
+    if (replay) {
+        rc = replay_spool(&ing);
+    } else if (FCGX_IsCGI()) {
         tly_req req = {0};
         tly_resp resp = {0};
         serve(&ing, &req, &resp, &tly_io_cgi_ops, NULL);

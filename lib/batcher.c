@@ -25,6 +25,7 @@ struct tly_batcher {
     bool stopping;
     size_t max_jobs;
     tly_db *db;
+    tly_spool *spool;         /* borrowed; NULL: none */
     pthread_t thread;
 };
 
@@ -56,7 +57,7 @@ static void *writer(void *arg)
         tly_db_error err;
         memset(&err, 0, sizeof err);
         int64_t started = tly_time_now_ms();
-        int rc = tly_store_jobs(b->db, jobs, n, &err);
+        int rc = tly_store_durably(b->db, b->spool, jobs, n, &err);
         tly_log_debug("writer: %zu requests in %lld ms", n, (long long)(tly_time_now_ms() - started));
         pthread_mutex_lock(&b->lock);
         for (size_t i = 0; i < n; i++) {
@@ -72,13 +73,15 @@ static void *writer(void *arg)
     return NULL;
 }
 
-tly_batcher *tly_batcher_start(const char *conninfo, const char *application_name, size_t max_jobs)
+tly_batcher *tly_batcher_start(const char *conninfo, const char *application_name, size_t max_jobs,
+                               tly_spool *spool)
 {
     tly_batcher *b = tly_xcalloc(1, sizeof *b);
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->wake, NULL);
     pthread_cond_init(&b->finished, NULL);
     b->max_jobs = max_jobs ? max_jobs : 1;
+    b->spool = spool;
     b->db = tly_db_new(conninfo, application_name);
     if (pthread_create(&b->thread, NULL, writer, b) != 0) {
         tly_log_error("cannot start the writer thread");

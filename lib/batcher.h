@@ -5,13 +5,15 @@
 #define TLY_BATCHER_H
 #include "first.h"
 #include "db.h"
+#include "spool.h"
 #include "store.h"
 
 typedef struct tly_batcher tly_batcher;
 
-/* Starts the writer thread with its own database connection. max_jobs bounds one transaction. */
-tly_batcher *tly_batcher_start(const char *conninfo, const char *application_name, size_t max_jobs)
-    TLY_NONNULL(1, 2);
+/* Starts the writer thread with its own database connection. max_jobs bounds one transaction.
+ * With a spool, what cannot be committed because the database is unreachable is spooled. */
+tly_batcher *tly_batcher_start(const char *conninfo, const char *application_name, size_t max_jobs,
+                               tly_spool *spool) TLY_NONNULL(1, 2);
 /* Stores job (blocking until committed or failed). 0 ok, -1 with err. Thread-safe. */
 int tly_batcher_store(tly_batcher *b, tly_store_job *job, tly_db_error *err) TLY_NONNULL(1, 2, 3)
     TLY_MUST_CHECK;

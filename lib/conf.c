@@ -30,6 +30,7 @@ static void conf_defaults(tly_conf *conf)
     conf->key_cache_seconds = 10;
     conf->ingest_threads = 16;
     conf->sessionize_interval = 5;
+    conf->spool_max_bytes = (size_t)256 << 20;
     conf->log_level = TLY_LOG_INFO;
 }
 
@@ -78,6 +79,14 @@ static const char *apply_setting(tly_conf *conf, const char *key, const char *va
     } else if (strcmp(key, "sessionize_interval") == 0) {
         if (parse_int_setting(value, 0, 3600, &n) != 0) return "must be seconds between 0 and 3600";
         conf->sessionize_interval = (int)n;
+    } else if (strcmp(key, "spool_dir") == 0) {
+        if (*value && *value != '/') return "must be an absolute path (or empty: no spool)";
+        free(conf->spool_dir);
+        conf->spool_dir = *value ? tly_xstrdup(value) : NULL;
+    } else if (strcmp(key, "spool_max_bytes") == 0) {
+        if (parse_int_setting(value, 1 << 20, (long long)1 << 40, &n) != 0)
+            return "must be bytes between 1048576 and 1099511627776";
+        conf->spool_max_bytes = (size_t)n;
     } else if (strcmp(key, "log_level") == 0) {
         if (tly_log_level_parse(value, &conf->log_level) != 0)
             return "must be one of debug, info, warn, error";
@@ -160,5 +169,6 @@ void tly_conf_free(tly_conf *conf)
     free(conf->database);
     free(conf->geoip_database);
     free(conf->trusted_proxies);
+    free(conf->spool_dir);
     memset(conf, 0, sizeof *conf);
 }

@@ -47,6 +47,14 @@ int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, 
         tly_ingest_close(ing);
         return -1;
     }
+    if (conf->spool_dir) {
+        ing->spool = tly_spool_open(conf->spool_dir, conf->spool_max_bytes, why, sizeof why);
+        if (!ing->spool) {
+            snprintf(err, errlen, "setting 'spool_dir': %s", why);
+            tly_ingest_close(ing);
+            return -1;
+        }
+    }
     ing->db = tly_db_new(conf->database, program);
     tly_property_cache_setup(conf->key_cache_seconds);
     pthread_mutex_init(&ing->lock, NULL);
@@ -60,13 +68,14 @@ int tly_ingest_start_writer(tly_ingest *ing, const char *program)
 {
     char name[64];
     snprintf(name, sizeof name, "%s-writer", program);
-    ing->batcher = tly_batcher_start(ing->conf->database, name, WRITER_MAX_JOBS);
+    ing->batcher = tly_batcher_start(ing->conf->database, name, WRITER_MAX_JOBS, ing->spool);
     return ing->batcher ? 0 : -1;
 }
 
 void tly_ingest_close(tly_ingest *ing)
 {
     tly_batcher_stop(ing->batcher);
+    tly_spool_close(ing->spool);
     if (ing->db) pthread_mutex_destroy(&ing->lock);
     tly_db_free(ing->db);
     tly_geo_close(ing->geo);
@@ -203,11 +212,24 @@ static void set_text(json_t *row, const char *key, const char *value)
     if (value && *value) json_object_set_new(row, key, json_string(value));
 }
 
+/* An id for an event sent without one (api.md: the server assigns it). Random, so the client's
+ * retries are not recognised; but a commit that is retried or spooled and replayed by the server
+ * is stored once. */
+static json_t *server_event_id(void)
+{
+    unsigned char id[16];
+    char hex[2 * sizeof id + 1], text[48];
+    randombytes_buf(id, sizeof id);
+    sodium_bin2hex(hex, sizeof hex, id, sizeof id);
+    snprintf(text, sizeof text, "srv-%s", hex);
+    return json_string(text);
+}
+
 /* The row handed to tally_ingest(): the event's own fields plus what the sender tells. */
 static json_t *event_row(const tly_event *ev, const sender *s)
 {
     json_t *row = json_object();
-    if (ev->event_id) json_object_set_new(row, "event_id", json_string(ev->event_id));
+    json_object_set_new(row, "event_id", ev->event_id ? json_string(ev->event_id) : server_event_id());
     json_object_set_new(row, "ts_ms", json_integer(ev->ts_ms));
     json_object_set_new(row, "name", json_string(ev->name));
     set_text(row, "hostname", ev->hostname);
@@ -319,7 +341,7 @@ static int store_batch(tly_ingest *ing, const tly_property *prop, json_t *batch,
         rc = tly_batcher_store(ing->batcher, &job, dberr);
         pthread_mutex_lock(&ing->lock);
     } else {
-        rc = tly_store_jobs(ing->db, jobs, 1, dberr);
+        rc = tly_store_durably(ing->db, ing->spool, jobs, 1, dberr);
     }
     if (rc != 0) return -1;
     o->stored += job.stored;
@@ -499,6 +521,10 @@ void tly_ingest_health(tly_ingest *ing, tly_resp *resp)
         return;
     }
     tly_resp_header(resp, "Retry-After", RETRY_AFTER_SECONDS);
-    tly_resp_json(resp, 503, json_pack("{s:s, s:s, s:s}", "status", "degraded", "db", "unreachable",
-                                       "error", "database unavailable"));
+    json_t *body = json_pack("{s:s, s:s, s:s}", "status", "degraded", "db", "unreachable",
+                             "error", "database unavailable");
+    /* Ingest still answers 202 while the spool has room. */
+    json_object_set_new(body, "spool", ing->spool ? json_pack("{s:I}", "bytes", (json_int_t)tly_spool_bytes(ing->spool))
+                                                  : json_string("disabled"));
+    tly_resp_json(resp, 503, body);
 }

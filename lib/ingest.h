@@ -22,6 +22,7 @@ typedef struct tly_ingest {
      * caches; it is released while a request waits for its rows to be committed. */
     pthread_mutex_t lock;
     tly_batcher *batcher;    /* NULL: each request commits on its own (plain CGI) */
+    tly_spool *spool;        /* NULL: no spool (spool_dir unset) */
 } tly_ingest;
 
 /* Sets up everything ingest needs from the configuration (database handle, proxies, GeoIP,

@@ -102,10 +102,15 @@ static struct cached_key *cache_slot(const unsigned char *hash)
     return &key_cache[hash[0] % KEY_CACHE_SLOTS];
 }
 
-static bool cache_get(const unsigned char *hash, const char *kind, tly_property *prop, tly_key_status *status)
+/* While the database is unreachable, a key seen in the last hour is taken as it was: ingest goes on
+ * into the spool instead of refusing every request. */
+#define STALE_IF_ERROR_MS (3600 * 1000)
+
+static bool cache_get(const unsigned char *hash, const char *kind, int64_t stale_ms, tly_property *prop,
+                      tly_key_status *status)
 {
     struct cached_key *c = cache_slot(hash);
-    if (!c->used || c->expires_ms <= tly_time_now_ms() || strcmp(c->kind, kind) != 0 ||
+    if (!c->used || c->expires_ms + stale_ms <= tly_time_now_ms() || strcmp(c->kind, kind) != 0 ||
         sodium_memcmp(c->hash, hash, sizeof c->hash) != 0)
         return false;
     *status = c->status;
@@ -133,12 +138,15 @@ tly_key_status tly_property_by_key(tly_db *db, const char *kind, const char *sec
     unsigned char hash[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(hash, (const unsigned char *)secret, strlen(secret));
     tly_key_status cached;
-    if (cache_get(hash, kind, prop, &cached)) return cached;
+    if (cache_get(hash, kind, 0, prop, &cached)) return cached;
     const char *params[] = {(const char *)hash, kind};
     const int lengths[] = {sizeof hash, 0};
     const int formats[] = {1, 0};
     PGresult *res = tly_db_exec_bin(db, &stmt_by_key, params, lengths, formats, PGRES_TUPLES_OK, err);
-    if (!res) return TLY_KEY_ERROR;
+    if (!res) {
+        if (err->unreachable && cache_get(hash, kind, STALE_IF_ERROR_MS, prop, &cached)) return cached;
+        return TLY_KEY_ERROR;
+    }
     tly_key_status status = TLY_KEY_UNKNOWN;
     if (PQntuples(res) == 1) {
         if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {

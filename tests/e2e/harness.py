@@ -221,6 +221,16 @@ class Harness:
         self.start_db()
 
     @property
+    def spool_dir(self):
+        return self.path("spool")
+
+    def spool_files(self):
+        """The spool files waiting for replay (the events track.fcgi accepted while the database was down)."""
+        if not os.path.isdir(self.spool_dir):
+            return []
+        return sorted(f for f in os.listdir(self.spool_dir) if f.endswith(".spool"))
+
+    @property
     def geoip_path(self):
         return self.path("geo.mmdb")
 
@@ -231,13 +241,14 @@ class Harness:
         with open(self.path("tally.conf"), "w") as f:
             f.write("# written by tests/e2e/harness.py\n"
                     "geoip_database = %s\n" % self.geoip_path +
-                    "database = %s\n"
+                    "database = %s\n" % self.conninfo +
                     "trusted_proxies = 127.0.0.1 ::1\n"
                     "session_timeout = 1800\n"
                     "max_body_bytes = 1048576\n"
                     "max_batch_events = 1000\n"
                     "key_cache_seconds = 1\n"
-                    "log_level = info\n" % self.conninfo + self.extra_conf)
+                    "spool_dir = %s\n" % self.spool_dir +
+                    "log_level = info\n" + self.extra_conf)
         with open(self.path("www", "index.html"), "w") as f:
             f.write("<!doctype html><title>tally e2e</title>\n")
         self.http_port = free_port()

@@ -1,0 +1,117 @@
+#include "first.h"
+#include "background.h"
+#include "log.h"
+#include "mem.h"
+#include "sessionizer.h"
+#include "timeparse.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TICK_MS 1000
+
+struct tly_background {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stopping;
+    tly_spool *spool;          /* borrowed; NULL: none */
+    int sessionize_ms;
+    int64_t next_sessionize_ms;
+    tly_db *db;
+    pthread_t thread;
+};
+
+static void replay_spool(tly_background *bg)
+{
+    if (!bg->spool || tly_spool_bytes(bg->spool) == 0) return;
+    tly_db_error err;
+    memset(&err, 0, sizeof err);
+    if (tly_spool_replay(bg->spool, bg->db, &err) < 0)
+        tly_log_debug("spool: replay waits for the database: %s", err.message);
+}
+
+static void build_visits(tly_background *bg, bool now)
+{
+    if (bg->sessionize_ms <= 0) return;
+    int64_t t = tly_time_now_ms();
+    if (!now && t < bg->next_sessionize_ms) return;
+    bg->next_sessionize_ms = t + bg->sessionize_ms;
+    tly_db_error err;
+    memset(&err, 0, sizeof err);
+    long long n = tly_sessionize_pending(bg->db, &err);
+    if (n < 0) tly_log_warn("sessioniser: %s", err.message);
+    else if (n > 0)
+        tly_log_debug("sessioniser: %lld events added to visits in %lld ms", n, (long long)(tly_time_now_ms() - t));
+}
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *loop(void *arg)
+{
+    tly_background *bg = arg;
+    pthread_mutex_lock(&bg->lock);
+    while (!bg->stopping) {
+        struct timespec until;
+        deadline_after(&until, TICK_MS);
+        while (!bg->stopping && pthread_cond_timedwait(&bg->wake, &bg->lock, &until) != ETIMEDOUT) {}
+        bool last = bg->stopping;
+        pthread_mutex_unlock(&bg->lock);
+        replay_spool(bg);
+        build_visits(bg, last);
+        pthread_mutex_lock(&bg->lock);
+    }
+    pthread_mutex_unlock(&bg->lock);
+    return NULL;
+}
+
+tly_background *tly_background_start(const char *conninfo, const char *application_name,
+                                     tly_spool *spool, int sessionize_ms)
+{
+    tly_background *bg = tly_xcalloc(1, sizeof *bg);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&bg->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&bg->lock, NULL);
+    bg->spool = spool;
+    bg->sessionize_ms = sessionize_ms;
+    bg->next_sessionize_ms = tly_time_now_ms() + sessionize_ms;
+    bg->db = tly_db_new(conninfo, application_name);
+    if (pthread_create(&bg->thread, NULL, loop, bg) != 0) {
+        tly_log_error("cannot start the background thread");
+        tly_db_free(bg->db);
+        pthread_cond_destroy(&bg->wake);
+        pthread_mutex_destroy(&bg->lock);
+        free(bg);
+        return NULL;
+    }
+    return bg;
+}
+
+void tly_background_stop(tly_background *bg)
+{
+    if (!bg) return;
+    pthread_mutex_lock(&bg->lock);
+    bg->stopping = true;
+    pthread_cond_signal(&bg->wake);
+    pthread_mutex_unlock(&bg->lock);
+    pthread_join(bg->thread, NULL);
+    tly_db_free(bg->db);
+    pthread_cond_destroy(&bg->wake);
+    pthread_mutex_destroy(&bg->lock);
+    free(bg);
+}

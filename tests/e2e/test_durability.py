@@ -1,0 +1,183 @@
+"""Durability: a 202 means the events are committed, or written to the fsync'ed spool and replayed
+into the database once it is back. 503 only when the database is unreachable and the spool is full
+or disabled."""
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+
+from client import count, ev, expect_counts, expect_json_error, new_client, unique_ua
+
+
+def wait_for(predicate, seconds=30, step=0.2):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def healthy(h):
+    return h.http("GET", "/v1/health").status == 200
+
+
+def test_spool_while_database_down(h):
+    p = h.create_property()
+    c = new_client(h)
+    expect_counts(h.post_events(p, [ev("/before")], headers=c), 1)   # the key is now known
+    h.stop_db()
+    try:
+        spooled = [ev("/during-%d" % i) for i in range(3)]
+        no_id = ev("/during-no-id")
+        del no_id["event_id"]
+        expect_counts(h.post_events(p, spooled + [no_id], headers=c), 4)
+        assert len(h.spool_files()) == 1, h.spool_files()
+        with open(os.path.join(h.spool_dir, h.spool_files()[0])) as f:
+            text = f.read()
+        assert "/during-1" in text and '"event_id":"srv-' in text, "the server gives events an id: %s" % text[:300]
+        r = h.http("GET", "/v1/health")
+        assert r.status == 503 and r.headers.get("Retry-After"), r
+        body = r.json()
+        assert body["db"] == "unreachable" and body["spool"]["bytes"] > 0, body
+    finally:
+        h.start_db()
+    assert wait_for(lambda: not h.spool_files()), "spool not replayed: %r" % h.spool_files()
+    assert count(h, p, "path LIKE '/during-%%'") == 4
+    # Replayed events keep their ids: sending one again is a duplicate.
+    expect_counts(h.post_events(p, [spooled[0]], headers=c), 1, duplicates=1)
+    assert wait_for(lambda: healthy(h))
+
+
+def run_cgi(h, conf_text, body, key):
+    """POSTs body to track.fcgi run as a plain CGI program with its own configuration."""
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
+        f.write(conf_text)
+        conf = f.name
+    ua = unique_ua()
+    h.seen_uas.add(ua)
+    h.seen_ips.add("198.51.100.78")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TALLY_CONF": conf, "REQUEST_METHOD": "POST",
+           "REQUEST_URI": "/v1/events", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+           "HTTP_AUTHORIZATION": "Bearer " + key, "REMOTE_ADDR": "198.51.100.78", "HTTP_USER_AGENT": ua}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    try:
+        out = subprocess.run([os.path.join(h.cgibin, "track.fcgi")], input=body, env=env, capture_output=True,
+                             timeout=60)
+    finally:
+        os.unlink(conf)
+    head, _, payload = out.stdout.partition(b"\r\n\r\n")
+    return head.split(b"\r\n"), json.loads(payload)
+
+
+def base_conf(h):
+    with open(h.path("tally.conf")) as f:
+        return "".join(line for line in f if not line.startswith("spool_dir"))
+
+
+def test_503_when_spool_disabled_or_full(h):
+    p = h.create_property()
+    body = json.dumps({"property_id": p.id, "events": [ev("/cgi-503")]}).encode()
+    full = tempfile.mkdtemp(prefix="tally-spool-full-")
+    # A spool already at its limit: one waiting file of 2 MiB (sparse) against a limit of 1 MiB.
+    with open(os.path.join(full, "0000000000000-1-0.spool"), "wb") as f:
+        f.truncate(2 << 20)
+    h.stop_db()
+    try:
+        head, answer = run_cgi(h, base_conf(h), body, p.write_key)
+        assert head[0].startswith(b"Status: 503") and any(x.startswith(b"Retry-After:") for x in head), head
+        assert "database" in answer["error"], answer
+        conf = base_conf(h) + "spool_dir = %s\nspool_max_bytes = 1048576\n" % full
+        head, answer = run_cgi(h, conf, body, p.write_key)
+        assert head[0].startswith(b"Status: 503"), (head, answer)
+        assert len([f for f in os.listdir(full) if f.endswith(".spool")]) == 1, os.listdir(full)
+    finally:
+        h.start_db()
+    assert wait_for(lambda: healthy(h))
+    assert count(h, p) == 0
+
+
+def test_replay_spool_command(h):
+    """track.fcgi --replay-spool (tally-cron spool) replays a spool that no server process watches:
+    plain CGI sites, or a spool left behind by a stopped server."""
+    p = h.create_property()
+    spool = tempfile.mkdtemp(prefix="tally-spool-cgi-")
+    conf = base_conf(h) + "spool_dir = %s\n" % spool
+    body = json.dumps({"property_id": p.id, "events": [ev("/cgi-spooled")]}).encode()
+    # The key must be known to this process while the database is down: CGI has no cache across
+    # requests, so this request is refused with 503 -- and nothing is spooled.
+    h.stop_db()
+    try:
+        head, answer = run_cgi(h, conf, body, p.write_key)
+        assert head[0].startswith(b"Status: 503"), (head, answer)
+    finally:
+        h.start_db()
+    assert wait_for(lambda: healthy(h))
+    # A file spooled by a FastCGI process of the same site (same format), replayed by the command.
+    row = {"event_id": "cmd-1", "ts_ms": int(time.time() * 1000), "name": "pageview", "visitor": 42,
+           "path": "/from-spool", "interactive": True}
+    with open(os.path.join(spool, "0000000000001-1-0.spool"), "w") as f:
+        json.dump({"format": 1, "jobs": [{"property_pk": p.pk, "rows": [row]}]}, f)
+    with open(os.path.join(spool, "0000000000002-1-0.spool"), "w") as f:
+        f.write("{not json")
+    env = dict(os.environ, TALLY_CONF=h.path("replay.conf"))
+    with open(env["TALLY_CONF"], "w") as f:
+        f.write(conf)
+    out = subprocess.run([os.path.join(h.cgibin, "track.fcgi"), "--replay-spool"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "events replayed 1", (out.stdout, out.stderr)
+    assert count(h, p, "path = '/from-spool' AND event_id = 'cmd-1'") == 1
+    left = sorted(os.listdir(spool))
+    assert left == ["0000000000002-1-0.spool.bad"], "an unreadable file is set aside: %r" % left
+    bad = subprocess.run([os.path.join(h.cgibin, "track.fcgi"), "--bogus"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "usage" in bad.stderr, bad
+
+
+def test_database_restart_under_load(h):
+    """Sustained ingest while PostgreSQL restarts: every event answered 202 is in the database once
+    the spool has been replayed (targets.md: 0 lost)."""
+    p = h.create_property()
+    clients = [new_client(h) for _ in range(4)]
+    accepted, refused = [], []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def sender(n):
+        i = 0
+        while not stop.is_set():
+            e = ev("/load-%d-%d" % (n, i))
+            i += 1
+            try:
+                r = h.post_events(p, [e], headers=clients[n])
+            except OSError:
+                continue
+            with lock:
+                (accepted if r.status == 202 else refused).append((e["event_id"], r.status))
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(len(clients))]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1.5)
+        h.stop_db()
+        time.sleep(2.0)
+        h.start_db()
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        if not h.pg_running:
+            h.start_db()
+    assert wait_for(lambda: not h.spool_files(), 60), h.spool_files()
+    ids = [i for i, _ in accepted]
+    stored = set(r[0] for r in h.sql("SELECT event_id FROM events WHERE property_pk = %s", p.pk))
+    lost = [i for i in ids if i not in stored]
+    assert len(accepted) > 50, "too little load to mean anything: %d accepted" % len(accepted)
+    assert not lost, "%d of %d events answered 202 are missing: %r" % (len(lost), len(ids), lost[:5])
+    assert len(stored) == len(set(ids)), (len(stored), len(set(ids)))
+    assert all(s == 503 for _, s in refused), set(s for _, s in refused)
