@@ -90,6 +90,7 @@ static void test_conf(void)
     CHECK_INT(c.sessionize_interval, 5);
     CHECK_INT(c.log_level, TLY_LOG_DEBUG);
     CHECK(c.geoip_database == NULL);
+    CHECK(c.spool_dir == NULL);
     tly_conf_free(&c);
 
     const char *missing = "log_level = info\n";
@@ -114,6 +115,19 @@ static void test_conf(void)
     const char *slow = "database = x\nsessionize_interval = 3601\n";
     CHECK_INT(tly_conf_parse(slow, strlen(slow), "t.conf", &c, err, sizeof err), -1);
     CHECK_STR(err, "t.conf:2: setting 'sessionize_interval' must be seconds between 0 and 3600");
+    tly_conf_free(&c);
+
+    const char *spool = "database = x\nspool_dir = /var/spool/tally\nspool_max_bytes = 2097152\n";
+    CHECK_INT(tly_conf_parse(spool, strlen(spool), "t.conf", &c, err, sizeof err), 0);
+    CHECK_STR(c.spool_dir, "/var/spool/tally");
+    CHECK_INT(c.spool_max_bytes, 2097152);
+    tly_conf_free(&c);
+    const char *relative = "database = x\nspool_dir = spool\n";
+    CHECK_INT(tly_conf_parse(relative, strlen(relative), "t.conf", &c, err, sizeof err), -1);
+    CHECK_STR(err, "t.conf:2: setting 'spool_dir' must be an absolute path (or empty: no spool)");
+    tly_conf_free(&c);
+    const char *tiny = "database = x\nspool_max_bytes = 10\n";
+    CHECK_INT(tly_conf_parse(tiny, strlen(tiny), "t.conf", &c, err, sizeof err), -1);
     tly_conf_free(&c);
 
     const char *noeq = "database\n";
