@@ -62,7 +62,7 @@ void tly_admin_key_create(tly_admin_ctx *c)
 {
     const char *kind, *name = "";
     if (tly_admin_read_body(c) != 0 || tly_admin_field_string(c, "kind", true, check_kind, &kind) != 1 ||
-        tly_admin_field_string(c, "name", false, tly_admin_check_name, &name) < 0 || tly_admin_begin(c) != 0)
+        tly_admin_field_string(c, "name", false, tly_admin_check_label, &name) < 0 || tly_admin_begin(c) != 0)
         return;
     char secret[TLY_ADMIN_TOKEN_SIZE];
     json_t *key = insert_key(c, kind, name, secret);

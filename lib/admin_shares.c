@@ -26,7 +26,7 @@ void tly_admin_shares_list(tly_admin_ctx *c)
 void tly_admin_share_create(tly_admin_ctx *c)
 {
     const char *name = "";
-    if (tly_admin_read_body(c) != 0 || tly_admin_field_string(c, "name", false, tly_admin_check_name, &name) < 0 ||
+    if (tly_admin_read_body(c) != 0 || tly_admin_field_string(c, "name", false, tly_admin_check_label, &name) < 0 ||
         tly_admin_begin(c) != 0)
         return;
     char token[TLY_ADMIN_TOKEN_SIZE], hash[TLY_ADMIN_HASH_HEX_SIZE], prefix[TLY_ADMIN_VISIBLE_PREFIX + 1], pk[24];

@@ -63,6 +63,11 @@ const char *tly_admin_check_name(const char *s, size_t len)
     return NULL;
 }
 
+const char *tly_admin_check_label(const char *s, size_t len)
+{
+    return len == 0 ? NULL : tly_admin_check_name(s, len);
+}
+
 const char *tly_admin_check_domain(const char *s, size_t len)
 {
     if (len < 1 || len > 253) return "not a host name (1-253 characters)";

@@ -18,8 +18,10 @@ const char *tly_admin_check_password(const char *s, size_t len);
 /* A password given to prove who one is: only its length is checked (at most 1024 bytes), so that
  * rules made later never lock out an older password. */
 const char *tly_admin_check_password_given(const char *s, size_t len);
-/* A display name (property, key, goal, share link): 1-120 characters, not blank, no controls. */
+/* A display name (property, goal): 1-120 characters, not blank, no controls. */
 const char *tly_admin_check_name(const char *s, size_t len);
+/* An optional label (key, share link): like a name, but may be empty. */
+const char *tly_admin_check_label(const char *s, size_t len);
 /* A host name ("example.com", "localhost"), letters, digits, '-' and '_' in dot-separated labels. */
 const char *tly_admin_check_domain(const char *s, size_t len);
 /* An allowed origin: "*", a host name (any scheme and port), or scheme://host[:port]. */

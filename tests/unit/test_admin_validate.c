@@ -69,6 +69,14 @@ static void test_name(void)
     BAD(tly_admin_check_name, s);
 }
 
+static void test_label(void)
+{
+    OK(tly_admin_check_label, "");
+    OK(tly_admin_check_label, "website");
+    BAD(tly_admin_check_label, "   ");
+    BAD(tly_admin_check_label, "two\nlines");
+}
+
 static void test_domain(void)
 {
     OK(tly_admin_check_domain, "example.com");
@@ -173,6 +181,7 @@ static void run_tests(void)
     test_email();
     test_password();
     test_name();
+    test_label();
     test_domain();
     test_origin();
     test_paths_and_events();
