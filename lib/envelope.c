@@ -40,11 +40,36 @@ static int parse_timestamp(const json_t *v, int64_t *ms)
     return -1;
 }
 
+bool tly_json_depth_within(const char *text, size_t len, int max_depth)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\') i++;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth) return false;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return true;
+}
+
 int tly_envelope_parse(const char *body, size_t len, int max_events, tly_envelope *env,
                        tly_envelope_error *err)
 {
     memset(env, 0, sizeof *env);
     err->status = 400;
+    if (!tly_json_depth_within(body, len, TLY_MAX_JSON_DEPTH)) {
+        snprintf(err->message, sizeof err->message,
+                 "body: JSON nested deeper than %d levels (the limit)", TLY_MAX_JSON_DEPTH);
+        return -1;
+    }
     json_error_t jerr;
     env->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!env->root) {

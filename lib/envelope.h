@@ -21,6 +21,12 @@ typedef struct tly_envelope_error {
     char message[256];
 } tly_envelope_error;
 
+/* True when JSON text nests arrays and objects at most max_depth levels deep (brackets inside
+ * strings do not count). Checked before parsing, so that deep input is refused with a message
+ * naming TLY_MAX_JSON_DEPTH instead of costing the recursive parser its stack; malformed text is
+ * left for the parser to refuse. Shared with the Plausible-compatible endpoint. */
+bool tly_json_depth_within(const char *text, size_t len, int max_depth);
+
 /* Parses and checks the envelope. 0 ok (release with tly_envelope_clear), -1 with err. */
 int tly_envelope_parse(const char *body, size_t len, int max_events, tly_envelope *env,
                        tly_envelope_error *err) TLY_NONNULL(1, 4, 5) TLY_MUST_CHECK;

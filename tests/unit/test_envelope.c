@@ -200,9 +200,37 @@ static void test_event_errors(void)
     expect_event_error(longstr, "data.k: string longer than 500 characters");
 }
 
+/* Nesting deeper than TLY_MAX_JSON_DEPTH is refused before parsing, naming the limit; brackets
+ * inside strings are text, not nesting. */
+static void test_depth(void)
+{
+    char body[512];
+    /* The envelope is level 1, events 2, an event 3: "data" holds 13 more levels (16 in all). */
+    char nest[64] = "", close[64] = "";
+    for (int i = 0; i < 13; i++) { strcat(nest, "["); strcat(close, "]"); }
+    snprintf(body, sizeof body, "{\"property_id\":\"p\",\"events\":[{\"type\":\"x\",\"future\":%s1%s}]}", nest, close);
+    CHECK_INT(parse_env(body), 0);
+    snprintf(body, sizeof body, "{\"property_id\":\"p\",\"events\":[{\"type\":\"x\",\"future\":[%s1%s]}]}", nest, close);
+    CHECK_INT(parse_env(body), -1);
+    CHECK_INT(eerr.status, 400);
+    CHECK_STR(eerr.message, "body: JSON nested deeper than 16 levels (the limit)");
+    /* Deep garbage is refused for its depth before the parser reads it. */
+    char deep[4100];
+    memset(deep, '[', 4096);
+    deep[4096] = '\0';
+    CHECK_INT(parse_env(deep), -1);
+    CHECK_STR(eerr.message, "body: JSON nested deeper than 16 levels (the limit)");
+    /* Brackets in strings, escaped quotes included, do not nest. */
+    CHECK_INT(parse_env("{\"property_id\":\"p\",\"events\":[],\"x\":\"[[[[[[[[[[[[[[[[[[[[\\\"{{{{{{{{{{{{{{{{{{{{\"}"), 0);
+    CHECK(tly_json_depth_within("[[]]", 4, 2));
+    CHECK(!tly_json_depth_within("[[[]]]", 6, 2));
+    CHECK(tly_json_depth_within("[]]]]][[", 8, 2));   /* malformed: left to the parser */
+}
+
 static void run_tests(void)
 {
     test_envelope_errors();
+    test_depth();
     test_event_fields();
     test_skew();
     test_event_errors();

@@ -107,6 +107,8 @@ static void run_tests(void)
 
     expect_error("nope", "body is not valid JSON: '[' or '{' expected near 'nope' (line 1, column 4)");
     expect_error("[]", "body: expected a JSON object");
+    expect_error("{\"n\":\"pageview\",\"u\":\"https://e.com/\",\"d\":\"e.com\",\"x\":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}",
+                 "body: JSON nested deeper than 16 levels (the limit)");
     expect_error("{\"u\":\"https://e.com/\",\"d\":\"e.com\"}",
                  "name: required, 1-64 characters of letters, digits, '_', '-', '.', ':', '/' or space");
     expect_error("{\"n\":\"pageview\",\"d\":\"e.com\"}",
