@@ -189,6 +189,7 @@ static void expire_cookie(tly_admin_ctx *c)
 static int authenticate(tly_admin_ctx *c)
 {
     int found = tly_admin_session_token(c->req, c->session_token);
+    bool sent_cookie = found != 0;
     if (found == 1) {
         tly_db_error err = {0};
         found = tly_admin_session_user(c->db, c->session_token, &c->user, &err);
@@ -198,7 +199,7 @@ static int authenticate(tly_admin_ctx *c)
         }
     }
     if (found != 1) {
-        if (tly_req_param(c->req, "HTTP_COOKIE") && strstr(tly_req_param(c->req, "HTTP_COOKIE"), TLY_ADMIN_COOKIE_NAME "=")) {
+        if (sent_cookie) {
             expire_cookie(c);
             tly_admin_fail(c, 401, "session: expired or unknown; sign in again");
         } else {
