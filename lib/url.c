@@ -36,10 +36,14 @@ static bool reg_name_valid(const char *h, size_t len)
     return true;
 }
 
+/* The longest IPv6 address text, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" (INET6_ADDRSTRLEN
+ * without its NUL), plus the brackets. */
+#define IPV6_LITERAL_MAX_LEN (45 + 2)
+
 /* Bracketed IPv6 (or IPvFuture-ish) literal: hex digits, ':' and '.' (for embedded IPv4) only. */
 static bool ipv6_valid(const char *h, size_t len)
 {
-    if (len < 4 || h[0] != '[' || h[len - 1] != ']') return false;
+    if (len < 4 || len > IPV6_LITERAL_MAX_LEN || h[0] != '[' || h[len - 1] != ']') return false;
     size_t colons = 0;
     for (size_t i = 1; i + 1 < len; i++) {
         unsigned char c = (unsigned char)h[i];

@@ -104,6 +104,15 @@ static void test_parse(void)
     memset(longhost + 7, 'a', 254);
     CHECK_INT(tly_url_parse(longhost, 7 + 254, &u), -1);
     CHECK_INT(tly_url_parse(longhost, 7 + 253, &u), 0);
+    /* IPv6 literals are held to the length of the longest address (found by tests/fuzz: a
+     * 350-byte "[::::...]" host passed as a host of any length). */
+    CHECK_INT(tly_url_parse("http://[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]/", 55, &u), 0);
+    CHECK_INT(u.host_len, 47);
+    CHECK_INT(tly_url_parse("http://[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.2555]/", 56, &u), -1);
+    char longv6[400] = "http://[";
+    for (int i = 0; i < 150; i++) strcat(longv6, "1:");
+    strcat(longv6, "1]/x");
+    CHECK_INT(tly_url_parse(longv6, strlen(longv6), &u), -1);
 }
 
 static void test_without_fragment(void)
