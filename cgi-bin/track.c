@@ -6,6 +6,7 @@
 #include "ingest.h"
 #include "io.h"
 #include "log.h"
+#include "metrics.h"
 #include "resp.h"
 #include "background.h"
 
@@ -33,6 +34,8 @@ static void route(tly_ingest *ing, tly_req *req, tly_resp *resp)
             tly_resp_header(resp, "Allow", "POST, OPTIONS");
             tly_resp_error(resp, 405, "method %s not allowed on %s; use POST", method, path);
         }
+    } else if (strcmp(path, "/v1/metrics") == 0) {
+        tly_metrics_respond(req, resp);
     } else if (strcmp(path, "/v1/health") == 0) {
         if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) tly_ingest_health(ing, resp);
         else {
@@ -46,9 +49,11 @@ static void route(tly_ingest *ing, tly_req *req, tly_resp *resp)
 
 static void serve(tly_ingest *ing, tly_req *req, tly_resp *resp, const tly_io_ops *io, void *ctx)
 {
+    double started = tly_metrics_clock();
     tly_req_begin(req, io, ctx);
     route(ing, req, resp);
     if (tly_resp_send(req, resp) != 0) tly_log_debug("client went away before the response");
+    tly_metrics_request(resp->status, tly_metrics_clock() - started);
     tly_resp_reset(resp);
     tly_req_reset(req);
 }
@@ -149,6 +154,7 @@ int main(int argc, char **argv)
         return 1;
     }
     tly_log_setup("track", conf.log_level);
+    tly_metrics_open("track", tly_conf_path());
     tly_ingest ing;
     if (tly_ingest_open(&ing, &conf, "tally-track", err, sizeof err) != 0) {
         fprintf(stderr, "track.fcgi: %s\n", err);

@@ -121,8 +121,15 @@ def _install_prefix(h):
         _state["prefix"] = dict(prefix=prefix, bindir=v["bindir"],
                                 cgibin=os.path.join(v["libexecdir"], "tally", "cgi-bin"),
                                 etc=os.path.join(v["sysconfdir"], "tally"), share=v["pkgdatadir"])
-        # The installed programs read the installed tally.conf: make it the suite's.
-        shutil.copyfile(h.path("tally.conf"), os.path.join(_state["prefix"]["etc"], "tally.conf"))
+        # The installed programs read the installed tally.conf: make it the suite's, with a spool
+        # directory of their own that Apache's user (www-data) may write.
+        spool = h.path("spool-installed")
+        os.makedirs(spool, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(spool, "www-data", "www-data")
+        conf = re.sub(r"(?m)^spool_dir *=.*$", "spool_dir = " + spool, open(h.path("tally.conf")).read())
+        with open(os.path.join(_state["prefix"]["etc"], "tally.conf"), "w") as f:
+            f.write(conf)
     return _state["prefix"]
 
 
@@ -380,6 +387,18 @@ def test_apache_plausible_and_static(h):
             assert r.body == open(os.path.join(inst["share"], "tracker", "t.js"), "rb").read()
             assert "javascript" in r.headers.get("Content-Type", ""), r.headers
         assert h.http("GET", "/t.nonexistent.js").status == 404
+
+
+def test_apache_metrics(h):
+    with _apache(h):
+        r = expect(h.http("GET", "/v1/metrics"), 200)
+        assert r.headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"), r.headers
+        text = r.body.decode()
+        m = re.search(r'^tally_http_requests_total\{program="track",code="202"\} (\d+)$', text, re.M)
+        assert m and int(m.group(1)) >= 5, "202s counted under Apache: %r" % (m and m.group(0))
+        assert '\ntally_metrics_shared{program="track"} 1\n' in text, text[:300]
+        # A proxied request (mod_remoteip makes its address the program's REMOTE_ADDR) is refused.
+        expect_json_error(h.http("GET", "/v1/metrics", headers=new_client(h)), 403)
 
 
 def test_apache_logs_hold_no_address_or_user_agent(h):

@@ -1,0 +1,160 @@
+"""What an operator relies on: GET /v1/metrics (Prometheus text format, figures that add up every
+track.fcgi process, only for clients on the host) and the programs' JSON log lines, which never
+hold a client address or user agent, at any log level.
+"""
+import json
+import os
+import re
+import subprocess
+
+from client import GOOGLEBOT, ev, expect, expect_counts, expect_json_error, new_client, unique_ua
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+-]+|\+Inf|NaN)$')
+
+
+def scrape(h):
+    r = expect(h.http("GET", "/v1/metrics"), 200)
+    assert r.headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"), r.headers
+    return parse(r.body.decode())
+
+
+def parse(text):
+    """{(name, 'labels'): value}; asserts the text format line by line."""
+    samples, typed = {}, set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+            continue
+        if line.startswith("#") or not line:
+            continue
+        m = SAMPLE.match(line)
+        assert m, "not a sample line: %r" % line
+        name = m.group(1)
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert name in typed or family in typed, "sample without # TYPE: %r" % line
+        samples[(name, m.group(2) or "")] = float(m.group(3))
+    return samples
+
+
+def value(samples, name, **labels):
+    want = ",".join('%s="%s"' % kv for kv in labels.items())
+    for (n, l), v in samples.items():
+        if n == name and all(part in l for part in want.split(",")):
+            return v
+    raise AssertionError("no sample %s{%s}" % (name, want))
+
+
+def test_metrics_text_format(h):
+    s = scrape(h)
+    assert value(s, "tally_metrics_shared", program="track") == 1, "track.fcgi should count in shared memory"
+    assert value(s, "tally_processes", program="track") >= 1
+    assert value(s, "tally_http_requests_total", program="track", code="200") >= 1
+    rss = [v for (n, _), v in s.items() if n == "tally_process_resident_memory_bytes"]
+    assert rss and all(1 << 20 < v < 1 << 34 for v in rss), rss
+    assert value(s, "tally_http_request_duration_seconds_bucket", program="track", le="+Inf") == \
+        value(s, "tally_http_request_duration_seconds_count", program="track")
+
+
+def test_metrics_count_requests_of_every_process(h):
+    """lighttpd runs two track.fcgi processes; every scrape, whichever answers, counts the requests
+    of both, and totals never go down between scrapes."""
+    p = h.create_property()
+    before = scrape(h)
+    b202 = value(before, "tally_http_requests_total", program="track", code="202")
+    b401 = value(before, "tally_http_requests_total", program="track", code="401")
+    for _ in range(6):
+        expect_counts(h.post_events(p, [ev()], headers=new_client(h)), 1)
+    expect_json_error(h.post_events(p, [ev()], headers=new_client(h), auth=None), 401)
+    last = None
+    for _ in range(8):
+        s = scrape(h)
+        got = value(s, "tally_http_requests_total", program="track", code="202")
+        assert got >= b202 + 6, "scrape counts %s requests with 202, expected at least %s" % (got, b202 + 6)
+        assert value(s, "tally_http_requests_total", program="track", code="401") >= b401 + 1
+        assert last is None or got >= last, "the total went down between scrapes: %s -> %s" % (last, got)
+        last = got
+        assert value(s, "tally_processes", program="track") >= 1
+
+
+def test_metrics_labels_hold_no_client_data(h):
+    c = new_client(h)
+    p = h.create_property()
+    expect_counts(h.post_events(p, [ev("/label-check")], headers=c), 1)
+    r = expect(h.http("GET", "/v1/metrics"), 200)
+    text = r.body.decode()
+    for needle in list(h.seen_ips) + list(h.seen_uas) + ["/label-check", p.id]:
+        assert needle not in text, "%r in /v1/metrics" % needle
+    labels = set(re.findall(r'[{,]([a-z_]+)="', text))
+    assert labels <= {"program", "outcome", "code", "le", "pid"}, labels
+
+
+def test_metrics_only_for_this_host(h):
+    r = expect_json_error(h.http("GET", "/v1/metrics", headers=new_client(h)), 403)
+    assert "metrics" in r.json()["error"], r
+    r = expect_json_error(h.http("POST", "/v1/metrics", body=b"{}"), 405)
+    assert r.headers.get("Allow") == "GET, HEAD", r.headers
+
+
+# --- logs ----------------------------------------------------------------------------------------
+
+def _run_cgi(h, program, conf, method, uri, body=b"", headers=None):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TALLY_CONF": conf, "REQUEST_METHOD": method,
+           "REQUEST_URI": uri, "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json"}
+    env.update(headers or {})
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    p = subprocess.run([os.path.join(h.cgibin, program)], input=body, env=env, capture_output=True, timeout=60)
+    assert p.returncode == 0, "%s exited with %d: %r" % (program, p.returncode, p.stderr[-500:])
+    return p.stdout, p.stderr.decode(errors="replace")
+
+
+def test_debug_logs_hold_no_address_or_user_agent(h):
+    """Every program at log_level = debug, as plain CGI, over requests that log: accepted, bot,
+    invalid, unknown key, a report, an admin call, and the database unreachable."""
+    base = open(h.path("tally.conf")).read()
+    debug = h.path("tally-debug.conf")
+    down = h.path("tally-debug-dbdown.conf")
+    with open(debug, "w") as f:
+        f.write(re.sub(r"(?m)^log_level = .*$", "log_level = debug", base))
+    with open(down, "w") as f:
+        f.write(re.sub(r"(?m)^database = .*$", "database = host=%s/nonexistent dbname=tally user=tally" % h.tmp,
+                       re.sub(r"(?m)^log_level = .*$", "log_level = debug", base)))
+    p = h.create_property()
+    logs = []
+
+    def client(ua=None):
+        c = new_client(h) if ua is None else h.client(new_client(h)["X-Forwarded-For"], ua)
+        return {"REMOTE_ADDR": c["X-Forwarded-For"], "HTTP_USER_AGENT": c["User-Agent"]}
+
+    def events(evs, key=p.write_key, conf=debug, ua=None):
+        body = json.dumps({"property_id": p.id, "events": evs}).encode()
+        hdr = dict(client(ua), HTTP_AUTHORIZATION="Bearer " + key)
+        out, err = _run_cgi(h, "track.fcgi", conf, "POST", "/v1/events", body, hdr)
+        logs.append(err)
+        return out
+
+    assert b"Status: 202" in events([ev("/ok")])
+    assert b"Status: 202" in events([ev("/bot")], ua=GOOGLEBOT + " " + unique_ua().split()[-1])
+    bad = ev("/bad")
+    bad["ts"] = "yesterday-ish"
+    assert b"Status: 202" in events([bad])
+    assert b"Status: 401" in events([ev()], key="wk_" + "x" * 43)
+    assert b"Status: 503" in events([ev("/down")], conf=down)
+    for program, uri in (("report.fcgi", "/v1/properties/%s/overview" % p.id), ("admin.fcgi", "/admin/api/me")):
+        if os.access(os.path.join(h.cgibin, program), os.X_OK):
+            hdr = dict(client(), HTTP_AUTHORIZATION="Bearer " + p.read_key)
+            logs.append(_run_cgi(h, program, debug, "GET", uri, headers=hdr)[1])
+
+    text = "".join(logs)
+    lines = [line for line in text.splitlines() if line.strip()]
+    # Positive control: debug logging was on and wrote lines.
+    assert len(lines) >= 3, "expected debug log lines, got %r" % text[:1000]
+    for line in lines:
+        if not line.startswith("{"):
+            continue   # a sanitizer's or libpq's own text is not ours to shape
+        rec = json.loads(line)
+        assert set(rec) >= {"ts", "level", "program", "msg"}, rec
+    found = [n for n in list(h.seen_ips) + list(h.seen_uas) if n in text]
+    found += re.findall(r"TallyE2E/[0-9a-f]+", text)
+    assert not found, "client data in the programs' logs: %s; log: %s" % (found[:5], text[:1000])
