@@ -5,6 +5,7 @@
 #include "conf.h"
 #include "io.h"
 #include "log.h"
+#include "metrics.h"
 #include "resp.h"
 
 #include <fcgiapp.h>
@@ -24,8 +25,10 @@ static void on_signal(int sig)
 
 static void serve(tly_admin *adm, tly_req *req, tly_resp *resp, const tly_io_ops *io, void *ctx)
 {
+    double started = tly_metrics_clock();
     tly_req_begin(req, io, ctx);
     tly_admin_serve(adm, req, resp);
+    tly_metrics_request(resp->status, tly_metrics_clock() - started);
     tly_resp_reset(resp);
     tly_req_reset(req);
 }
@@ -44,6 +47,7 @@ int main(void)
         return 1;
     }
     tly_log_setup("admin", conf.log_level);
+    tly_metrics_open("admin", tly_conf_path());
     tly_admin *adm = tly_admin_new(&conf, err, sizeof err);
     if (!adm) {
         fprintf(stderr, "admin.fcgi: %s\n", err);

@@ -5,6 +5,7 @@
 #include "db.h"
 #include "io.h"
 #include "log.h"
+#include "metrics.h"
 #include "property.h"
 #include "report.h"
 #include "resp.h"
@@ -26,9 +27,11 @@ static void on_signal(int sig)
 
 static void serve(tly_db *db, tly_req *req, tly_resp *resp, const tly_io_ops *io, void *ctx)
 {
+    double started = tly_metrics_clock();
     tly_req_begin(req, io, ctx);
     tly_report_serve(db, req, resp);
     if (tly_resp_send(req, resp) != 0) tly_log_debug("client went away before the response");
+    tly_metrics_request(resp->status, tly_metrics_clock() - started);
     tly_resp_reset(resp);
     tly_req_reset(req);
 }
@@ -47,6 +50,7 @@ int main(void)
         return 1;
     }
     tly_log_setup("report", conf.log_level);
+    tly_metrics_open("report", tly_conf_path());
     tly_property_cache_setup(conf.key_cache_seconds);
     tly_db *db = tly_db_new(conf.database, "tally-report");
     tly_req req = {0};

@@ -88,6 +88,22 @@ def test_metrics_labels_hold_no_client_data(h):
     assert labels <= {"program", "outcome", "code", "le", "pid"}, labels
 
 
+def test_metrics_include_report_and_admin(h):
+    """report.fcgi and admin.fcgi count in segments of their own, which track.fcgi's answer adds."""
+    p = h.create_property()
+    expect(h.http("GET", "/v1/properties/%s/overview" % p.id, headers={"Authorization": "Bearer " + p.read_key}), 200)
+    expect_json_error(h.http("GET", "/v1/properties/%s/overview" % p.id), 401)
+    s = scrape(h)
+    assert value(s, "tally_http_requests_total", program="report", code="200") >= 1
+    assert value(s, "tally_http_requests_total", program="report", code="401") >= 1
+    assert value(s, "tally_processes", program="report") >= 1
+    if os.access(os.path.join(h.cgibin, "admin.fcgi"), os.X_OK):
+        h.http("GET", "/admin/api/me")
+        s = scrape(h)
+        assert sum(v for (n, l), v in s.items()
+                   if n == "tally_http_requests_total" and 'program="admin"' in l) >= 1
+
+
 def test_metrics_only_for_this_host(h):
     r = expect_json_error(h.http("GET", "/v1/metrics", headers=new_client(h)), 403)
     assert "metrics" in r.json()["error"], r
