@@ -119,15 +119,17 @@ class Run {
         this.browser = browser;
         this.name = name;
         this.requests = [];
-        this.pending = new Set();
+        this.pending = new Map();   // request -> its entry in this.requests, until answered
         this.lastActivity = Date.now();
         this.record = {requests: this.requests};
     }
 
-    async open(options = {}) {
-        this.context = await this.browser.newContext({viewport: {width: 1280, height: 800}, ...options});
+    // A fresh browser context (no cookies, no storage) and a page in it; initScript runs in every
+    // page before the page's own scripts.
+    async open(initScript = null) {
+        this.context = await this.browser.newContext({viewport: {width: 1280, height: 800}});
         await this.context.addInitScript(audit);
-        if (options.initScript) await this.context.addInitScript(options.initScript);
+        if (initScript) await this.context.addInitScript(initScript);
         this.context.on("request", (r) => this.onRequest(r));
         // A response ends a request here: the tracker never reads the body, so "requestfinished"
         // does not always follow (a keepalive fetch's body is left unread).
@@ -152,19 +154,19 @@ class Run {
             entry.body = body;
         }
         this.requests.push(entry);
-        this.pending.add(r);
+        this.pending.set(r, entry);
         this.lastActivity = Date.now();
         entry.headersDone = r.allHeaders().then((h) => {
             entry.contentType = h["content-type"] || null;
             entry.origin = h["origin"] || null;
         }).catch(() => {});
-        r._tallyEntry = entry;
     }
 
     onDone(r, status, failure) {
-        if (!this.pending.has(r)) return;
-        r._tallyEntry.status = status;
-        r._tallyEntry.failure = failure;
+        const entry = this.pending.get(r);
+        if (!entry) return;
+        entry.status = status;
+        entry.failure = failure;
         this.pending.delete(r);
         this.lastActivity = Date.now();
     }
@@ -276,7 +278,8 @@ scenarios.custom = async (run) => {
     await run.snapshot("final");
 };
 
-// Calls made before t.js has loaded (async) wait in the queue and are sent after the pageview.
+// Calls made before t.js has loaded (async) wait in the queue and are sent after the pageview. The
+// endpoint is given explicitly (data-api).
 scenarios.queue = async (run) => {
     const p = config.properties.queue;
     writePage("/queue/", html("Queue", `
@@ -284,7 +287,7 @@ scenarios.queue = async (run) => {
 window.tally = window.tally || function () { (tally.q = tally.q || []).push(arguments); };
 tally("early", {props: {step: 1}});
 </script>
-<script async src="${STATS}/t.js" data-property="${p.id}" data-key="${p.key}"></script>
+<script async src="${STATS}/t.js" data-property="${p.id}" data-key="${p.key}" data-api="${STATS}/v1/events"></script>
 <script>tally("early", {props: {step: 2}});</script>`, "<h1>Queue</h1>"));
     const page = await run.open();
     await page.goto(SITE + "/queue/");
@@ -326,10 +329,10 @@ scenarios.localhost = async (run) => {
 // sendBeacon refuses (as when its queue is full): fetch with keepalive, still text/plain.
 scenarios.fetch_fallback = async (run) => {
     writePage("/fallback/", html("Fallback", snippet("fetch_fallback"), '<button id="b" onclick="tally(\'signup\')">x</button>'));
-    const page = await run.open({initScript: () => {
+    const page = await run.open(() => {
         window.__beaconCalls = 0;
         navigator.sendBeacon = function () { window.__beaconCalls++; return false; };
-    }});
+    });
     await page.goto(SITE + "/fallback/");
     await run.settle(1);
     await page.click("#b");

@@ -264,9 +264,12 @@ def test_custom_events_with_props_and_revenue(h):
 
 
 def test_calls_queued_before_load(h):
-    """tally() calls made before t.js (loaded async) ran are sent after the pageview, in order."""
+    """tally() calls made before t.js (loaded async, with data-api) ran are sent after the
+    pageview, in order."""
     b = browser(h)
-    sent = sent_events(b.scenario("queue"))
+    rec = b.scenario("queue")
+    assert all(r["url"].startswith("http://stats.test:%d/v1/events?key=" % h.http_port) for r in rec["requests"])
+    sent = sent_events(rec)
     assert [(e["type"], e["data"]) for e in sent] == [("pageview", {}), ("early", {"step": 1}),
                                                       ("early", {"step": 2})], sent
     rows = b.events("queue", wait_for=3)
