@@ -2,6 +2,7 @@
 #include "db.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@ struct tly_db {
     char *conninfo;
     char *application_name;
     PGconn *conn;
+    bool connected_before;   /* a new connection after this is a reconnect (metrics) */
     /* Statements prepared on the current connection; cleared whenever it is replaced. */
     const tly_db_stmt *prepared[DB_MAX_PREPARED];
     int nprepared;
@@ -63,9 +65,12 @@ int tly_db_ensure(tly_db *db, tly_db_error *err)
     if (PQstatus(db->conn) != CONNECTION_OK) {
         set_error(err, true, NULL, PQerrorMessage(db->conn));
         tly_log_warn("database unreachable: %s", err->message);
+        tly_metrics_inc(TLY_METRIC_DB_ERRORS);
         drop_connection(db);
         return -1;
     }
+    if (db->connected_before) tly_metrics_inc(TLY_METRIC_DB_RECONNECTS);
+    db->connected_before = true;
     return 0;
 }
 
@@ -89,6 +94,7 @@ static void result_error(tly_db *db, PGresult *res, tly_db_error *err)
                   (state && strcmp(state, "57P01") == 0);   /* admin shutdown */
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn);
     set_error(err, broken, state, msg && *msg ? msg : "unexpected result status");
+    tly_metrics_inc(TLY_METRIC_DB_ERRORS);
     if (broken) drop_connection(db);
 }
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 from client import GOOGLEBOT, ev, expect, expect_counts, expect_json_error, new_client, unique_ua
 
@@ -102,6 +103,26 @@ def test_metrics_include_report_and_admin(h):
         s = scrape(h)
         assert sum(v for (n, l), v in s.items()
                    if n == "tally_http_requests_total" and 'program="admin"' in l) >= 1
+
+
+def test_metrics_count_database_errors_and_reconnects(h):
+    p = h.create_property()
+    expect_counts(h.post_events(p, [ev()], headers=new_client(h)), 1)
+    before = scrape(h)
+    h.restart_db()
+    # Every process's connection broke; the next requests reconnect (events meanwhile may go to
+    # the spool, which the background thread replays).
+    for _ in range(4):
+        expect_counts(h.post_events(p, [ev()], headers=new_client(h)), 1)
+    deadline = time.time() + 30
+    while h.http("GET", "/v1/health").status != 200:
+        assert time.time() < deadline, "track.fcgi did not report the database back"
+        time.sleep(0.2)
+    s = scrape(h)
+    assert value(s, "tally_db_reconnects_total", program="track") > \
+        value(before, "tally_db_reconnects_total", program="track"), "no reconnect counted"
+    assert value(s, "tally_db_errors_total", program="track") > \
+        value(before, "tally_db_errors_total", program="track"), "the broken connections were not counted"
 
 
 def test_metrics_only_for_this_host(h):
