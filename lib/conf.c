@@ -31,6 +31,8 @@ static void conf_defaults(tly_conf *conf)
     conf->ingest_threads = 16;
     conf->sessionize_interval = 5;
     conf->spool_max_bytes = (size_t)256 << 20;
+    conf->rate_limit_key = 5000;
+    conf->rate_limit_address = 50;
     conf->log_level = TLY_LOG_INFO;
 }
 
@@ -79,6 +81,10 @@ static const char *apply_setting(tly_conf *conf, const char *key, const char *va
     } else if (strcmp(key, "sessionize_interval") == 0) {
         if (parse_int_setting(value, 0, 3600, &n) != 0) return "must be seconds between 0 and 3600";
         conf->sessionize_interval = (int)n;
+    } else if (strcmp(key, "rate_limit_key") == 0 || strcmp(key, "rate_limit_address") == 0) {
+        if (parse_int_setting(value, 0, 1000000, &n) != 0) return "must be requests per second between 0 (none) and 1000000";
+        if (strcmp(key, "rate_limit_key") == 0) conf->rate_limit_key = (double)n;
+        else conf->rate_limit_address = (double)n;
     } else if (strcmp(key, "spool_dir") == 0) {
         if (*value && *value != '/') return "must be an absolute path (or empty: no spool)";
         free(conf->spool_dir);

@@ -17,6 +17,8 @@ typedef struct tly_conf {
     int key_cache_seconds;    /* how long a key lookup is remembered (revocation delay) */
     int ingest_threads;       /* concurrent requests per track.fcgi process (group commit) */
     int sessionize_interval;  /* seconds between track.fcgi's sessioniser runs; 0: cron only */
+    double rate_limit_key;     /* requests per second per write key (burst: twice that); 0: none */
+    double rate_limit_address; /* requests per second per client address; 0: none */
     char *spool_dir;          /* where events wait while the database is unreachable; NULL: no spool */
     size_t spool_max_bytes;   /* beyond this the spool is full and ingest answers 503 */
     tly_log_level log_level;

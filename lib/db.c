@@ -113,19 +113,36 @@ static int prepare(tly_db *db, const tly_db_stmt *stmt, tly_db_error *err)
     return 0;
 }
 
+/* Whether a failed statement is sent once more, on a new connection: only when the old connection
+ * had broken while idle between requests (typically: the server restarted since), so the statement
+ * could not have run. Inside a transaction the caller decides, since what came before is lost. */
+static bool resend(bool was_idle, const tly_db_error *err, int attempt)
+{
+    return attempt == 0 && was_idle && err->unreachable;
+}
+
+static bool idle(const tly_db *db)
+{
+    return db->conn && PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+}
+
 PGresult *tly_db_exec_bin(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
                           const int *lengths, const int *formats, ExecStatusType expect,
                           tly_db_error *err)
 {
-    if (tly_db_ensure(db, err) != 0) return NULL;
-    if (prepare(db, stmt, err) != 0) return NULL;
-    PGresult *res = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, lengths, formats, 0);
-    if (PQresultStatus(res) != expect) {
+    for (int attempt = 0;; attempt++) {
+        if (tly_db_ensure(db, err) != 0) return NULL;
+        bool was_idle = idle(db);
+        if (prepare(db, stmt, err) != 0) {
+            if (resend(was_idle, err, attempt)) continue;
+            return NULL;
+        }
+        PGresult *res = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, lengths, formats, 0);
+        if (PQresultStatus(res) == expect) return res;
         result_error(db, res, err);
         PQclear(res);
-        return NULL;
+        if (!resend(was_idle, err, attempt)) return NULL;
     }
-    return res;
 }
 
 PGresult *tly_db_exec(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
@@ -137,25 +154,27 @@ PGresult *tly_db_exec(tly_db *db, const tly_db_stmt *stmt, const char *const *pa
 PGresult *tly_db_query(tly_db *db, const char *sql, const char *const *params, int nparams,
                        ExecStatusType expect, tly_db_error *err)
 {
-    if (tly_db_ensure(db, err) != 0) return NULL;
-    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != expect) {
+    for (int attempt = 0;; attempt++) {
+        if (tly_db_ensure(db, err) != 0) return NULL;
+        bool was_idle = idle(db);
+        PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) == expect) return res;
         result_error(db, res, err);
         PQclear(res);
-        return NULL;
+        if (!resend(was_idle, err, attempt)) return NULL;
     }
-    return res;
 }
 
 int tly_db_command(tly_db *db, const char *sql, tly_db_error *err)
 {
-    if (tly_db_ensure(db, err) != 0) return -1;
-    PGresult *res = PQexec(db->conn, sql);
-    int rc = 0;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        result_error(db, res, err);
-        rc = -1;
+    for (int attempt = 0;; attempt++) {
+        if (tly_db_ensure(db, err) != 0) return -1;
+        bool was_idle = idle(db);
+        PGresult *res = PQexec(db->conn, sql);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok) result_error(db, res, err);
+        PQclear(res);
+        if (ok) return 0;
+        if (!resend(was_idle, err, attempt)) return -1;
     }
-    PQclear(res);
-    return rc;
 }

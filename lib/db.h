@@ -1,5 +1,7 @@
 /* PostgreSQL access: one connection per process, kept across requests, prepared statements
- * prepared lazily per connection, and reconnection by itself after the server went away.
+ * prepared lazily per connection, and reconnection by itself after the server went away: a
+ * statement that finds the connection broken while idle (the server restarted since the last
+ * request) is sent once more on a new one; inside a transaction, the failure goes to the caller.
  * Every value travels as an out-of-line parameter; SQL is never built from input. */
 #ifndef TLY_DB_H
 #define TLY_DB_H

@@ -55,6 +55,12 @@ int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, 
             return -1;
         }
     }
+    /* Buckets for a few thousand busy senders at once; beyond that they share. */
+    if (conf->rate_limit_key > 0)
+        ing->key_limit = tly_ratelimit_new(conf->rate_limit_key, 2 * conf->rate_limit_key, 1024);
+    if (conf->rate_limit_address > 0)
+        ing->address_limit = tly_ratelimit_new(conf->rate_limit_address, 2 * conf->rate_limit_address, 8192);
+    ing->quota = tly_quota_new();
     ing->db = tly_db_new(conf->database, program);
     tly_property_cache_setup(conf->key_cache_seconds);
     pthread_mutex_init(&ing->lock, NULL);
@@ -76,6 +82,9 @@ void tly_ingest_close(tly_ingest *ing)
 {
     tly_batcher_stop(ing->batcher);
     tly_spool_close(ing->spool);
+    tly_ratelimit_free(ing->key_limit);
+    tly_ratelimit_free(ing->address_limit);
+    tly_quota_free(ing->quota);
     if (ing->db) pthread_mutex_destroy(&ing->lock);
     tly_db_free(ing->db);
     tly_geo_close(ing->geo);
@@ -141,6 +150,46 @@ static void database_unavailable(tly_resp *resp, const tly_db_error *dberr)
     tly_resp_error(resp, 503, "database unavailable; retry later");
 }
 
+/* --- limits -------------------------------------------------------------------------------- */
+
+static void too_many(tly_resp *resp, int wait_seconds, const char *what)
+{
+    char after[16];
+    snprintf(after, sizeof after, "%d", wait_seconds);
+    tly_resp_header(resp, "Retry-After", after);
+    tly_resp_error(resp, 429, "%s; retry in %d s", what, wait_seconds);
+}
+
+/* The client address as ingest sees it (REMOTE_ADDR or the trusted proxies' X-Forwarded-For). */
+static void client_address(const tly_ingest *ing, const tly_req *req, char ip[46])
+{
+    const char *remote = tly_req_param(req, "REMOTE_ADDR");
+    if (tly_clientip_resolve(remote ? remote : "", tly_req_param(req, "HTTP_X_FORWARDED_FOR"),
+                             ing->trusted_proxies, ip) != 0)
+        snprintf(ip, 46, "0.0.0.0");
+}
+
+/* Rate limits per client address and, when given, per write key. 0 ok, -1 answered 429. */
+static int within_rate_limits(tly_ingest *ing, const tly_req *req, tly_resp *resp, const char *key,
+                              int64_t now_ms)
+{
+    int wait;
+    if (ing->address_limit) {
+        char ip[46];
+        client_address(ing, req, ip);
+        if ((wait = tly_ratelimit_take(ing->address_limit, tly_ratelimit_key(ip, strlen(ip)), now_ms)) > 0) {
+            too_many(resp, wait, "rate limit: too many requests from this address");
+            return -1;
+        }
+    }
+    if (key && ing->key_limit &&
+        (wait = tly_ratelimit_take(ing->key_limit, tly_ratelimit_key(key, strlen(key)), now_ms)) > 0) {
+        too_many(resp, wait, "rate limit: too many requests with this write key");
+        return -1;
+    }
+    return 0;
+}
+
 /* --- enrichment ---------------------------------------------------------------------------- */
 
 /* What is known about the sender of the request, computed once for all its events. The address
@@ -159,10 +208,7 @@ typedef struct sender {
 static void sender_init(sender *s, const tly_ingest *ing, const tly_req *req, int64_t now_ms)
 {
     memset(s, 0, sizeof *s);
-    const char *remote = tly_req_param(req, "REMOTE_ADDR");
-    if (tly_clientip_resolve(remote ? remote : "", tly_req_param(req, "HTTP_X_FORWARDED_FOR"),
-                             ing->trusted_proxies, s->ip) != 0)
-        snprintf(s->ip, sizeof s->ip, "0.0.0.0");
+    client_address(ing, req, s->ip);
     s->ua = tly_req_param(req, "HTTP_USER_AGENT");
     if (!s->ua) s->ua = "";
     s->ua_len = strlen(s->ua);
@@ -426,6 +472,7 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     memset(&env, 0, sizeof env);
     allow_origin(req, resp);
     if (read_request(ing, req, resp, &key, &env) != 0) goto done;
+    if (within_rate_limits(ing, req, resp, tly_buf_cstr(&key), now_ms) != 0) goto done;
     pthread_mutex_lock(&ing->lock);
     if (authorise(ing, req, resp, tly_buf_cstr(&key), &env, &prop) != 0) {
         pthread_mutex_unlock(&ing->lock);
@@ -437,10 +484,16 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     outcome o = {0, 0, 0, 0, json_array()};
     json_t *batch = json_array();
     tly_db_error dberr;
-    if (build_batch(ing, &env, &prop, &s, now_ms, batch, &o, &dberr) != 0 ||
-        store_batch(ing, &prop, batch, &o, &dberr) != 0) {
+    int wait = 0;
+    if (build_batch(ing, &env, &prop, &s, now_ms, batch, &o, &dberr) != 0) {
+        database_unavailable(resp, &dberr);
+    } else if ((wait = tly_quota_check(ing->quota, ing->db, prop.pk, prop.event_quota_daily,
+                                       (long long)json_array_size(batch), now_ms)) > 0) {
+        too_many(resp, wait, "quota: the property's daily event quota is used up");
+    } else if (store_batch(ing, &prop, batch, &o, &dberr) != 0) {
         database_unavailable(resp, &dberr);
     } else {
+        tly_quota_add(ing->quota, prop.pk, o.stored);
         answer(resp, &o);
         tly_log_debug("property %s: %d stored, %d duplicates, %d filtered, %d rejected", prop.id,
                       o.stored, o.duplicates, o.filtered, o.rejected);
@@ -463,6 +516,7 @@ static int plausible_store(tly_ingest *ing, const tly_property *prop, const send
     json_t *batch = json_array();
     int rc = enrich_into_batch(ing, prop, s, ev, batch, &o, dberr);
     if (rc == 0) rc = store_batch(ing, prop, batch, &o, dberr);
+    if (rc == 0) tly_quota_add(ing->quota, prop->pk, o.stored);
     json_decref(batch);
     return rc;
 }
@@ -480,6 +534,11 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
         tly_resp_error(resp, 400, "%s", why);
         return;
     }
+    if (within_rate_limits(ing, req, resp, NULL, now_ms) != 0) {
+        tly_event_clear(&ev);
+        json_decref(domains);
+        return;
+    }
     pthread_mutex_lock(&ing->lock);
     sender s;
     sender_init(&s, ing, req, now_ms);
@@ -487,7 +546,7 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
     size_t i;
     json_t *domain;
     tly_db_error dberr;
-    int failed = 0, refused = 0;
+    int failed = 0, refused = 0, over_quota = 0, wait = 0;
     /* Like Plausible: an unknown domain is answered 202 and nothing is stored. */
     json_array_foreach(domains, i, domain) {
         tly_property prop;
@@ -495,12 +554,16 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
         if (found < 0) { failed = 1; break; }
         if (found == 0) continue;
         if (origin && *origin && !tly_property_origin_allowed(&prop, origin)) refused++;
+        else if ((wait = tly_quota_check(ing->quota, ing->db, prop.pk, prop.event_quota_daily, 1, now_ms)) > 0)
+            over_quota++;
         else if (plausible_store(ing, &prop, &s, &ev, &dberr) != 0) failed = 1;
         tly_property_clear(&prop);
         if (failed) break;
     }
     pthread_mutex_unlock(&ing->lock);
     if (failed) database_unavailable(resp, &dberr);
+    else if (over_quota && over_quota + refused == (int)json_array_size(domains))
+        too_many(resp, wait, "quota: the property's daily event quota is used up");
     else if (refused && refused == (int)json_array_size(domains))
         tly_resp_error(resp, 403, "Origin %s is not in the property's allowed_origins", origin);
     else tly_resp_text(resp, 202, "text/plain; charset=utf-8", "ok");

@@ -9,6 +9,8 @@
 #include "db.h"
 #include "geo.h"
 #include "io.h"
+#include "quota.h"
+#include "ratelimit.h"
 #include "resp.h"
 
 #include <pthread.h>
@@ -23,6 +25,9 @@ typedef struct tly_ingest {
     pthread_mutex_t lock;
     tly_batcher *batcher;    /* NULL: each request commits on its own (plain CGI) */
     tly_spool *spool;        /* NULL: no spool (spool_dir unset) */
+    tly_ratelimit *key_limit;       /* NULL: no limit */
+    tly_ratelimit *address_limit;   /* NULL: no limit */
+    tly_quota *quota;
 } tly_ingest;
 
 /* Sets up everything ingest needs from the configuration (database handle, proxies, GeoIP,

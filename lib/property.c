@@ -19,7 +19,7 @@ static const tly_db_stmt stmt_by_key = {
     "SELECT k.revoked, p.pk, p.id, p.session_timeout, p.drop_gpc, "
     "       array_to_json(p.allowed_origins)::text, array_to_json(p.excluded_paths)::text, "
     "       array_to_json(p.domains)::text, encode(p.visitor_key, 'hex'), "
-    "       (SELECT count(*) FROM used) "
+    "       (SELECT count(*) FROM used), p.event_quota_daily "
     "FROM k JOIN properties p ON p.pk = k.property_pk",
     2};
 
@@ -27,7 +27,7 @@ static const tly_db_stmt stmt_by_domain = {
     "property_by_domain",
     "SELECT false, p.pk, p.id, p.session_timeout, p.drop_gpc, "
     "       array_to_json(p.allowed_origins)::text, array_to_json(p.excluded_paths)::text, "
-    "       array_to_json(p.domains)::text, encode(p.visitor_key, 'hex'), 0 "
+    "       array_to_json(p.domains)::text, encode(p.visitor_key, 'hex'), 0, p.event_quota_daily "
     "FROM properties p WHERE lower($1) = ANY (p.domains) ORDER BY p.pk LIMIT 1",
     1};
 
@@ -41,7 +41,7 @@ static json_t *json_array_from(const char *text)
     return v;
 }
 
-/* Fills prop from a row of the shape both lookups select (columns 1-8). */
+/* Fills prop from a row of the shape both lookups select (columns 1-8 and 10). */
 static void property_from_row(const PGresult *res, tly_property *prop)
 {
     memset(prop, 0, sizeof *prop);
@@ -52,6 +52,7 @@ static void property_from_row(const PGresult *res, tly_property *prop)
     prop->allowed_origins = json_array_from(PQgetvalue(res, 0, 5));
     prop->excluded_paths = json_array_from(PQgetvalue(res, 0, 6));
     prop->domains = json_array_from(PQgetvalue(res, 0, 7));
+    prop->event_quota_daily = atoll(PQgetvalue(res, 0, 10));
     const char *hex = PQgetvalue(res, 0, 8);
     if (sodium_hex2bin(prop->visitor_key, sizeof prop->visitor_key, hex, strlen(hex), NULL, NULL,
                        NULL) != 0)

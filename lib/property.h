@@ -18,6 +18,7 @@ typedef struct tly_property {
     json_t *allowed_origins;   /* array of strings; "*" allows any */
     json_t *excluded_paths;    /* array of strings; a trailing '*' matches a prefix */
     json_t *domains;           /* array of host names */
+    long long event_quota_daily;   /* events a UTC day may store; 0: no quota */
     uint8_t visitor_key[TLY_SALT_BYTES];
 } tly_property;
 

@@ -141,7 +141,8 @@ def test_database_restart_under_load(h):
     """Sustained ingest while PostgreSQL restarts: every event answered 202 is in the database once
     the spool has been replayed (targets.md: 0 lost)."""
     p = h.create_property()
-    clients = [new_client(h) for _ in range(4)]
+    # Many visitors, so that no address comes near its rate limit.
+    clients = [new_client(h) for _ in range(64)]
     accepted, refused = [], []
     lock = threading.Lock()
     stop = threading.Event()
@@ -152,13 +153,13 @@ def test_database_restart_under_load(h):
             e = ev("/load-%d-%d" % (n, i))
             i += 1
             try:
-                r = h.post_events(p, [e], headers=clients[n])
+                r = h.post_events(p, [e], headers=clients[(n * 16 + i) % len(clients)])
             except OSError:
                 continue
             with lock:
                 (accepted if r.status == 202 else refused).append((e["event_id"], r.status))
 
-    threads = [threading.Thread(target=sender, args=(n,)) for n in range(len(clients))]
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     try:
@@ -181,3 +182,13 @@ def test_database_restart_under_load(h):
     assert not lost, "%d of %d events answered 202 are missing: %r" % (len(lost), len(ids), lost[:5])
     assert len(stored) == len(set(ids)), (len(stored), len(set(ids)))
     assert all(s == 503 for _, s in refused), set(s for _, s in refused)
+
+
+def test_reports_after_database_restart(h):
+    """report.fcgi's connection dies with the server; its next request reconnects and answers."""
+    p = h.create_property()
+    auth = {"Authorization": "Bearer " + p.read_key}
+    assert h.http("GET", "/v1/properties/%s/overview" % p.id, headers=auth).status == 200
+    h.restart_db()
+    r = h.http("GET", "/v1/properties/%s/overview" % p.id, headers=auth)
+    assert r.status == 200, r

@@ -1,0 +1,72 @@
+#include "first.h"
+#include "quota.h"
+#include "mem.h"
+#include "timeparse.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define QUOTA_REFRESH_MS 30000
+#define QUOTA_SLOTS 64
+#define DAY_MS 86400000LL
+
+static const tly_db_stmt stmt_today = {
+    "quota_today",
+    "SELECT count(*) FROM events WHERE property_pk = $1 AND ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+    1};
+
+typedef struct counter {
+    int property_pk;        /* 0: unused */
+    int32_t day;
+    long long count;
+    int64_t read_ms;        /* when count was last read from the database */
+} counter;
+
+struct tly_quota {
+    counter slots[QUOTA_SLOTS];
+};
+
+tly_quota *tly_quota_new(void)
+{
+    return tly_xcalloc(1, sizeof(tly_quota));
+}
+
+void tly_quota_free(tly_quota *q)
+{
+    free(q);
+}
+
+static counter *slot(tly_quota *q, int property_pk)
+{
+    return &q->slots[(unsigned)property_pk % QUOTA_SLOTS];
+}
+
+int tly_quota_check(tly_quota *q, tly_db *db, int property_pk, long long limit, long long events,
+                    int64_t now_ms)
+{
+    if (limit <= 0) return 0;
+    counter *c = slot(q, property_pk);
+    int32_t day = tly_time_day_of_ms(now_ms);
+    if (c->property_pk != property_pk || c->day != day || now_ms - c->read_ms >= QUOTA_REFRESH_MS) {
+        char pk[16];
+        snprintf(pk, sizeof pk, "%d", property_pk);
+        const char *params[] = {pk};
+        tly_db_error err;
+        PGresult *res = tly_db_exec(db, &stmt_today, params, PGRES_TUPLES_OK, &err);
+        if (!res) return 0;
+        c->property_pk = property_pk;
+        c->day = day;
+        c->count = atoll(PQgetvalue(res, 0, 0));
+        c->read_ms = now_ms;
+        PQclear(res);
+    }
+    if (c->count + events <= limit) return 0;
+    int64_t next_midnight = ((int64_t)day + 1) * DAY_MS;
+    return (int)((next_midnight - now_ms + 999) / 1000);
+}
+
+void tly_quota_add(tly_quota *q, int property_pk, long long events)
+{
+    counter *c = slot(q, property_pk);
+    if (c->property_pk == property_pk) c->count += events;
+}
