@@ -60,16 +60,21 @@ bool tly_json_depth_within(const char *text, size_t len, int max_depth)
     return true;
 }
 
+int tly_json_body_check(const char *text, size_t len, char *err, size_t errlen)
+{
+    if (memchr(text, '\0', len))
+        return fail(err, errlen, "body is not valid JSON: it contains a NUL byte");
+    if (!tly_json_depth_within(text, len, TLY_MAX_JSON_DEPTH))
+        return fail(err, errlen, "body: JSON nested deeper than %d levels (the limit)", TLY_MAX_JSON_DEPTH);
+    return 0;
+}
+
 int tly_envelope_parse(const char *body, size_t len, int max_events, tly_envelope *env,
                        tly_envelope_error *err)
 {
     memset(env, 0, sizeof *env);
     err->status = 400;
-    if (!tly_json_depth_within(body, len, TLY_MAX_JSON_DEPTH)) {
-        snprintf(err->message, sizeof err->message,
-                 "body: JSON nested deeper than %d levels (the limit)", TLY_MAX_JSON_DEPTH);
-        return -1;
-    }
+    if (tly_json_body_check(body, len, err->message, sizeof err->message) != 0) return -1;
     json_error_t jerr;
     env->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!env->root) {

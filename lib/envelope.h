@@ -22,10 +22,13 @@ typedef struct tly_envelope_error {
 } tly_envelope_error;
 
 /* True when JSON text nests arrays and objects at most max_depth levels deep (brackets inside
- * strings do not count). Checked before parsing, so that deep input is refused with a message
- * naming TLY_MAX_JSON_DEPTH instead of costing the recursive parser its stack; malformed text is
- * left for the parser to refuse. Shared with the Plausible-compatible endpoint. */
+ * strings do not count); malformed text is left for the parser to refuse. */
 bool tly_json_depth_within(const char *text, size_t len, int max_depth);
+/* What a request body must pass before it is parsed: no NUL byte (Jansson skips some silently,
+ * e.g. one right after a number, and would accept text that is not JSON) and nesting within
+ * TLY_MAX_JSON_DEPTH (refused with a message naming the limit instead of costing the recursive
+ * parser its stack). 0 ok; -1 with a message. Shared with the Plausible-compatible endpoint. */
+int tly_json_body_check(const char *text, size_t len, char *err, size_t errlen);
 
 /* Parses and checks the envelope. 0 ok (release with tly_envelope_clear), -1 with err. */
 int tly_envelope_parse(const char *body, size_t len, int max_events, tly_envelope *env,

@@ -144,10 +144,7 @@ int tly_plausible_parse(const char *body, size_t len, int64_t received_ms, tly_e
                         json_t **domains, char *err, size_t errlen)
 {
     *domains = NULL;
-    if (!tly_json_depth_within(body, len, TLY_MAX_JSON_DEPTH)) {
-        snprintf(err, errlen, "body: JSON nested deeper than %d levels (the limit)", TLY_MAX_JSON_DEPTH);
-        return -1;
-    }
+    if (tly_json_body_check(body, len, err, errlen) != 0) return -1;
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {

@@ -109,6 +109,9 @@ static void run_tests(void)
     expect_error("[]", "body: expected a JSON object");
     expect_error("{\"n\":\"pageview\",\"u\":\"https://e.com/\",\"d\":\"e.com\",\"x\":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}",
                  "body: JSON nested deeper than 16 levels (the limit)");
+    static const char nul_body[] = "{\"n\":\"pageview\",\"w\":1\0,\"u\":\"https://e.com/\",\"d\":\"e.com\"}";
+    CHECK_INT(tly_plausible_parse(nul_body, sizeof nul_body - 1, NOW, &ev, &domains, err, sizeof err), -1);
+    CHECK_STR(err, "body is not valid JSON: it contains a NUL byte");
     expect_error("{\"u\":\"https://e.com/\",\"d\":\"e.com\"}",
                  "name: required, 1-64 characters of letters, digits, '_', '-', '.', ':', '/' or space");
     expect_error("{\"n\":\"pageview\",\"d\":\"e.com\"}",
