@@ -42,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(err.message[0] != '\0');
         return 0;
     }
+    FUZZ_CHECK(memchr(data, '\0', size) == NULL);   /* a NUL byte is never JSON */
     FUZZ_CHECK(env.property_id != NULL && env.property_id[0] != '\0');
     FUZZ_CHECK(json_is_array(env.events) && json_array_size(env.events) <= 1000);
     for (size_t i = 0; i < json_array_size(env.events); i++) {

@@ -21,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(why[0] != '\0');
         return 0;
     }
+    FUZZ_CHECK(memchr(data, '\0', size) == NULL);   /* a NUL byte is never JSON */
     FUZZ_CHECK(json_is_array(domains));
     size_t i;
     json_t *d;
