@@ -34,6 +34,12 @@ static void route(tly_ingest *ing, tly_req *req, tly_resp *resp)
             tly_resp_header(resp, "Allow", "POST, OPTIONS");
             tly_resp_error(resp, 405, "method %s not allowed on %s; use POST", method, path);
         }
+    } else if (strcmp(path, "/v1/tokens") == 0) {
+        if (strcmp(method, "POST") == 0) tly_ingest_mint_token(ing, req, resp);
+        else {
+            tly_resp_header(resp, "Allow", "POST");
+            tly_resp_error(resp, 405, "method %s not allowed on /v1/tokens; use POST", method);
+        }
     } else if (strcmp(path, "/v1/metrics") == 0) {
         tly_metrics_respond(req, resp);
     } else if (strcmp(path, "/v1/health") == 0) {

@@ -443,18 +443,29 @@ static int authorise(tly_ingest *ing, const tly_req *req, tly_resp *resp, const 
                      const tly_envelope *env, tly_property *prop)
 {
     tly_db_error dberr;
-    switch (tly_property_by_key(ing->db, "write", key, prop, &dberr)) {
+    const char *origin = tly_req_param(req, "HTTP_ORIGIN");
+    bool token = tly_token_is(key);
+    tly_token_status why = TLY_TOKEN_OK;
+    tly_key_status status = token ? tly_property_by_token(ing->db, key, tly_time_now_ms() / 1000, prop, &why, &dberr)
+                                  : tly_property_by_key(ing->db, "write", key, prop, &dberr);
+    switch (status) {
     case TLY_KEY_OK: break;
-    case TLY_KEY_UNKNOWN: tly_resp_error(resp, 401, "unknown write key"); return -1;
+    case TLY_KEY_UNKNOWN:
+        tly_resp_error(resp, 401, "%s", token ? tly_token_status_text(why) : "unknown write key");
+        return -1;
     case TLY_KEY_REVOKED: tly_resp_error(resp, 401, "write key has been revoked"); return -1;
     case TLY_KEY_ERROR: database_unavailable(resp, &dberr); return -1;
     }
     if (strcmp(prop->id, env->property_id) != 0) {
-        tly_resp_error(resp, 403, "property_id: this write key belongs to another property");
+        tly_resp_error(resp, 403, "property_id: this %s belongs to another property", token ? "token" : "write key");
         tly_property_clear(prop);
         return -1;
     }
-    const char *origin = tly_req_param(req, "HTTP_ORIGIN");
+    if (!token && prop->require_token && origin && *origin) {
+        tly_resp_error(resp, 401, "this property takes browser requests only with a signed browser token");
+        tly_property_clear(prop);
+        return -1;
+    }
     if (origin && *origin && !tly_property_origin_allowed(prop, origin)) {
         tly_resp_error(resp, 403, "Origin %s is not in the property's allowed_origins", origin);
         tly_property_clear(prop);
@@ -570,6 +581,67 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
     memset(&s, 0, sizeof s);
     tly_event_clear(&ev);
     json_decref(domains);
+}
+
+/* The lifetime asked for in a POST /v1/tokens body ({"ttl": seconds}; no body: 15 minutes). 0, or
+ * -1 answered. */
+static int token_ttl(tly_req *req, tly_resp *resp, long long *ttl)
+{
+    *ttl = 900;
+    const char *length = tly_req_param(req, "CONTENT_LENGTH");
+    if (!length || !*length || strcmp(length, "0") == 0) return 0;
+    tly_body_error berr;
+    if (tly_req_read_body(req, 4096, &berr) != 0) {
+        tly_resp_error(resp, berr.status, "%s", berr.message);
+        return -1;
+    }
+    json_t *body = json_loadb(req->body.ptr ? req->body.ptr : "", req->body.len, 0, NULL);
+    json_t *t = json_object_get(body, "ttl");
+    int rc = 0;
+    if (!json_is_object(body) || (t && !json_is_integer(t))) {
+        tly_resp_error(resp, 400, "body: expected {\"ttl\": seconds}");
+        rc = -1;
+    } else if (t && (json_integer_value(t) < TLY_TOKEN_MIN_TTL || json_integer_value(t) > TLY_TOKEN_MAX_TTL)) {
+        tly_resp_error(resp, 400, "ttl: must be seconds between %d and %d", TLY_TOKEN_MIN_TTL, TLY_TOKEN_MAX_TTL);
+        rc = -1;
+    } else if (t) {
+        *ttl = json_integer_value(t);
+    }
+    json_decref(body);
+    return rc;
+}
+
+/* POST /v1/tokens: a site's backend, holding a read key, mints a browser token for its pages. */
+void tly_ingest_mint_token(tly_ingest *ing, tly_req *req, tly_resp *resp)
+{
+    const char *auth = tly_req_param(req, "HTTP_AUTHORIZATION");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7]) {
+        tly_resp_error(resp, 401, "missing read key: send 'Authorization: Bearer <read key>'");
+        return;
+    }
+    long long ttl;
+    if (token_ttl(req, resp, &ttl) != 0) return;
+    tly_property prop;
+    tly_db_error dberr;
+    pthread_mutex_lock(&ing->lock);
+    tly_key_status status = tly_property_by_key(ing->db, "read", auth + 7, &prop, &dberr);
+    pthread_mutex_unlock(&ing->lock);
+    switch (status) {
+    case TLY_KEY_OK: break;
+    case TLY_KEY_UNKNOWN: tly_resp_error(resp, 401, "unknown read key"); return;
+    case TLY_KEY_REVOKED: tly_resp_error(resp, 401, "read key has been revoked"); return;
+    case TLY_KEY_ERROR: database_unavailable(resp, &dberr); return;
+    }
+    int64_t expires = tly_time_now_ms() / 1000 + ttl;
+    char token[TLY_TOKEN_MAX_LEN + 1], at[32];
+    if (tly_token_mint(prop.id, prop.token_secret, expires, token, sizeof token) != 0) {
+        tly_resp_error(resp, 500, "cannot mint a token for this property id");
+    } else {
+        tly_time_format_rfc3339(expires * 1000, at);
+        tly_resp_json(resp, 201, json_pack("{s:s, s:s, s:s}", "token", token, "property_id", prop.id,
+                                           "expires_at", at));
+    }
+    tly_property_clear(&prop);
 }
 
 void tly_ingest_health(tly_ingest *ing, tly_resp *resp)

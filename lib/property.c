@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Columns 10-12 of every lookup: the quota and the browser-token settings. */
+#define PROPERTY_TAIL_COLUMNS "p.event_quota_daily, p.require_token, encode(p.token_secret, 'hex') "
+
 /* One round trip: find the key, its property, and stamp last_used_at when it is stale. */
 static const tly_db_stmt stmt_by_key = {
     "property_by_key",
@@ -19,7 +22,7 @@ static const tly_db_stmt stmt_by_key = {
     "SELECT k.revoked, p.pk, p.id, p.session_timeout, p.drop_gpc, "
     "       array_to_json(p.allowed_origins)::text, array_to_json(p.excluded_paths)::text, "
     "       array_to_json(p.domains)::text, encode(p.visitor_key, 'hex'), "
-    "       (SELECT count(*) FROM used), p.event_quota_daily "
+    "       (SELECT count(*) FROM used), " PROPERTY_TAIL_COLUMNS
     "FROM k JOIN properties p ON p.pk = k.property_pk",
     2};
 
@@ -27,8 +30,16 @@ static const tly_db_stmt stmt_by_domain = {
     "property_by_domain",
     "SELECT false, p.pk, p.id, p.session_timeout, p.drop_gpc, "
     "       array_to_json(p.allowed_origins)::text, array_to_json(p.excluded_paths)::text, "
-    "       array_to_json(p.domains)::text, encode(p.visitor_key, 'hex'), 0, p.event_quota_daily "
+    "       array_to_json(p.domains)::text, encode(p.visitor_key, 'hex'), 0, " PROPERTY_TAIL_COLUMNS
     "FROM properties p WHERE lower($1) = ANY (p.domains) ORDER BY p.pk LIMIT 1",
+    1};
+
+static const tly_db_stmt stmt_by_id = {
+    "property_by_id",
+    "SELECT false, p.pk, p.id, p.session_timeout, p.drop_gpc, "
+    "       array_to_json(p.allowed_origins)::text, array_to_json(p.excluded_paths)::text, "
+    "       array_to_json(p.domains)::text, encode(p.visitor_key, 'hex'), 0, " PROPERTY_TAIL_COLUMNS
+    "FROM properties p WHERE p.id = $1",
     1};
 
 static json_t *json_array_from(const char *text)
@@ -41,7 +52,7 @@ static json_t *json_array_from(const char *text)
     return v;
 }
 
-/* Fills prop from a row of the shape both lookups select (columns 1-8 and 10). */
+/* Fills prop from a row of the shape every lookup selects (columns 1-8 and 10-12). */
 static void property_from_row(const PGresult *res, tly_property *prop)
 {
     memset(prop, 0, sizeof *prop);
@@ -53,6 +64,11 @@ static void property_from_row(const PGresult *res, tly_property *prop)
     prop->excluded_paths = json_array_from(PQgetvalue(res, 0, 6));
     prop->domains = json_array_from(PQgetvalue(res, 0, 7));
     prop->event_quota_daily = atoll(PQgetvalue(res, 0, 10));
+    prop->require_token = strcmp(PQgetvalue(res, 0, 11), "t") == 0;
+    const char *secret = PQgetvalue(res, 0, 12);
+    if (sodium_hex2bin(prop->token_secret, sizeof prop->token_secret, secret, strlen(secret), NULL, NULL,
+                       NULL) != 0)
+        tly_log_error("property %s has a malformed token secret", prop->id);
     const char *hex = PQgetvalue(res, 0, 8);
     if (sodium_hex2bin(prop->visitor_key, sizeof prop->visitor_key, hex, strlen(hex), NULL, NULL,
                        NULL) != 0)
@@ -160,6 +176,40 @@ tly_key_status tly_property_by_key(tly_db *db, const char *kind, const char *sec
     PQclear(res);
     cache_put(hash, kind, prop, status);
     return status;
+}
+
+tly_key_status tly_property_by_token(tly_db *db, const char *token, int64_t now, tly_property *prop,
+                                     tly_token_status *why, tly_db_error *err)
+{
+    char id[TLY_MAX_PROPERTY_ID_LEN + 1];
+    *why = TLY_TOKEN_MALFORMED;
+    if (tly_token_property(token, id, sizeof id) != 0) return TLY_KEY_UNKNOWN;
+    /* Lookups by id are cached like keys, under the hash of "token:<id>". */
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    char label[TLY_MAX_PROPERTY_ID_LEN + 8];
+    snprintf(label, sizeof label, "token:%s", id);
+    crypto_hash_sha256(hash, (const unsigned char *)label, strlen(label));
+    tly_key_status status;
+    if (!cache_get(hash, "token", 0, prop, &status)) {
+        const char *params[] = {id};
+        PGresult *res = tly_db_exec(db, &stmt_by_id, params, PGRES_TUPLES_OK, err);
+        if (!res) {
+            if (!err->unreachable || !cache_get(hash, "token", STALE_IF_ERROR_MS, prop, &status)) return TLY_KEY_ERROR;
+        } else {
+            status = TLY_KEY_UNKNOWN;
+            if (PQntuples(res) == 1) {
+                property_from_row(res, prop);
+                status = TLY_KEY_OK;
+            }
+            PQclear(res);
+            cache_put(hash, "token", prop, status);
+        }
+    }
+    if (status != TLY_KEY_OK) return status;
+    *why = tly_token_verify(token, prop->token_secret, now);
+    if (*why == TLY_TOKEN_OK) return TLY_KEY_OK;
+    tly_property_clear(prop);
+    return TLY_KEY_UNKNOWN;
 }
 
 int tly_property_by_domain(tly_db *db, const char *domain, tly_property *prop, tly_db_error *err)

@@ -6,6 +6,7 @@
 #include "first.h"
 #include "db.h"
 #include "limits.h"
+#include "browser_token.h"
 #include "visitor.h"
 #include <jansson.h>
 #include <stdbool.h>
@@ -19,6 +20,8 @@ typedef struct tly_property {
     json_t *excluded_paths;    /* array of strings; a trailing '*' matches a prefix */
     json_t *domains;           /* array of host names */
     long long event_quota_daily;   /* events a UTC day may store; 0: no quota */
+    bool require_token;            /* browsers (requests with an Origin) must use a signed token */
+    uint8_t token_secret[TLY_TOKEN_SECRET_BYTES];
     uint8_t visitor_key[TLY_SALT_BYTES];
 } tly_property;
 
@@ -35,6 +38,12 @@ typedef enum {
 tly_key_status tly_property_by_key(tly_db *db, const char *kind, const char *secret,
                                    tly_property *prop, tly_db_error *err)
     TLY_NONNULL(1, 2, 3, 4, 5) TLY_MUST_CHECK;
+/* Resolves a signed browser token (browser_token.h) to its property, checking its signature and
+ * expiry at `now` (Unix seconds). TLY_KEY_OK with prop filled (release with tly_property_clear);
+ * TLY_KEY_UNKNOWN with the reason in *why; TLY_KEY_ERROR on database error. */
+tly_key_status tly_property_by_token(tly_db *db, const char *token, int64_t now, tly_property *prop,
+                                     tly_token_status *why, tly_db_error *err)
+    TLY_NONNULL(1, 2, 4, 5, 6) TLY_MUST_CHECK;
 /* Looks up the property that lists `domain` (case-insensitive) among its domains: 1 found (release
  * with tly_property_clear), 0 none, -1 database error. */
 int tly_property_by_domain(tly_db *db, const char *domain, tly_property *prop, tly_db_error *err)
