@@ -136,6 +136,7 @@ static void stream_events(tly_admin_ctx *c, const char *from, const char *to)
         bool gone = false;
         if (!started) {
             started = c->streamed = true;
+            c->resp->status = 200;   /* what was sent, for whoever counts answers */
             gone = send_head(c) != 0;
         }
         if (gone || c->req->io->write(c->req->ctx, out.ptr, out.len) != 0) {
