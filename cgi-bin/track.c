@@ -9,6 +9,7 @@
 #include "metrics.h"
 #include "resp.h"
 #include "background.h"
+#include "stripe_webhook.h"
 
 #include <fcgiapp.h>
 #include <pthread.h>
@@ -19,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#define STRIPE_PREFIX "/v1/webhooks/stripe/"
 
 static void route(tly_ingest *ing, tly_req *req, tly_resp *resp)
 {
@@ -33,6 +36,12 @@ static void route(tly_ingest *ing, tly_req *req, tly_resp *resp)
         } else {
             tly_resp_header(resp, "Allow", "POST, OPTIONS");
             tly_resp_error(resp, 405, "method %s not allowed on %s; use POST", method, path);
+        }
+    } else if (strncmp(path, STRIPE_PREFIX, sizeof STRIPE_PREFIX - 1) == 0 && path[sizeof STRIPE_PREFIX - 1]) {
+        if (strcmp(method, "POST") == 0) tly_stripe_webhook(ing, req, resp, path + sizeof STRIPE_PREFIX - 1);
+        else {
+            tly_resp_header(resp, "Allow", "POST");
+            tly_resp_error(resp, 405, "method %s not allowed on a webhook; use POST", method);
         }
     } else if (strcmp(path, "/v1/tokens") == 0) {
         if (strcmp(method, "POST") == 0) tly_ingest_mint_token(ing, req, resp);

@@ -7,6 +7,7 @@
 #include "url.h"
 #include "utf8.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -145,7 +146,8 @@ void tly_event_clear(tly_event *ev)
     char *owned[] = {ev->event_id, ev->name, ev->hostname, ev->path, ev->query, ev->title,
                      ev->referrer, ev->utm_source, ev->utm_medium, ev->utm_campaign, ev->utm_term,
                      ev->utm_content, ev->campaign_id, ev->visitor_id, ev->session_id,
-                     ev->user_id_hash, ev->revenue_amount, ev->revenue_currency};
+                     ev->user_id_hash, ev->revenue_amount, ev->revenue_currency, ev->visit_token,
+                     ev->client_ip, ev->client_ua};
     for (size_t i = 0; i < TLY_ARRAY_LEN(owned); i++) free(owned[i]);
     json_decref(ev->props);
     memset(ev, 0, sizeof *ev);
@@ -180,6 +182,14 @@ static bool event_id_valid(const char *id, size_t len)
     if (len < 1 || len > TLY_MAX_EVENT_ID_LEN) return false;
     for (size_t i = 0; i < len; i++)
         if (!isalnum((unsigned char)id[i]) && !strchr("-_.:", id[i])) return false;
+    return true;
+}
+
+static bool visit_token_valid(const char *s, size_t len)
+{
+    if (len < TLY_MIN_VISIT_TOKEN_LEN || len > TLY_MAX_VISIT_TOKEN_LEN) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_') return false;
     return true;
 }
 
@@ -450,6 +460,42 @@ static int parse_identity(json_t *ev_json, tly_event *ev, char *err, size_t errl
             return fail(err, errlen, "identity.user_id_hash: must be a hash such as sha256:<64 hex digits>, never raw personal data");
         ev->user_id_hash = tly_xstrndup(s, len);
     }
+    if ((r = optional_string(identity, "visit_token", "identity.visit_token", TLY_MAX_VISIT_TOKEN_LEN, &s, &len, err, errlen)) < 0) return -1;
+    if (r == 1) {
+        if (!visit_token_valid(s, len))
+            return fail(err, errlen, "identity.visit_token: must be %d-%d letters, digits, '-' or '_'",
+                        TLY_MIN_VISIT_TOKEN_LEN, TLY_MAX_VISIT_TOKEN_LEN);
+        ev->visit_token = tly_xstrndup(s, len);
+    }
+    return 0;
+}
+
+/* context.client: the end user's address and user agent, as a server-side sender saw them. Only
+ * server keys may send it (ingest checks); they are hashed and enriched like a browser's, never
+ * stored. */
+static int parse_client(json_t *context, tly_event *ev, char *err, size_t errlen)
+{
+    json_t *client;
+    const char *s;
+    size_t len;
+    int r;
+    if (optional_object(context, "client", "context.client", &client, err, errlen) != 0) return -1;
+    if (!client) return 0;
+    if ((r = optional_string(client, "ip", "context.client.ip", 45, &s, &len, err, errlen)) < 0) return -1;
+    unsigned char addr[16];
+    char ip[46];
+    if (r == 1) {
+        memcpy(ip, s, len);
+        ip[len] = '\0';
+        if (inet_pton(AF_INET, ip, addr) != 1 && inet_pton(AF_INET6, ip, addr) != 1)
+            return fail(err, errlen, "context.client.ip: not an IPv4 or IPv6 address");
+        ev->client_ip = tly_xstrndup(s, len);
+    }
+    if ((r = optional_string(client, "user_agent", "context.client.user_agent", TLY_MAX_UA_LEN, &s, &len, err, errlen)) < 0)
+        return -1;
+    if (r == 1) ev->client_ua = tly_xstrndup(s, len);
+    if (!ev->client_ip || !ev->client_ua)
+        return fail(err, errlen, "context.client: needs both ip and user_agent");
     return 0;
 }
 
@@ -498,6 +544,7 @@ int tly_event_parse(const tly_envelope *env, size_t index, int64_t received_ms, 
     if (optional_object(e, "context", "context", &context, err, errlen) != 0) goto error;
     if (parse_page(context, ev, err, errlen) != 0) goto error;
     if (parse_campaign(context, ev, err, errlen) != 0) goto error;
+    if (parse_client(context, ev, err, errlen) != 0) goto error;
 
     json_t *screen;
     if (optional_object(context, "screen", "context.screen", &screen, err, errlen) != 0) goto error;

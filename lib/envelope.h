@@ -46,6 +46,9 @@ typedef struct tly_event {
     char *utm_source, *utm_medium, *utm_campaign, *utm_term, *utm_content, *campaign_id;
     int screen_width;          /* -1 when not sent */
     char *visitor_id, *session_id, *user_id_hash;   /* NULL when not sent */
+    char *visit_token;         /* the tracker's per-page-load token (revenue attribution); NULL when not sent */
+    char *client_ip;           /* context.client.ip, for server keys only; never stored; NULL when not sent */
+    char *client_ua;           /* context.client.user_agent, likewise */
     bool interactive;
     json_t *props;             /* owned; NULL when no custom properties */
     char *revenue_amount;      /* decimal text, NULL when none */

@@ -205,12 +205,12 @@ typedef struct sender {
     int32_t today;
 } sender;
 
-static void sender_init(sender *s, const tly_ingest *ing, const tly_req *req, int64_t now_ms)
+/* The sender from an address and a user agent (borrowed: ua must outlive s). */
+static void sender_set(sender *s, const tly_ingest *ing, const char *ip, const char *ua, bool gpc, int64_t now_ms)
 {
     memset(s, 0, sizeof *s);
-    client_address(ing, req, s->ip);
-    s->ua = tly_req_param(req, "HTTP_USER_AGENT");
-    if (!s->ua) s->ua = "";
+    snprintf(s->ip, sizeof s->ip, "%s", ip);
+    s->ua = ua ? ua : "";
     s->ua_len = strlen(s->ua);
     size_t parse_len = s->ua_len > TLY_MAX_UA_LEN ? TLY_MAX_UA_LEN : s->ua_len;
     s->is_bot = tly_bot_match(s->ua, parse_len);
@@ -218,9 +218,16 @@ static void sender_init(sender *s, const tly_ingest *ing, const tly_req *req, in
         tly_ua_parse(s->ua, parse_len, &s->ua_info);
         tly_geo_lookup(ing->geo, s->ip, &s->geo);
     }
-    const char *gpc = tly_req_param(req, "HTTP_SEC_GPC");
-    s->gpc = gpc && strcmp(gpc, "1") == 0;
+    s->gpc = gpc;
     s->today = tly_time_day_of_ms(now_ms);
+}
+
+static void sender_init(sender *s, const tly_ingest *ing, const tly_req *req, int64_t now_ms)
+{
+    char ip[46];
+    client_address(ing, req, ip);
+    const char *gpc = tly_req_param(req, "HTTP_SEC_GPC");
+    sender_set(s, ing, ip, tly_req_param(req, "HTTP_USER_AGENT"), gpc && strcmp(gpc, "1") == 0, now_ms);
 }
 
 /* The daily visitor hash, and the same person's hash under the previous day's salt (so a visit
@@ -308,6 +315,7 @@ static json_t *event_row(const tly_event *ev, const sender *s)
     set_text(row, "os_version", s->ua_info.os_version);
     if (ev->screen_width >= 0) json_object_set_new(row, "screen_width", json_integer(ev->screen_width));
     set_text(row, "user_id_hash", ev->user_id_hash);
+    set_text(row, "visit_token", ev->visit_token);
     json_object_set_new(row, "interactive", json_boolean(ev->interactive));
     if (ev->revenue_amount) {
         json_object_set_new(row, "revenue_amount", json_string(ev->revenue_amount));
@@ -354,9 +362,10 @@ static int enrich_into_batch(tly_ingest *ing, const tly_property *prop, const se
     return 0;
 }
 
-/* Validates and enriches every event into `batch`; counts rejections and deliberate drops. */
-static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_property *prop,
-                       const sender *s, int64_t now_ms, json_t *batch, outcome *o, tly_db_error *dberr)
+/* Validates and enriches every event into `batch`; counts rejections and deliberate drops. A
+ * server key's events may name the end user (context.client): they are enriched as that user's. */
+static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_property *prop, const sender *s,
+                       bool server_key, int64_t now_ms, json_t *batch, outcome *o, tly_db_error *dberr)
 {
     size_t n = json_array_size(env->events);
     for (size_t i = 0; i < n; i++) {
@@ -366,7 +375,21 @@ static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_prope
             reject(o, i, json_array_get(env->events, i), why);
             continue;
         }
-        int rc = enrich_into_batch(ing, prop, s, &ev, batch, o, dberr);
+        if (ev.client_ip && !server_key) {
+            reject(o, i, json_array_get(env->events, i),
+                   "context.client: only server keys (sk_...) may send the end user's address and user agent");
+            tly_event_clear(&ev);
+            continue;
+        }
+        int rc;
+        if (ev.client_ip) {
+            sender user;
+            sender_set(&user, ing, ev.client_ip, ev.client_ua, s->gpc, now_ms);
+            rc = enrich_into_batch(ing, prop, &user, &ev, batch, o, dberr);
+            sodium_memzero(&user, sizeof user);
+        } else {
+            rc = enrich_into_batch(ing, prop, s, &ev, batch, o, dberr);
+        }
         tly_event_clear(&ev);
         if (rc != 0) return -1;
     }
@@ -440,14 +463,16 @@ static int read_request(tly_ingest *ing, tly_req *req, tly_resp *resp, tly_buf *
 
 /* Resolves the key to its property and checks the property and the browser's origin. */
 static int authorise(tly_ingest *ing, const tly_req *req, tly_resp *resp, const char *key,
-                     const tly_envelope *env, tly_property *prop)
+                     const tly_envelope *env, tly_property *prop, bool *server_key)
 {
     tly_db_error dberr;
     const char *origin = tly_req_param(req, "HTTP_ORIGIN");
     bool token = tly_token_is(key);
+    /* Server keys (sk_...) are write keys that may also name the end user of each event. */
+    *server_key = strncmp(key, "sk_", 3) == 0;
     tly_token_status why = TLY_TOKEN_OK;
     tly_key_status status = token ? tly_property_by_token(ing->db, key, tly_time_now_ms() / 1000, prop, &why, &dberr)
-                                  : tly_property_by_key(ing->db, "write", key, prop, &dberr);
+                                  : tly_property_by_key(ing->db, *server_key ? "server" : "write", key, prop, &dberr);
     switch (status) {
     case TLY_KEY_OK: break;
     case TLY_KEY_UNKNOWN:
@@ -485,7 +510,8 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     if (read_request(ing, req, resp, &key, &env) != 0) goto done;
     if (within_rate_limits(ing, req, resp, tly_buf_cstr(&key), now_ms) != 0) goto done;
     pthread_mutex_lock(&ing->lock);
-    if (authorise(ing, req, resp, tly_buf_cstr(&key), &env, &prop) != 0) {
+    bool server_key = false;
+    if (authorise(ing, req, resp, tly_buf_cstr(&key), &env, &prop, &server_key) != 0) {
         pthread_mutex_unlock(&ing->lock);
         goto done;
     }
@@ -496,7 +522,7 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     json_t *batch = json_array();
     tly_db_error dberr;
     int wait = 0;
-    if (build_batch(ing, &env, &prop, &s, now_ms, batch, &o, &dberr) != 0) {
+    if (build_batch(ing, &env, &prop, &s, server_key, now_ms, batch, &o, &dberr) != 0) {
         database_unavailable(resp, &dberr);
     } else if ((wait = tly_quota_check(ing->quota, ing->db, prop.pk, prop.event_quota_daily,
                                        (long long)json_array_size(batch), now_ms)) > 0) {

@@ -212,6 +212,17 @@ tly_key_status tly_property_by_token(tly_db *db, const char *token, int64_t now,
     return TLY_KEY_UNKNOWN;
 }
 
+int tly_property_by_id(tly_db *db, const char *id, tly_property *prop, tly_db_error *err)
+{
+    const char *params[] = {id};
+    PGresult *res = tly_db_exec(db, &stmt_by_id, params, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    int found = PQntuples(res) == 1;
+    if (found) property_from_row(res, prop);
+    PQclear(res);
+    return found;
+}
+
 int tly_property_by_domain(tly_db *db, const char *domain, tly_property *prop, tly_db_error *err)
 {
     const char *params[] = {domain};

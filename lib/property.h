@@ -44,6 +44,10 @@ tly_key_status tly_property_by_key(tly_db *db, const char *kind, const char *sec
 tly_key_status tly_property_by_token(tly_db *db, const char *token, int64_t now, tly_property *prop,
                                      tly_token_status *why, tly_db_error *err)
     TLY_NONNULL(1, 2, 4, 5, 6) TLY_MUST_CHECK;
+/* Looks up a property by its id: 1 found (release with tly_property_clear), 0 none, -1 database
+ * error. */
+int tly_property_by_id(tly_db *db, const char *id, tly_property *prop, tly_db_error *err)
+    TLY_NONNULL(1, 2, 3, 4) TLY_MUST_CHECK;
 /* Looks up the property that lists `domain` (case-insensitive) among its domains: 1 found (release
  * with tly_property_clear), 0 none, -1 database error. */
 int tly_property_by_domain(tly_db *db, const char *domain, tly_property *prop, tly_db_error *err)

@@ -497,6 +497,81 @@ static void goals_report(report *r)
     tly_resp_json(r->resp, 200, body);
 }
 
+/* --- revenue ---------------------------------------------------------------------------------- */
+
+/* amount / visitors in the amount's own precision (two decimals), as text. */
+static json_t *per_visitor(json_t *revenue, long long visitors)
+{
+    json_t *out = json_object();
+    const char *currency;
+    json_t *amount;
+    json_object_foreach(revenue, currency, amount) {
+        char text[48];
+        double v = visitors > 0 ? strtod(json_string_value(amount), NULL) / (double)visitors : 0;
+        snprintf(text, sizeof text, "%.2f", v);
+        json_object_set_new(out, currency, json_string(text));
+    }
+    return out;
+}
+
+/* Revenue credited to visits: by source, campaign, landing page, country... (group_by, one visit
+ * dimension) or for the whole site. */
+static void revenue_report(report *r)
+{
+    if (r->q.n_group_by > 1 || (r->q.n_group_by == 1 && tly_dim_is_event(r->q.group_by[0].kind))) {
+        tly_resp_error(r->resp, 400, "group_by: revenue is credited to visits; give one visit dimension "
+                                     "(source, campaign, entry_page, country, device, utm_*, ...)");
+        return;
+    }
+    char label[TLY_DIM_LABEL_SIZE] = "";
+    if (r->q.n_group_by == 1) tly_dim_label(&r->q.group_by[0], label);
+    tly_report_spec spec;
+    base_spec(r, &spec);
+    spec.group_by = r->q.group_by;
+    spec.n_group_by = r->q.n_group_by;
+    spec.drop_empty = spec.n_group_by == 1;
+    spec.limit = r->q.limit;
+    spec.offset = r->q.offset;
+    tly_sql sql = {0};
+    PGresult *res = NULL;
+    if (tly_report_revenue_by_sql(&spec, &sql) != 0) {
+        tly_resp_error(r->resp, 400, "filters: too many values in one query");
+    } else {
+        tly_db_error err = {0};
+        res = tly_db_query(r->db, tly_buf_cstr(&sql.text), (const char *const *)sql.params, (int)sql.n_params,
+                           PGRES_TUPLES_OK, &err);
+        if (!res) db_failed(r, &err);
+    }
+    tly_sql_free(&sql);
+    if (!res) return;
+    json_t *rows = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        long long visitors = atoll(PQgetvalue(res, i, 1)), conversions = atoll(PQgetvalue(res, i, 3));
+        json_t *revenue = json_loads(PQgetvalue(res, i, 4), 0, NULL);
+        if (!revenue) revenue = json_object();
+        json_t *row = json_object();
+        if (*label) json_object_set_new(row, label, json_string(PQgetvalue(res, i, 0)));
+        json_object_set_new(row, "unique_visitors", json_integer(visitors));
+        json_object_set_new(row, "sessions", json_integer(atoll(PQgetvalue(res, i, 2))));
+        json_object_set_new(row, "conversions", json_integer(conversions));
+        json_object_set_new(row, "conversion_rate", json_real(ratio(conversions, visitors, 100, 0.1)));
+        json_object_set_new(row, "revenue_per_visitor", per_visitor(revenue, visitors));
+        json_object_set_new(row, "revenue", revenue);
+        json_array_append_new(rows, row);
+    }
+    PQclear(res);
+    const char *cols[] = {label, "unique_visitors", "sessions", "conversions", "conversion_rate", "revenue",
+                          "revenue_per_visitor"};
+    if (r->q.csv) {
+        answer_csv(r, rows, *label ? cols : cols + 1, *label ? TLY_ARRAY_LEN(cols) : TLY_ARRAY_LEN(cols) - 1);
+        json_decref(rows);
+        return;
+    }
+    json_t *body = envelope(r);
+    json_object_set_new(body, "results", rows);
+    tly_resp_json(r->resp, 200, body);
+}
+
 /* --- realtime ---------------------------------------------------------------------------------- */
 
 static const tly_db_stmt stmt_realtime = {
@@ -558,7 +633,7 @@ static int split_path(const char *path, char *id, size_t id_size, char *name, si
 
 static bool known_report(const char *name)
 {
-    static const char *const others[] = {"overview", "metrics", "goals", "realtime"};
+    static const char *const others[] = {"overview", "metrics", "goals", "realtime", "revenue"};
     for (size_t i = 0; i < TLY_ARRAY_LEN(others); i++)
         if (strcmp(name, others[i]) == 0) return true;
     for (size_t i = 0; i < TLY_ARRAY_LEN(breakdowns); i++)
@@ -571,14 +646,15 @@ static bool known_report(const char *name)
 static int refuse_unused(report *r, const char *name, bool format_given)
 {
     bool metrics = strcmp(name, "metrics") == 0, realtime = strcmp(name, "realtime") == 0;
+    bool revenue = strcmp(name, "revenue") == 0;
     const char *unused = NULL;
     if (!metrics && r->q.interval != TLY_INTERVAL_NONE) unused = "interval";
-    else if (!metrics && r->q.n_group_by > 0) unused = "group_by";
-    else if ((realtime || strcmp(name, "goals") == 0) && r->q.compare) unused = "compare";
+    else if (!metrics && !revenue && r->q.n_group_by > 0) unused = "group_by";
+    else if ((realtime || revenue || strcmp(name, "goals") == 0) && r->q.compare) unused = "compare";
     else if (realtime && r->q.n_filters > 0) unused = "filters";
     else if (realtime && r->q.csv && format_given) unused = "format";
     if (!unused) return 0;
-    if (metrics || !(strcmp(unused, "interval") == 0 || strcmp(unused, "group_by") == 0))
+    if (metrics || revenue || !(strcmp(unused, "interval") == 0 || strcmp(unused, "group_by") == 0))
         tly_resp_error(r->resp, 400, "%s: not available for /%s", unused, name);
     else
         tly_resp_error(r->resp, 400, "%s: interval and group_by belong to /metrics", unused);
@@ -591,6 +667,7 @@ static void dispatch(report *r, const char *name)
     else if (strcmp(name, "metrics") == 0) metrics_report(r);
     else if (strcmp(name, "goals") == 0) goals_report(r);
     else if (strcmp(name, "realtime") == 0) realtime_report(r);
+    else if (strcmp(name, "revenue") == 0) revenue_report(r);
     else
         for (size_t i = 0; i < TLY_ARRAY_LEN(breakdowns); i++)
             if (strcmp(name, breakdowns[i].name) == 0) breakdown_report(r, &breakdowns[i]);

@@ -213,6 +213,24 @@ static void event_part(tly_sql *q, const tly_report_spec *spec, const shared *sh
     group_list(q, spec->n_group_by);
 }
 
+/* The filters as conditions on a visit s ("AND ..." each). */
+static void visit_filters(tly_sql *q, const tly_report_spec *spec)
+{
+    for (size_t i = 0; i < spec->n_filters; i++) {
+        const tly_filter *f = &spec->filters[i];
+        tly_sql_add(q, " AND ");
+        if (!tly_dim_is_event(f->dim.kind)) {
+            visit_filter(q, f);
+            continue;
+        }
+        /* A visit matches an event filter when one of its events does. */
+        tly_sql_add(q, "EXISTS (SELECT 1 FROM events e WHERE e.property_pk = s.property_pk"
+                       " AND e.visitor = s.visitor AND e.ts BETWEEN s.started_at AND s.last_seen AND ");
+        event_filter(q, f);
+        tly_sql_add(q, ")");
+    }
+}
+
 /* Daily figures of visits that started on days without rollups. With only_visit_figures the
  * site's visitors, pageviews and events are left to event_part. */
 static void visit_part(tly_sql *q, const tly_report_spec *spec, const shared *sh, bool only_visit_figures)
@@ -227,19 +245,7 @@ static void visit_part(tly_sql *q, const tly_report_spec *spec, const shared *sh
                    " WHERE s.property_pk = $%d AND s.started_at >= (SELECT lo FROM raw)"
                    " AND s.started_at < (SELECT hi FROM raw)", sh->pk);
     not_rolled(q, sh, "s.started_at");
-    for (size_t i = 0; i < spec->n_filters; i++) {
-        const tly_filter *f = &spec->filters[i];
-        tly_sql_add(q, " AND ");
-        if (!tly_dim_is_event(f->dim.kind)) {
-            visit_filter(q, f);
-            continue;
-        }
-        /* A visit matches an event filter when one of its events does. */
-        tly_sql_add(q, "EXISTS (SELECT 1 FROM events e WHERE e.property_pk = s.property_pk"
-                       " AND e.visitor = s.visitor AND e.ts BETWEEN s.started_at AND s.last_seen AND ");
-        event_filter(q, f);
-        tly_sql_add(q, ")");
-    }
+    visit_filters(q, spec);
     group_list(q, spec->n_group_by);
 }
 
@@ -334,6 +340,44 @@ int tly_report_revenue_sql(const tly_report_spec *spec, tly_sql *q)
     event_source(q, spec, &sh, true);
     tly_sql_add(q, " AND e.revenue_amount IS NOT NULL)"
                    " SELECT goal, currency, round(sum(amount), 2)::text FROM money GROUP BY 1, 2 ORDER BY 1, 2");
+    return q->overflow ? -1 : 0;
+}
+
+int tly_report_revenue_by_sql(const tly_report_spec *spec, tly_sql *q)
+{
+    shared sh;
+    prelude(q, spec, &sh, false);
+    bool keyed = spec->n_group_by == 1;
+    tly_sql_add(q, "v AS MATERIALIZED (SELECT s.property_pk, s.visitor, s.started_at, s.last_seen, %s AS k1"
+                   " FROM sessions s WHERE s.property_pk = $%d AND s.started_at >= (SELECT lo FROM raw)"
+                   " AND s.started_at < (SELECT hi FROM raw)",
+                keyed ? visit_column(spec->group_by[0].kind) : "''::text", sh.pk);
+    visit_filters(q, spec);
+    /* The revenue events of those visits (refunds are negative amounts). */
+    tly_sql_add(q, "), paid AS (SELECT v.k1, v.visitor, e.revenue_currency AS currency, e.revenue_amount AS amount"
+                   " FROM v JOIN events e ON e.property_pk = v.property_pk AND e.visitor = v.visitor"
+                   " AND e.ts BETWEEN v.started_at AND v.last_seen"
+                   " WHERE e.revenue_amount IS NOT NULL AND e.ts >= (SELECT lo FROM raw)"
+                   " AND e.ts < (SELECT hi FROM raw) + interval '1 day'),"
+                   " totals AS (SELECT k1, count(DISTINCT visitor) AS visitors, count(*) AS sessions FROM v GROUP BY k1),"
+                   " conv AS (SELECT k1, count(DISTINCT visitor) FILTER (WHERE amount > 0) AS conversions"
+                   " FROM paid GROUP BY k1),"
+                   " money AS (SELECT k1, currency, round(sum(amount), 2) AS amount FROM paid GROUP BY k1, currency)"
+                   " SELECT t.k1, t.visitors, t.sessions, coalesce(c.conversions, 0),"
+                   " coalesce((SELECT json_object_agg(m.currency, m.amount::text ORDER BY m.currency) FROM money m"
+                   " WHERE m.k1 = t.k1), '{}')::text"
+                   " FROM totals t LEFT JOIN conv c USING (k1)%s"
+                   " ORDER BY 4 DESC, 2 DESC, t.k1 COLLATE \"C\"",
+                spec->drop_empty ? " WHERE t.k1 <> ''" : "");
+    if (spec->limit > 0) {
+        char n[16];
+        snprintf(n, sizeof n, "%u", spec->limit);
+        tly_sql_add(q, " LIMIT ");
+        tly_sql_value(q, n);
+        snprintf(n, sizeof n, "%u", spec->offset);
+        tly_sql_add(q, " OFFSET ");
+        tly_sql_value(q, n);
+    }
     return q->overflow ? -1 : 0;
 }
 

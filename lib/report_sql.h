@@ -53,6 +53,12 @@ tly_report_mode tly_report_mode_of(const tly_report_spec *spec) TLY_NONNULL(1);
  * dimension, then visitors, pageviews, events, sessions, bounces, duration (integers). 0 ok, -1
  * when the statement would need more parameters than a tly_sql holds. */
 int tly_report_sql(const tly_report_spec *spec, tly_sql *q) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
+/* Revenue by visit: per value of at most one visit dimension (none: the site), the visitors,
+ * visits, converting visitors (with a positive revenue event in one of their visits) and revenue per
+ * currency (purchases less refunds) of visits that started in the range, under the filters. Read
+ * from raw visits and events. Columns: key, visitors, sessions, conversions, revenue (JSON text
+ * {"EUR": "49.90"}). */
+int tly_report_revenue_by_sql(const tly_report_spec *spec, tly_sql *q) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
 /* Revenue of each goal per currency over the spec's days and filters (group_by, interval and
  * paging are ignored). Columns: goal, currency, amount (text, two decimals). */
 int tly_report_revenue_sql(const tly_report_spec *spec, tly_sql *q) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
