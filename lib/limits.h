@@ -16,7 +16,7 @@
 #define TLY_MAX_TITLE_LEN         500
 #define TLY_MAX_UTM_LEN           500            /* each utm_* and campaign_id */
 #define TLY_MAX_IDENTITY_LEN      128            /* visitor_id, session_id, user_id_hash */
-#define TLY_MIN_VISIT_TOKEN_LEN   8              /* identity.visit_token: letters, digits, '-', '_' */
+#define TLY_MIN_VISIT_TOKEN_LEN   3              /* identity.visit_token: letters, digits, '-', '_' */
 #define TLY_MAX_VISIT_TOKEN_LEN   64
 #define TLY_MAX_SCREEN_WIDTH      100000
 #define TLY_MAX_DATA_KEYS         32

@@ -178,8 +178,11 @@ def test_pageview_on_load(h):
     assert page["url"].endswith("/pageview/?utm_source=newsletter&utm_campaign=launch"), page
     assert page["referrer"] == "https://www.google.com/search?q=tally", page
     assert e["context"]["screen"] == {"width": rec["screenWidth"]}, e
-    # Only the page, referrer, screen width, name and properties: nothing that identifies anyone.
-    assert set(e) <= {"event_id", "type", "context", "data", "interactive"}, e
+    # Only the page, referrer, screen width, name and properties, and the page load's random visit
+    # token (for crediting a checkout to this visit): nothing that identifies anyone.
+    assert set(e) <= {"event_id", "type", "context", "data", "interactive", "identity"}, e
+    assert set(e.get("identity", {})) <= {"visit_token"}, e
+    assert len(e["identity"]["visit_token"]) >= 3, e
     assert set(e["context"]) == {"page", "screen"} and set(page) <= {"url", "referrer", "path"}, e
 
     rows = b.events("pageview", "name, path, hostname, utm_source, utm_campaign, referrer, browser, device",

@@ -9,6 +9,10 @@
     // in the query string. The endpoint defaults to v1/events next to this script.
     var endpoint = (config.api || new URL("v1/events", script.src)) + "?key=" + config.key;
     var lastPage;       // the page of the last pageview, so that a navigation is counted once
+    // This page load's visit token: random, kept in memory only. A shop passes tally.visit to its
+    // backend, which puts it in the Stripe checkout's metadata (tally_visit), so that the payment
+    // is credited to this visit.
+    var visit = crypto.getRandomValues(new Uint32Array(2)).join("-");
     var ignored;
     try {
         // The site owner's own opt-out, set by hand in the browser console; only ever read.
@@ -32,6 +36,7 @@
             type: name,
             interactive: options.interactive,
             context: {page: page, screen: {width: screen.width}},
+            identity: {visit_token: visit},
             // revenue {amount, currency} travels as data.revenue; undefined members are not sent.
             data: Object.assign({revenue: options.revenue}, options.props)
         };
@@ -55,6 +60,7 @@
     // Calls made before this script ran wait in tally.q (snippet: tracker/README.md).
     var queue = window.tally?.q || [];
     window.tally = tally;
+    tally.visit = visit;
     navigated();
     queue.forEach((args) => tally(...args));
 
