@@ -572,6 +572,83 @@ static void revenue_report(report *r)
     tly_resp_json(r->resp, 200, body);
 }
 
+/* --- funnels ---------------------------------------------------------------------------------- */
+
+/* The step as it was asked for ("path==/pricing"). */
+static json_t *step_text(const tly_filter *f)
+{
+    char label[TLY_DIM_LABEL_SIZE];
+    tly_dim_label(&f->dim, label);
+    return json_sprintf("%s%s%s", label, f->op == TLY_FILTER_CONTAINS ? "=~" : "==", f->value);
+}
+
+static int check_steps(report *r)
+{
+    if (r->q.n_steps < 2) {
+        tly_resp_error(r->resp, 400, "steps: a funnel needs 2 to %d steps, ';'-separated, e.g. "
+                                     "steps=path==/pricing;event_type==signup", TLY_REPORT_MAX_STEPS);
+        return -1;
+    }
+    for (size_t i = 0; i < r->q.n_steps; i++) {
+        const tly_filter *f = &r->q.steps[i];
+        if (f->dim.kind != TLY_DIM_PATH && f->dim.kind != TLY_DIM_EVENT_TYPE && f->dim.kind != TLY_DIM_GOAL) {
+            tly_resp_error(r->resp, 400, "steps: step %zu: a step is a path, an event_type or a goal", i + 1);
+            return -1;
+        }
+        if (f->op == TLY_FILTER_NE) {
+            tly_resp_error(r->resp, 400, "steps: step %zu: a step is == or =~, not !=", i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Ordered steps within a visit: how many visits (and visitors) reached each. */
+static void funnel_report(report *r)
+{
+    if (check_steps(r) != 0) return;
+    tly_report_spec spec;
+    base_spec(r, &spec);
+    tly_sql sql = {0};
+    PGresult *res = NULL;
+    if (tly_report_funnel_sql(&spec, r->q.steps, r->q.n_steps, &sql) != 0) {
+        tly_resp_error(r->resp, 400, "steps: too many values in one query");
+    } else {
+        tly_db_error err = {0};
+        res = tly_db_query(r->db, tly_buf_cstr(&sql.text), (const char *const *)sql.params, (int)sql.n_params,
+                           PGRES_TUPLES_OK, &err);
+        if (!res) db_failed(r, &err);
+    }
+    tly_sql_free(&sql);
+    if (!res) return;
+    json_t *steps = json_array();
+    long long first = 0, previous = 0;
+    for (size_t i = 0; i < r->q.n_steps; i++) {
+        long long visits = atoll(PQgetvalue(res, 0, 2 + 2 * (int)i));
+        if (i == 0) first = previous = visits;
+        json_t *step = json_pack("{s:o, s:I, s:I, s:f, s:I}", "step", step_text(&r->q.steps[i]),
+                                 "visits", (json_int_t)visits,
+                                 "visitors", (json_int_t)atoll(PQgetvalue(res, 0, 3 + 2 * (int)i)),
+                                 "conversion_rate", ratio(visits, first, 100, 0.1),
+                                 "drop_off", (json_int_t)(previous - visits));
+        json_array_append_new(steps, step);
+        previous = visits;
+    }
+    json_t *body = envelope(r);
+    json_object_set_new(body, "visits", json_integer(atoll(PQgetvalue(res, 0, 0))));
+    json_object_set_new(body, "visitors", json_integer(atoll(PQgetvalue(res, 0, 1))));
+    PQclear(res);
+    if (r->q.csv) {
+        const char *cols[] = {"step", "visits", "visitors", "conversion_rate", "drop_off"};
+        answer_csv(r, steps, cols, TLY_ARRAY_LEN(cols));
+        json_decref(steps);
+        json_decref(body);
+        return;
+    }
+    json_object_set_new(body, "steps", steps);
+    tly_resp_json(r->resp, 200, body);
+}
+
 /* --- realtime ---------------------------------------------------------------------------------- */
 
 static const tly_db_stmt stmt_realtime = {
@@ -633,7 +710,7 @@ static int split_path(const char *path, char *id, size_t id_size, char *name, si
 
 static bool known_report(const char *name)
 {
-    static const char *const others[] = {"overview", "metrics", "goals", "realtime", "revenue"};
+    static const char *const others[] = {"overview", "metrics", "goals", "realtime", "revenue", "funnel"};
     for (size_t i = 0; i < TLY_ARRAY_LEN(others); i++)
         if (strcmp(name, others[i]) == 0) return true;
     for (size_t i = 0; i < TLY_ARRAY_LEN(breakdowns); i++)
@@ -646,15 +723,16 @@ static bool known_report(const char *name)
 static int refuse_unused(report *r, const char *name, bool format_given)
 {
     bool metrics = strcmp(name, "metrics") == 0, realtime = strcmp(name, "realtime") == 0;
-    bool revenue = strcmp(name, "revenue") == 0;
+    bool revenue = strcmp(name, "revenue") == 0, funnel = strcmp(name, "funnel") == 0;
     const char *unused = NULL;
     if (!metrics && r->q.interval != TLY_INTERVAL_NONE) unused = "interval";
     else if (!metrics && !revenue && r->q.n_group_by > 0) unused = "group_by";
-    else if ((realtime || revenue || strcmp(name, "goals") == 0) && r->q.compare) unused = "compare";
+    else if ((realtime || revenue || funnel || strcmp(name, "goals") == 0) && r->q.compare) unused = "compare";
+    else if (!funnel && r->q.n_steps > 0) unused = "steps";
     else if (realtime && r->q.n_filters > 0) unused = "filters";
     else if (realtime && r->q.csv && format_given) unused = "format";
     if (!unused) return 0;
-    if (metrics || revenue || !(strcmp(unused, "interval") == 0 || strcmp(unused, "group_by") == 0))
+    if (metrics || revenue || funnel || !(strcmp(unused, "interval") == 0 || strcmp(unused, "group_by") == 0))
         tly_resp_error(r->resp, 400, "%s: not available for /%s", unused, name);
     else
         tly_resp_error(r->resp, 400, "%s: interval and group_by belong to /metrics", unused);
@@ -668,6 +746,7 @@ static void dispatch(report *r, const char *name)
     else if (strcmp(name, "goals") == 0) goals_report(r);
     else if (strcmp(name, "realtime") == 0) realtime_report(r);
     else if (strcmp(name, "revenue") == 0) revenue_report(r);
+    else if (strcmp(name, "funnel") == 0) funnel_report(r);
     else
         for (size_t i = 0; i < TLY_ARRAY_LEN(breakdowns); i++)
             if (strcmp(name, breakdowns[i].name) == 0) breakdown_report(r, &breakdowns[i]);

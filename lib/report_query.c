@@ -230,38 +230,41 @@ static int parse_dim(const char *param, const char *s, size_t len, tly_dim *out,
     return fail(err, errlen, "%s: unknown dimension '%s'", param, quote(s, len).text);
 }
 
-/* Parses one unescaped filter term "dim==value" / "dim!=value" / "dim=~value" into f. */
-static int parse_filter_term(const char *t, size_t len, tly_filter *f, char *err, size_t errlen)
+/* Parses one unescaped filter term "dim==value" / "dim!=value" / "dim=~value" into f; messages
+ * name `param` (filters, steps). */
+static int parse_filter_term(const char *param, const char *t, size_t len, tly_filter *f, char *err,
+                             size_t errlen)
 {
     size_t d = 0;
     while (d < len && t[d] != '=' && t[d] != '!') d++;
     if (d + 2 > len || !((t[d] == '=' && (t[d + 1] == '=' || t[d + 1] == '~')) ||
                          (t[d] == '!' && t[d + 1] == '=')))
         return fail(err, errlen,
-                    "filters: '%s' is not dimension==value, dimension!=value or dimension=~value",
-                    quote(t, len).text);
-    if (d == 0) return fail(err, errlen, "filters: '%s' names no dimension", quote(t, len).text);
+                    "%s: '%s' is not dimension==value, dimension!=value or dimension=~value",
+                    param, quote(t, len).text);
+    if (d == 0) return fail(err, errlen, "%s: '%s' names no dimension", param, quote(t, len).text);
     tly_dim dim;
-    if (parse_dim("filters", t, d, &dim, err, errlen) != 0) return -1;
+    if (parse_dim(param, t, d, &dim, err, errlen) != 0) return -1;
     tly_filter_op op = t[d] == '!'      ? TLY_FILTER_NE
                        : t[d + 1] == '~' ? TLY_FILTER_CONTAINS
                                          : TLY_FILTER_EQ;
     const char *value = t + d + 2;
     size_t value_len = len - d - 2;
     if (op == TLY_FILTER_CONTAINS && value_len == 0)
-        return fail(err, errlen, "filters: '%s' needs a substring after =~", quote(t, len).text);
+        return fail(err, errlen, "%s: '%s' needs a substring after =~", param, quote(t, len).text);
     if (tly_utf8_length(value, value_len) > TLY_REPORT_MAX_FILTER_VALUE)
-        return fail(err, errlen, "filters: the value for '%s' is longer than %d characters",
-                    quote(t, d).text, TLY_REPORT_MAX_FILTER_VALUE);
+        return fail(err, errlen, "%s: the value for '%s' is longer than %d characters",
+                    param, quote(t, d).text, TLY_REPORT_MAX_FILTER_VALUE);
     f->dim = dim;
     f->op = op;
     f->value = tly_xstrndup(value, value_len);
     return 0;
 }
 
-static int param_filters(parse_state *st, const char *v, size_t len, char *err, size_t errlen)
+/* A ';'-separated list of filter terms (a literal ';' or '\\' escaped by '\\') into list[*n]. */
+static int filter_list(parse_state *st, const char *param, const char *v, size_t len, tly_filter *list,
+                       size_t *n, size_t max, char *err, size_t errlen)
 {
-    tly_report_query *q = st->q;
     size_t i = 0;
     while (i < len) {
         /* Unescape one term up to the next unescaped ';'. */
@@ -272,13 +275,22 @@ static int param_filters(parse_state *st, const char *v, size_t len, char *err, 
         }
         i++;   /* past the ';' (or the end) */
         if (st->term.len == 0) continue;
-        if (q->n_filters == TLY_REPORT_MAX_FILTERS)
-            return fail(err, errlen, "filters: more than %d filters", TLY_REPORT_MAX_FILTERS);
-        if (parse_filter_term(st->term.ptr, st->term.len, &q->filters[q->n_filters], err, errlen) != 0)
-            return -1;
-        q->n_filters++;
+        if (*n == max) return fail(err, errlen, "%s: more than %zu %s", param, max, param);
+        if (parse_filter_term(param, st->term.ptr, st->term.len, &list[*n], err, errlen) != 0) return -1;
+        (*n)++;
     }
     return 0;
+}
+
+static int param_filters(parse_state *st, const char *v, size_t len, char *err, size_t errlen)
+{
+    return filter_list(st, "filters", v, len, st->q->filters, &st->q->n_filters, TLY_REPORT_MAX_FILTERS,
+                       err, errlen);
+}
+
+static int param_steps(parse_state *st, const char *v, size_t len, char *err, size_t errlen)
+{
+    return filter_list(st, "steps", v, len, st->q->steps, &st->q->n_steps, TLY_REPORT_MAX_STEPS, err, errlen);
 }
 
 /* Calls item() for each element of a comma list; an empty element is an error naming `name`. */
@@ -392,7 +404,7 @@ static const struct param {
     {"from", param_from},         {"to", param_to},           {"period", param_period},
     {"filters", param_filters},   {"limit", param_limit},     {"offset", param_offset},
     {"interval", param_interval}, {"metrics", param_metrics}, {"group_by", param_group_by},
-    {"compare", param_compare},   {"format", param_format},
+    {"compare", param_compare},   {"format", param_format},   {"steps", param_steps},
 };
 
 /* --- the date range ------------------------------------------------------------------------ */
@@ -586,6 +598,11 @@ void tly_report_query_free(tly_report_query *q)
         q->filters[i].value = NULL;
     }
     q->n_filters = 0;
+    for (size_t i = 0; i < q->n_steps; i++) {
+        free(q->steps[i].value);
+        q->steps[i].value = NULL;
+    }
+    q->n_steps = 0;
 }
 
 void tly_report_query_previous(const tly_report_query *q, int32_t *from_day, int32_t *to_day)

@@ -28,6 +28,7 @@
  *   interval   hour | day | week | month.    metrics  comma list of metric names (no repeats).
  *   group_by   comma list of at most 3 distinct dimensions.
  *   compare    previous_period.              format   csv | json (wins over the Accept header).
+ *   steps      a funnel's ordered steps, in the syntax of filters (at most 8).
  *
  * Dimension names are exact and lowercase: path entry_page exit_page hostname source referrer
  * utm_source utm_medium utm_campaign utm_term utm_content campaign_id campaign country region city
@@ -42,6 +43,7 @@
 
 /* The limits of a report query; each rejection names its parameter and the limit. */
 #define TLY_REPORT_MAX_FILTERS        16
+#define TLY_REPORT_MAX_STEPS          8          /* funnel steps */
 #define TLY_REPORT_MAX_GROUP_BY       3
 #define TLY_REPORT_MAX_FILTER_VALUE   500        /* characters (code points) of one filter value */
 #define TLY_REPORT_MAX_PROP_KEY       64         /* bytes of the key in prop:<key> */
@@ -129,6 +131,8 @@ typedef struct tly_report_query {
     size_t n_group_by;
     bool compare;                  /* compare=previous_period */
     bool csv;                      /* format=csv, or no format and Accept prefers text/csv */
+    tly_filter steps[TLY_REPORT_MAX_STEPS];   /* funnel steps, in order (the filters' syntax) */
+    size_t n_steps;
 } tly_report_query;
 
 /* Parses the raw (still percent-encoded) query string query[0..query_len) (NULL with 0 is "none").

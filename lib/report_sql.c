@@ -381,6 +381,40 @@ int tly_report_revenue_by_sql(const tly_report_spec *spec, tly_sql *q)
     return q->overflow ? -1 : 0;
 }
 
+int tly_report_funnel_sql(const tly_report_spec *spec, const tly_filter *steps, size_t n_steps, tly_sql *q)
+{
+    shared sh;
+    prelude(q, spec, &sh, false);
+    tly_sql_add(q, "v AS MATERIALIZED (SELECT s.property_pk, s.session, s.visitor, s.started_at, s.last_seen"
+                   " FROM sessions s WHERE s.property_pk = $%d AND s.started_at >= (SELECT lo FROM raw)"
+                   " AND s.started_at < (SELECT hi FROM raw)", sh.pk);
+    visit_filters(q, spec);
+    /* Each event of those visits, with which steps it satisfies. */
+    tly_sql_add(q, "), e AS MATERIALIZED (SELECT v.session, v.visitor, e.ts, e.seq");
+    for (size_t i = 0; i < n_steps; i++) {
+        tly_sql_add(q, ", (%s", steps[i].dim.kind == TLY_DIM_PATH ? "e.name = 'pageview' AND " : "");
+        event_filter(q, &steps[i]);
+        tly_sql_add(q, ") AS m%zu", i + 1);
+    }
+    tly_sql_add(q, " FROM v JOIN events e ON e.property_pk = v.property_pk AND e.visitor = v.visitor"
+                   " AND e.ts BETWEEN v.started_at AND v.last_seen WHERE e.ts >= (SELECT lo FROM raw)"
+                   " AND e.ts < (SELECT hi FROM raw) + interval '1 day')");
+    /* f<k>: the visits that reached step k, and the first event that did, after step k-1's. */
+    for (size_t i = 1; i <= n_steps; i++) {
+        if (i == 1)
+            tly_sql_add(q, ", f1 AS (SELECT DISTINCT ON (session) session, visitor, ts, seq FROM e WHERE m1"
+                           " ORDER BY session, ts, seq)");
+        else
+            tly_sql_add(q, ", f%zu AS (SELECT DISTINCT ON (e.session) e.session, e.visitor, e.ts, e.seq FROM e"
+                           " JOIN f%zu p ON p.session = e.session WHERE e.m%zu AND (e.ts, e.seq) > (p.ts, p.seq)"
+                           " ORDER BY e.session, e.ts, e.seq)", i, i - 1, i);
+    }
+    tly_sql_add(q, " SELECT (SELECT count(*) FROM v), (SELECT count(DISTINCT visitor) FROM v)");
+    for (size_t i = 1; i <= n_steps; i++)
+        tly_sql_add(q, ", (SELECT count(*) FROM f%zu), (SELECT count(DISTINCT visitor) FROM f%zu)", i, i);
+    return q->overflow ? -1 : 0;
+}
+
 int tly_report_sql(const tly_report_spec *spec, tly_sql *q)
 {
     shared sh;

@@ -59,6 +59,12 @@ int tly_report_sql(const tly_report_spec *spec, tly_sql *q) TLY_NONNULL(1, 2) TL
  * from raw visits and events. Columns: key, visitors, sessions, conversions, revenue (JSON text
  * {"EUR": "49.90"}). */
 int tly_report_revenue_by_sql(const tly_report_spec *spec, tly_sql *q) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
+/* A funnel: of the visits that started in the range (under the filters), how many reached each
+ * step in order, each step an event after the previous step's (path steps are pageviews of that
+ * path; event_type and goal steps any such event). One row: visits, visitors, then visits and
+ * visitors per step. */
+int tly_report_funnel_sql(const tly_report_spec *spec, const tly_filter *steps, size_t n_steps, tly_sql *q)
+    TLY_NONNULL(1, 2, 4) TLY_MUST_CHECK;
 /* Revenue of each goal per currency over the spec's days and filters (group_by, interval and
  * paging are ignored). Columns: goal, currency, amount (text, two decimals). */
 int tly_report_revenue_sql(const tly_report_spec *spec, tly_sql *q) TLY_NONNULL(1, 2) TLY_MUST_CHECK;

@@ -152,3 +152,35 @@ def test_server_key_joins_the_browser_visitor(h):
     r = h.post_events(p, [dict(order, event_id="x-" + order["event_id"])], headers=new_client(h))
     expect_counts(r, 0, rejected=1)
     assert "server keys" in r.json()["errors"][0]["error"], r.json()
+
+
+def test_funnel(h):
+    p = h.create_property()
+    t = time.time() - 900
+    journeys = {"a": [("/", "pageview"), ("/pricing", "pageview"), ("/pricing", "signup")],
+                "b": [("/", "pageview"), ("/pricing", "pageview")],
+                "c": [("/pricing", "pageview"), ("/", "pageview")],     # the steps in the wrong order
+                "d": [("/", "pageview")]}
+    for steps in journeys.values():
+        c = new_client(h)
+        expect_counts(h.post_events(p, [ev(path, type=kind, ts=t + 30 * i) for i, (path, kind) in enumerate(steps)],
+                                    headers=c), len(steps))
+    h.sessionize()
+    body = report(h, p, "funnel", steps="path==/;path==/pricing;event_type==signup")
+    assert body["visits"] == 4, body
+    assert body["steps"] == [
+        {"step": "path==/", "visits": 4, "visitors": 4, "conversion_rate": 100.0, "drop_off": 0},
+        {"step": "path==/pricing", "visits": 2, "visitors": 2, "conversion_rate": 50.0, "drop_off": 2},
+        {"step": "event_type==signup", "visits": 1, "visitors": 1, "conversion_rate": 25.0, "drop_off": 1}], body
+    # Contains-steps and filters on visits.
+    body = report(h, p, "funnel", steps="path=~pric;path==/")
+    assert [s["visits"] for s in body["steps"]] == [3, 1], body
+    # Bad steps name the parameter.
+    for qs, word in (("steps=path==/", "2 to 8"), ("steps=path==/;country==DE", "step 2"),
+                     ("steps=path==/;path!=/x", "not !="), ("", "2 to 8")):
+        r = h.http("GET", "/v1/properties/%s/funnel?%s" % (p.id, qs), headers={"Authorization": "Bearer " + p.read_key})
+        expect_json_error(r, 400, "steps")
+        assert word in r.json()["error"], (qs, r.json())
+    r = h.http("GET", "/v1/properties/%s/pages?steps=path==/;path==/x" % p.id,
+               headers={"Authorization": "Bearer " + p.read_key})
+    expect_json_error(r, 400, "steps")
