@@ -192,3 +192,44 @@ def test_reports_after_database_restart(h):
     h.restart_db()
     r = h.http("GET", "/v1/properties/%s/overview" % p.id, headers=auth)
     assert r.status == 200, r
+
+
+def test_sigterm_loses_nothing_answered(h):
+    """Stopping the web server (SIGTERM to lighttpd and its track.fcgi processes) mid-load: requests
+    in flight finish and commit before the processes exit; every 202 is stored."""
+    p = h.create_property()
+    clients = [new_client(h) for _ in range(32)]
+    accepted = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def sender(n):
+        i = 0
+        while not stop.is_set():
+            e = ev("/term-%d-%d" % (n, i))
+            i += 1
+            try:
+                r = h.post_events(p, [e], headers=clients[(n * 8 + i) % len(clients)])
+            except OSError:
+                continue
+            if r.status == 202:
+                with lock:
+                    accepted.append(e["event_id"])
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1.5)
+        h.stop_lighttpd()
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        h.start_lighttpd()
+    assert wait_for(lambda: not h.spool_files(), 30), h.spool_files()
+    stored = set(r[0] for r in h.sql("SELECT event_id FROM events WHERE property_pk = %s", p.pk))
+    lost = [i for i in accepted if i not in stored]
+    assert len(accepted) > 20, len(accepted)
+    assert not lost, "%d of %d answered 202 are missing" % (len(lost), len(accepted))
