@@ -3,6 +3,7 @@
 #include "log.h"
 #include "timeparse.h"
 
+#include <ctype.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,12 +226,26 @@ int tly_property_by_id(tly_db *db, const char *id, tly_property *prop, tly_db_er
 
 int tly_property_by_domain(tly_db *db, const char *domain, tly_property *prop, tly_db_error *err)
 {
+    /* Cached like keys (a busy Plausible-style site asks for its domain on every event), under
+     * the hash of "domain:<name>" in lower case; unknown domains are remembered too. */
+    char label[300];
+    size_t n = (size_t)snprintf(label, sizeof label, "domain:%s", domain);
+    if (n >= sizeof label) n = sizeof label - 1;
+    for (size_t i = 7; i < n; i++) label[i] = (char)tolower((unsigned char)label[i]);
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(hash, (const unsigned char *)label, n);
+    tly_key_status status;
+    if (cache_get(hash, "domain", 0, prop, &status)) return status == TLY_KEY_OK;
     const char *params[] = {domain};
     PGresult *res = tly_db_exec(db, &stmt_by_domain, params, PGRES_TUPLES_OK, err);
-    if (!res) return -1;
+    if (!res) {
+        if (err->unreachable && cache_get(hash, "domain", STALE_IF_ERROR_MS, prop, &status)) return status == TLY_KEY_OK;
+        return -1;
+    }
     int found = PQntuples(res) == 1;
     if (found) property_from_row(res, prop);
     PQclear(res);
+    cache_put(hash, "domain", prop, found ? TLY_KEY_OK : TLY_KEY_UNKNOWN);
     return found;
 }
 

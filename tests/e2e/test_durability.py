@@ -233,3 +233,20 @@ def test_sigterm_loses_nothing_answered(h):
     lost = [i for i in accepted if i not in stored]
     assert len(accepted) > 20, len(accepted)
     assert not lost, "%d of %d answered 202 are missing" % (len(lost), len(accepted))
+
+
+def test_plausible_endpoint_spools_too(h):
+    p = h.create_property(domains=["spool-plausible.example"])
+    body = {"name": "pageview", "url": "https://spool-plausible.example/one", "domain": "spool-plausible.example"}
+    hdr = dict(new_client(h), **{"Content-Type": "text/plain"})
+    assert h.http("POST", "/api/event", body=json.dumps(body), headers=hdr).status == 202
+    h.stop_db()
+    try:
+        body["url"] = "https://spool-plausible.example/two"
+        r = h.http("POST", "/api/event", body=json.dumps(body), headers=hdr)
+        assert r.status == 202, r
+        assert h.spool_files(), "the event waits in the spool"
+    finally:
+        h.start_db()
+    assert wait_for(lambda: not h.spool_files()), h.spool_files()
+    assert count(h, p, "path = '/two'") == 1
