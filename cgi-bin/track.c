@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,9 @@ static int replay_spool(tly_ingest *ing)
 
 int main(int argc, char **argv)
 {
+    /* glibc gives each thread that allocates an arena of its own; two are enough for requests that
+     * mostly wait on the database, and keep the resident size down. */
+    mallopt(M_ARENA_MAX, 2);
     bool replay = argc == 2 && strcmp(argv[1], "--replay-spool") == 0;
     if (argc > 1 && !replay) {
         fprintf(stderr, "usage: track.fcgi [--replay-spool]   (as FastCGI or CGI: no arguments)\n");
