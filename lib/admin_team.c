@@ -89,12 +89,13 @@ void tly_admin_member_update(tly_admin_ctx *c)
     tly_admin_id_text(c->prop_pk, pk);
     tly_admin_id_text(user_id, user);
     const char *params[] = {pk, user, new_role};
-    PGresult *res = tly_admin_sql(c, "UPDATE memberships SET role = $3 WHERE property_pk = $1::int AND user_id = $2::bigint",
-                                  params, 3, PGRES_COMMAND_OK);
+    PGresult *res = tly_admin_sql(c,
+        "UPDATE memberships SET role = $3 WHERE property_pk = $1::int AND user_id = $2::bigint",
+        params, 3, PGRES_COMMAND_OK);
     if (!res) return;
     PQclear(res);
-    json_t *details = json_pack("{s:I, s:s, s:s, s:s}", "user_id", (json_int_t)user_id, "email", email, "from", role, "to",
-                                new_role);
+    json_t *details = json_pack("{s:I, s:s, s:s, s:s}", "user_id", (json_int_t)user_id, "email", email,
+                                "from", role, "to", new_role);
     if (tly_admin_audit(c, NULL, "member.role", email, details) == 0)
         tly_admin_reply(c, 200, json_pack("{s:I, s:s, s:s}", "user_id", (json_int_t)user_id, "email", email,
                                           "role", new_role));
@@ -213,8 +214,8 @@ void tly_admin_invitation_revoke(tly_admin_ctx *c)
         tly_admin_fail(c, 404, "no such pending invitation: %lld", id);
         return;
     }
-    if (tly_admin_audit(c, NULL, "member.invitation_revoke", email, json_pack("{s:I}", "invitation_id", (json_int_t)id)) == 0)
-        tly_admin_no_content(c);
+    json_t *details = json_pack("{s:I}", "invitation_id", (json_int_t)id);
+    if (tly_admin_audit(c, NULL, "member.invitation_revoke", email, details) == 0) tly_admin_no_content(c);
     free(email);
 }
 
@@ -312,8 +313,10 @@ static int create_account(tly_admin_ctx *c, invitation *inv, const char *passwor
     PGresult *res = tly_db_query(c->db, "INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id",
                                  params, 2, PGRES_TUPLES_OK, &err);
     if (!res) {
-        if (tly_admin_db_conflict(&err)) tly_admin_fail(c, 409, "email: an account for %s was just created; try again", inv->email);
-        else tly_admin_db_fail(c, &err);
+        if (tly_admin_db_conflict(&err))
+            tly_admin_fail(c, 409, "email: an account for %s was just created; try again", inv->email);
+        else
+            tly_admin_db_fail(c, &err);
         return -1;
     }
     inv->user.id = atoll(PQgetvalue(res, 0, 0));
@@ -322,8 +325,9 @@ static int create_account(tly_admin_ctx *c, invitation *inv, const char *passwor
     return tly_admin_audit(c, &inv->user, "account.sign_up", inv->email, NULL);
 }
 
-/* Gives the account the invitation's role (never less than it has) and uses up the invitation. */
-static int join(tly_admin_ctx *c, const invitation *inv)
+/* Gives the account the invitation's role (never less than it has; the role it ends up with in
+ * role) and uses up the invitation. 0 ok, -1 answered. */
+static int join(tly_admin_ctx *c, const invitation *inv, char role[8])
 {
     char pk[24], user[24], inv_id[24];
     tly_admin_id_text(c->prop_pk, pk);
@@ -339,8 +343,9 @@ static int join(tly_admin_ctx *c, const invitation *inv)
         "RETURNING m.role",
         params, 4, PGRES_TUPLES_OK);
     if (!res) return -1;
+    snprintf(role, 8, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    json_t *details = json_pack("{s:I, s:s}", "invitation_id", (json_int_t)inv->id, "role", inv->role);
+    json_t *details = json_pack("{s:I, s:s}", "invitation_id", (json_int_t)inv->id, "role", role);
     return tly_admin_audit(c, &inv->user, "member.join", inv->email, details);
 }
 
@@ -350,7 +355,8 @@ void tly_admin_invitation_accept(tly_admin_ctx *c)
     const char *password;
     invitation inv;
     if (read_token(c, hash) != 0 ||
-        tly_admin_field_string(c, "password", true, tly_admin_check_password_given, &password) != 1 || find_invitation(c, hash, false, &inv) != 1)
+        tly_admin_field_string(c, "password", true, tly_admin_check_password_given, &password) != 1 ||
+        find_invitation(c, hash, false, &inv) != 1)
         return;
     char fresh_hash[TLY_ADMIN_PASSWORD_HASH_SIZE] = "";
     int ok;
@@ -375,7 +381,8 @@ void tly_admin_invitation_accept(tly_admin_ctx *c)
         tly_admin_fail(c, 409, "email: the account of this invitation changed meanwhile; try again");
         return;
     }
-    if ((!had_account && create_account(c, &inv, fresh_hash) != 0) || join(c, &inv) != 0) return;
-    json_t *extra = json_pack("{s:{s:s, s:s}}", "property", "id", c->prop_id, "role", inv.role);
+    char role[8];
+    if ((!had_account && create_account(c, &inv, fresh_hash) != 0) || join(c, &inv, role) != 0) return;
+    json_t *extra = json_pack("{s:{s:s, s:s}}", "property", "id", c->prop_id, "role", role);
     (void)!tly_admin_sign_in(c, &inv.user, 200, extra);
 }
