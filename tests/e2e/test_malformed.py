@@ -21,10 +21,11 @@ in test_event_field_rejections with the same rigour: each rejection names its fi
 """
 import json
 import os
+import subprocess
 import urllib.parse
 
 from client import CHROME, ev, expect_counts, new_client
-from harness import Skip, new_event_id
+from harness import HarnessError, Skip, new_event_id
 
 LIMITS = dict(body=1048576, events=1000, depth=16, id=64, name=64, url=2048, path=2048, title=500,
               utm=500, identity=128, width=100000, keys=32, key=64, string=500)
@@ -32,12 +33,43 @@ LIMITS = dict(body=1048576, events=1000, depth=16, id=64, name=64, url=2048, pat
 
 # --- the stored-data fingerprint -----------------------------------------------------------------
 
+class Session:
+    """One psql session kept open for the fingerprints, which are taken around every case: a query
+    then costs a round trip rather than a psql start (the harness's h.sql starts one per call)."""
+
+    def __init__(self, h):
+        self.h = h
+        self.proc = subprocess.Popen(
+            ["psql", "-X", "-q", "-A", "-t", "-F", "|", "-h", h.pg_sock, "-p", str(h.pg_port), "-U", "postgres",
+             "-d", "tally"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def rows(self, query):
+        self.proc.stdin.write(query + ";\n\\echo " + END + "\n")
+        self.proc.stdin.flush()
+        out = []
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            if line == END:
+                return out
+            out.append(line)
+        raise HarnessError("psql ended: %s" % "\n".join(out))
+
+
+END = "-- end of answer --"
+_sessions = {}
+
+
 def fingerprint(h, prop):
     """(count, md5) of the property's events, event ids and visits, in one query."""
+    session = _sessions.get(id(h))
+    if session is None or session.h is not h or session.proc.poll() is not None:
+        session = _sessions[id(h)] = Session(h)
     part = ("(SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') "
-            "FROM %s t WHERE property_pk = %%s)")
-    query = "SELECT " + ", ".join(part % table for table in ("events", "event_ids", "sessions"))
-    return h.sql(query, prop.pk, prop.pk, prop.pk)[0]
+            "FROM %s t WHERE property_pk = %d)")
+    rows = session.rows("SELECT " + ", ".join(part % (table, int(prop.pk)) for table in ("events", "event_ids", "sessions")))
+    if len(rows) != 1 or rows[0].count("|") != 2:
+        raise HarnessError("fingerprint: unexpected answer %r" % rows)
+    return tuple(rows[0].split("|"))
 
 
 def seeded_property(h):
@@ -290,6 +322,8 @@ def test_events_auth_and_routing(h):
         ("Origin not allowed", post(extra={"Origin": "https://evil.example"}), 403, "allowed_origins"),
         ("Origin null", post(extra={"Origin": "null"}), 403, "allowed_origins"),
         ("Origin with another port", post(extra={"Origin": "https://example.com:8443"}), 403, "allowed_origins"),
+        ("Origin of 5000 characters", post(extra={"Origin": "https://example.com/" + "o" * 4980}), 403,
+         "allowed_origins"),
         ("GET /v1/events", method("GET"), 405, "method GET"),
         ("PUT /v1/events", method("PUT"), 405, "method PUT"),
         ("DELETE /v1/events", method("DELETE"), 405, "method DELETE"),
@@ -435,7 +469,11 @@ def bad_events():
          "context.campaign.campaign_id: longer than 500 characters"),
         ("utm a string", ctx(campaign={"utm": "x"}), "context.campaign.utm: must be a JSON object"),
         ("utm.source a number", utm(source=5), "context.campaign.utm.source: must be a string"),
+        ("utm.source 501 characters", utm(source="s" * 501), "context.campaign.utm.source: longer than 500"),
         ("utm.medium 501 characters", utm(medium="m" * 501), "context.campaign.utm.medium: longer than 500"),
+        ("utm.campaign 501 characters", utm(campaign="c" * 501), "context.campaign.utm.campaign: longer than 500"),
+        ("utm.term 501 characters", utm(term="t" * 501), "context.campaign.utm.term: longer than 500"),
+        ("utm.content 501 characters", utm(content="c" * 501), "context.campaign.utm.content: longer than 500"),
         ("utm.campaign an array", utm(campaign=[]), "context.campaign.utm.campaign: must be a string"),
         ("utm.term an object", utm(term={}), "context.campaign.utm.term: must be a string"),
         ("utm.content true", utm(content=True), "context.campaign.utm.content: must be a string"),
@@ -726,13 +764,16 @@ def test_limits_at_the_edge_accepted(h):
         # 16 levels: envelope, events, event, then 13 of an unknown member.
         "future": json.loads(deep(LIMITS["depth"] - 3)),
     }
-    expect_counts(h.post_events(p, [edge], headers=new_client(h)), 1)
+    # A user agent of 5000 bytes is no error: what lies past TLY_MAX_UA_LEN (1024) is not parsed.
+    ua = CHROME + " " + "x" * (5000 - len(CHROME) - 1)
+    expect_counts(h.post_events(p, [edge], headers=h.client("203.0.113.250", ua)), 1)
     row = h.sql_dicts("SELECT event_id, name, length(path) AS path, length(title) AS title, length(referrer) AS ref, "
                       "length(utm_source) AS utm, length(campaign_id) AS cid, screen_width, length(user_id_hash) AS uid, "
-                      "(SELECT count(*) FROM jsonb_object_keys(props)) AS keys, revenue_amount::text AS amount "
+                      "(SELECT count(*) FROM jsonb_object_keys(props)) AS keys, revenue_amount::text AS amount, browser "
                       "FROM events WHERE property_pk = %s", p.pk)
     assert row == [{"event_id": eid, "name": "t" * 64, "path": 2048, "title": 500, "ref": 2048, "utm": 500, "cid": 500,
-                    "screen_width": 100000, "uid": 128, "keys": 31, "amount": "999999999999.9999"}], row
+                    "screen_width": 100000, "uid": 128, "keys": 31, "amount": "999999999999.9999",
+                    "browser": "Chrome"}], row
     # A body of exactly 1 MiB and a batch of exactly 1000 events.
     env = json.dumps({"property_id": pid, "events": [{"type": "pageview", "context": {"page": {"path": "/b"}}}] * 1000})
     body = env + " " * (LIMITS["body"] - len(env))
