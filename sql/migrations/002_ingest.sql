@@ -1,6 +1,8 @@
 -- Ingest in one round trip per batch: dedupe and append enriched events with one set-based
 -- statement (a fixed number of plans, whatever the batch size).
 --
+-- (events.visit_token is added by 011_revenue.sql; PL/pgSQL resolves it when the function runs.)
+--
 -- `batch` is a JSON array built by track.fcgi; every field is already validated and enriched (no
 -- address or user agent is ever passed here). A batch may gather the events of many requests
 -- (track.fcgi commits concurrent requests together); each row carries its request's number in
@@ -31,12 +33,14 @@ BEGIN
             utm_content text, campaign_id text, country text, region text, city text, device text,
             browser text, browser_version text, os text, os_version text, screen_width integer,
             user_id_hash text, interactive boolean, revenue_amount numeric, revenue_currency text,
-            props jsonb)
+            props jsonb, visit_token text)
     ),
-    -- The same event id twice in one batch is one event.
+    -- The same event id twice in one batch is one event. Rows of a property deleted meanwhile (a
+    -- spool replayed late) are dropped.
     uniq AS (
         SELECT DISTINCT ON (coalesce(event_id, '#' || n)) *
-        FROM input ORDER BY coalesce(event_id, '#' || n), n
+        FROM input WHERE EXISTS (SELECT 1 FROM properties WHERE pk = p_property)
+        ORDER BY coalesce(event_id, '#' || n), n
     ),
     -- Ids are claimed in key order so that concurrent batches take row locks in the same order.
     fresh AS (
@@ -54,7 +58,8 @@ BEGIN
                             path, query, title, referrer, source, utm_source, utm_medium,
                             utm_campaign, utm_term, utm_content, campaign_id, country, region, city,
                             device, browser, browser_version, os, os_version, screen_width,
-                            user_id_hash, interactive, revenue_amount, revenue_currency, props)
+                            user_id_hash, interactive, revenue_amount, revenue_currency, props,
+                            visit_token)
         SELECT p_property, ts, event_id, name, visitor, prev_visitor, session_key,
                coalesce(hostname, ''), coalesce(path, ''), coalesce(query, ''), coalesce(title, ''),
                coalesce(referrer, ''), coalesce(source, ''), coalesce(utm_source, ''),
@@ -63,7 +68,7 @@ BEGIN
                coalesce(region, ''), coalesce(city, ''), coalesce(device, ''), coalesce(browser, ''),
                coalesce(browser_version, ''), coalesce(os, ''), coalesce(os_version, ''),
                screen_width, user_id_hash, coalesce(interactive, true), revenue_amount,
-               revenue_currency, props
+               revenue_currency, props, visit_token
         FROM kept ORDER BY n
         RETURNING 1
     )

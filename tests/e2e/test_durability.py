@@ -250,3 +250,21 @@ def test_plausible_endpoint_spools_too(h):
         h.start_db()
     assert wait_for(lambda: not h.spool_files()), h.spool_files()
     assert count(h, p, "path = '/two'") == 1
+
+
+def test_spool_of_a_deleted_property_is_dropped(h):
+    """Events spooled for a property deleted before the replay are not stored (no orphan rows)."""
+    p = h.create_property()
+    spool = tempfile.mkdtemp(prefix="tally-spool-gone-")
+    row = {"event_id": "gone-1", "ts_ms": int(time.time() * 1000), "name": "pageview", "visitor": 7, "path": "/gone"}
+    with open(os.path.join(spool, "0000000000001-1-0.spool"), "w") as f:
+        json.dump({"format": 1, "jobs": [{"property_pk": p.pk, "rows": [row]}]}, f)
+    h.sql("DELETE FROM properties WHERE pk = %s", p.pk)
+    env = dict(os.environ, TALLY_CONF=h.path("replay-gone.conf"))
+    with open(env["TALLY_CONF"], "w") as f:
+        f.write(base_conf(h) + "spool_dir = %s\n" % spool)
+    out = subprocess.run([os.path.join(h.cgibin, "track.fcgi"), "--replay-spool"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert h.sql_int("SELECT count(*) FROM events WHERE property_pk = %s", p.pk) == 0
+    assert os.listdir(spool) == [], os.listdir(spool)
