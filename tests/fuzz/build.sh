@@ -19,6 +19,7 @@ SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-fra
 probe=$(mktemp -d)
 trap 'rm -rf "$probe"' EXIT
 printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n);\nint LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' > "$probe/p.c"
+# shellcheck disable=SC2086
 if ! "$CC" $SAN "$probe/p.c" -o "$probe/p" >/dev/null 2>&1; then
     echo "fuzz build: $CC cannot link -fsanitize=fuzzer (Debian: apt-get install libclang-rt-14-dev)" >&2
     exit 2
@@ -43,6 +44,7 @@ sources() {
 # True (0) when a file named in BIN.d is newer than BIN: the target needs a rebuild.
 stale() {
     local bin=$1 f
+    # shellcheck disable=SC2013  # the words are the file names of a dependency list
     for f in $(sed -e 's/^[^:]*://' -e 's/\\$//' "$bin.d"); do
         [ "$f" -nt "$bin" ] && return 0
     done
