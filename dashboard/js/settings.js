@@ -325,6 +325,7 @@ async function team(ctx, body) {
                 link.hash = "#/invite/" + encodeURIComponent(r.token);
                 ctx.refresh(null, null, {title: `Invitation for ${r.invitation.email} (${r.invitation.role})`, value: link.href});
             }),
+        h("h3", null, "Pending invitations"),
         pending.results.length ? h("table", {class: "list", id: "invitations-table"},
             h("thead", null, h("tr", null, ["Email", "Role", "Expires", ""].map((x) => h("th", {scope: "col"}, x)))),
             h("tbody", null, pending.results.map((i) => h("tr", null, h("td", null, i.email), h("td", null, i.role),

@@ -288,7 +288,10 @@ async function dashboard(page, prop, evil) {
     await table(page, "sources", "sources");
     await table(page, "devices", "browsers");
     await table(page, "events", "goals");
-    // A tooltip where the traffic is (the current hour).
+    // A tooltip where the traffic is (the current hour). The graph is scrolled into view first, so
+    // that the screenshot does not move it away from under the mouse.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.locator(".graph-panel").scrollIntoViewIfNeeded();
     const box = await page.locator(".chart-svg .overlay").boundingBox();
     const hour = new Date().getUTCHours();
     await page.mouse.move(box.x + box.width * hour / 23, box.y + box.height / 2);

@@ -16,6 +16,7 @@ Needs Debian's chromium and tests/browser/node_modules (scripts/install-deps ins
 import hashlib
 import json
 import os
+import shutil
 import struct
 import subprocess
 import time
@@ -23,7 +24,13 @@ import uuid
 import zlib
 
 from client import new_ip, unique_ua
-from test_tracker import BROWSER_DIR, LINUX_CHROME, _require_tools
+
+BROWSER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "browser")
+CHROMIUM = os.environ.get("TALLY_CHROMIUM", "/usr/bin/chromium")
+# The owner's and first visitor's browser: an ordinary desktop Chrome (headless Chromium's own user
+# agent says HeadlessChrome and is filtered as a bot), with a unique token for the privacy audit.
+LINUX_CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                "Chrome/124.0.0.0 Safari/537.36")
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
           "Version/17.4 Mobile/15E148 Safari/604.1")
@@ -32,6 +39,17 @@ IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/60
 VISITOR_IPS = ["192.0.2.77", "198.51.100.177"]
 
 _runs = {}
+
+
+def _require_tools():
+    missing = []
+    if not shutil.which("node"):
+        missing.append("node (Debian package nodejs)")
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append("%s (Debian package chromium)" % CHROMIUM)
+    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+        missing.append("tests/browser/node_modules (npm ci --prefix tests/browser)")
+    assert not missing, "the dashboard's browser test needs %s: run scripts/install-deps" % ", ".join(missing)
 
 
 class Run:
