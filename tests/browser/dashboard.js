@@ -374,8 +374,19 @@ async function keys(page, prop) {
         tr.textContent.includes(prefix) && tr.querySelector(".key-status").textContent.startsWith("revoked")), secret.slice(0, 10));
     const status = await page.evaluate((prefix) => [...document.querySelectorAll("#keys-table tbody tr")]
         .filter((tr) => tr.textContent.includes(prefix)).map((tr) => tr.querySelector(".key-status").textContent), secret.slice(0, 10));
-    step("keys", {secret, rowsAfterCreate: rows, later, revokedStatus: status});
+    // Rotate the snippet's write key: a new secret, shown once, goes into the snippet.
+    const website = page.locator("#keys-table tbody tr", {hasText: prop.key.slice(0, 10)});
+    await website.locator("button", {hasText: "Rotate"}).click();
+    await website.locator("button", {hasText: "Confirm rotate"}).click();
+    await page.waitForSelector("#new-secret .secret-value");
+    const rotated = await text(page, "#new-secret .secret-value");
+    const statuses = await page.evaluate(() => [...document.querySelectorAll("#keys-table tbody tr")].map((tr) =>
+        [tr.children[0].textContent, tr.children[2].textContent, tr.querySelector(".key-status").textContent]));
     await shot("11-keys", page, {fullPage: true});
+    await page.goto(`${DASH}#/p/${prop.id}/settings/snippet`);
+    await page.waitForSelector("#snippet");
+    step("keys", {secret, rowsAfterCreate: rows, later, revokedStatus: status, rotated, statuses,
+                  snippetAfterRotate: await text(page, "#snippet")});
 }
 
 async function share(browser, page, prop) {
@@ -437,6 +448,33 @@ async function audit(page, prop) {
     await shot("14-audit-log", page, {fullPage: true});
 }
 
+async function account(page) {
+    await page.goto(DASH + "#/account");
+    await page.waitForSelector("#audit-table tbody tr");
+    step("account", {actions: await page.evaluate(() => [...document.querySelectorAll("#audit-table tbody tr")].map((tr) => tr.dataset.action)),
+                     text: await page.evaluate(() => document.querySelector("main section").textContent)});
+}
+
+/* A second property, deleted from its settings after typing its id. */
+async function deleteProperty(page) {
+    await page.goto(DASH + "#/new");
+    await page.waitForSelector("#new-property");
+    await page.fill("#new-property input[name=name]", "Temporary");
+    await page.click("#new-property button[type=submit]");
+    await page.waitForSelector("#snippet");
+    const id = /data-property="([^"]+)"/.exec(await text(page, "#snippet"))[1];
+    await page.goto(`${DASH}#/p/${id}/settings/general`);
+    await page.waitForSelector("#delete-property");
+    const button = page.locator("#delete-property button[type=submit]");
+    const disabledBefore = await button.isDisabled();
+    await page.fill("#delete-property input[name=confirm]", id.slice(0, -1));
+    const disabledWrong = await button.isDisabled();
+    await page.fill("#delete-property input[name=confirm]", id);
+    await button.click();
+    await page.waitForSelector("main .status.ok");
+    step("delete", {id, disabledBefore, disabledWrong, url: page.url(), message: await text(page, "main .status.ok")});
+}
+
 async function signOutAndIn(page, prop) {
     await page.click("#nav-sign-out");
     await page.waitForSelector("#sign-in");
@@ -487,6 +525,8 @@ async function main() {
         await run("shareStep", () => share(browser, page, prop));
         await run("teamStep", () => team(browser, page, prop));
         await run("auditStep", () => audit(page, prop));
+        await run("accountStep", () => account(page));
+        await run("deleteStep", () => deleteProperty(page));
         await run("signOutIn", () => signOutAndIn(page, prop));
         record.ownerCookies = (await owner.cookies()).map((c) => ({name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite}));
         await owner.close();

@@ -355,6 +355,21 @@ def test_dashboard_key_shown_once_and_revoked(h):
     assert row == [{"kind": "read", "name": "backend", "revoked": True}], row
 
 
+def test_dashboard_key_rotation(h):
+    """Rotating the snippet's write key revokes it and shows the new one once, in the snippet too."""
+    d = run(h)
+    k = d.step("keys")
+    old = d.step("snippet")["text"].split('data-key="')[1].split('"')[0]
+    assert k["rotated"].startswith("wk_") and k["rotated"] != old, k
+    assert k["rotated"] in k["snippetAfterRotate"], k["snippetAfterRotate"]
+    states = {prefix: status for _, prefix, status in k["statuses"]}
+    assert states[old[:10] + "…"].startswith("revoked") and states[k["rotated"][:10] + "…"] == "active", k["statuses"]
+    rows = h.sql_dicts("SELECT name, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE key_hash IN "
+                       "(decode(%s, 'hex'), decode(%s, 'hex')) ORDER BY id", hashlib.sha256(old.encode()).hexdigest(),
+                       hashlib.sha256(k["rotated"].encode()).hexdigest())
+    assert rows == [{"name": "website", "revoked": True}, {"name": "website", "revoked": False}], rows
+
+
 def test_dashboard_share_link(h):
     """A share link opens the property's reports read-only, without signing in or a cookie."""
     d = run(h)
@@ -384,9 +399,28 @@ def test_dashboard_team_invitation(h):
 def test_dashboard_audit_log(h):
     d = run(h)
     actions = d.step("audit")
-    for a in ("property.create", "property.update", "key.create", "key.revoke", "goal.create", "share.create",
+    for a in ("property.create", "property.update", "key.create", "key.revoke", "key.rotate", "goal.create", "share.create",
               "member.invite", "member.join"):
         assert a in actions, (a, actions)
+
+
+def test_dashboard_account_page(h):
+    d = run(h)
+    a = d.step("account")
+    assert d.config["email"] in a["text"], a
+    assert "account.sign_in" in a["actions"] or "account.sign_up" in a["actions"], a["actions"]
+    assert "property.create" in a["actions"], a["actions"]
+
+
+def test_dashboard_delete_property(h):
+    """Deleting a property needs its id typed in; then it is gone with its keys."""
+    d = run(h)
+    x = d.step("delete")
+    assert x["disabledBefore"] and x["disabledWrong"], x
+    assert x["message"] == "Deleted Temporary.", x
+    assert h.sql_int("SELECT count(*) FROM properties WHERE id = %s", x["id"]) == 0
+    actions = h.sql("SELECT action FROM audit_log WHERE property_id = %s ORDER BY id", x["id"])
+    assert [a[0] for a in actions][-1] == "property.delete", actions
 
 
 def test_dashboard_sign_out_and_in(h):
