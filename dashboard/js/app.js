@@ -86,7 +86,9 @@ function onSignedIn(s, propertyId) {
     setSession(s);
     cached = null;
     drawNav();
-    navigate(propertyId ? "#/p/" + encodeURIComponent(propertyId) : (parseHash().parts[0] === "invite" ? "#/" : location.hash || "#/"));
+    if (propertyId) navigate("#/p/" + encodeURIComponent(propertyId));
+    else if (parseHash().parts[0] === "invite") navigate("#/");
+    else navigate(location.hash || "#/");
 }
 
 /* The view to show when nobody is signed in: first-run sign-up or sign-in. */
@@ -123,7 +125,10 @@ async function ensureSession() {
 }
 
 async function properties(fresh) {
-    if (fresh || !cached || Date.now() - cached.at > 60000) cached = {list: (await admin.get("properties")).results, at: Date.now()};
+    if (fresh || !cached || Date.now() - cached.at > 60000) {
+        const list = (await admin.get("properties")).results;
+        cached = {list, at: Date.now()};
+    }
     return cached.list;
 }
 
@@ -132,7 +137,10 @@ async function properties(fresh) {
 async function propertiesPage(query) {
     document.title = "Tally";
     const list = await properties(true);
-    if (list.length === 1 && !query.get("deleted") && !query.get("all")) return navigate("#/p/" + encodeURIComponent(list[0].id));
+    if (list.length === 1 && !query.get("deleted") && !query.get("all")) {
+        navigate("#/p/" + encodeURIComponent(list[0].id));
+        return;
+    }
     const rows = list.map((p) => {
         const visitors = h("span", {class: "muted"}, "");
         report(p.id, "overview", {period: "today", metrics: "unique_visitors"})
@@ -147,7 +155,8 @@ async function propertiesPage(query) {
         query.get("deleted") ? h("p", {class: "status ok"}, "Deleted " + query.get("deleted") + ".") : null,
         list.length ? h("ul", {class: "property-list panel"}, rows)
             : h("div", {class: "panel"}, h("p", null, "No properties yet. "),
-                session.user.can_create_properties ? h("a", {class: "button primary", href: "#/new"}, "Create the first one") : null));
+                session.user.can_create_properties
+                    ? h("a", {class: "button primary", href: "#/new"}, "Create the first one") : null));
 }
 
 async function propertyPage(id, rest, query) {

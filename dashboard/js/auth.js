@@ -9,9 +9,10 @@ function page(root, title, intro, body) {
     replace(root, h("section", {class: "auth"}, h("h1", null, title), intro ? h("p", {class: "muted"}, intro) : null, body));
 }
 
+/* A password field; a new password must have at least 10 characters (admin API rule). */
 function passwordInput(name, autocomplete) {
-    return h("input", {type: "password", name, required: true, minlength: name === "password" && autocomplete === "current-password" ? null : 10,
-                       maxlength: 1024, autocomplete});
+    const isNew = autocomplete === "new-password";
+    return h("input", {type: "password", name, required: true, minlength: isNew ? 10 : null, maxlength: 1024, autocomplete});
 }
 
 export function renderSignIn(root, {onSignedIn, message}) {
@@ -69,6 +70,6 @@ export async function renderInvite(root, token, {onSignedIn}) {
         onSignedIn(session, session.property && session.property.id);
     });
     page(root, "Join " + invite.property.name,
-         `You are invited as ${invite.role} of ${invite.property.name}.` +
-         (invite.account_exists ? " Sign in with your existing account's password." : " Choose a password for your new account."), f);
+         `You are invited as ${invite.role} of ${invite.property.name}. ` +
+         (invite.account_exists ? "Sign in with your existing account's password." : "Choose a password for your new account."), f);
 }

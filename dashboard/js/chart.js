@@ -100,11 +100,12 @@ export function lineChart({rows, previous, series, interval, width}) {
             marks[k].setAttribute("cy", y(r[s.key] || 0));
             marks[k].setAttribute("visibility", "visible");
         });
+        const before = (s) => p ? `(previous ${dateTitle(p.date, interval)}: ${number(p[s.key] || 0)})` : null;
         tip.replaceChildren(
             h("div", {class: "tip-title"}, dateTitle(r.date, interval)),
             ...series.map((s) => h("div", {class: "tip-row"},
                 h("span", {class: "swatch " + s.cls}), s.label + ": ", h("b", null, number(r[s.key] || 0)),
-                p ? h("span", {class: "tip-prev"}, " (previous " + dateTitle(p.date, interval) + ": " + number(p[s.key] || 0) + ")") : null)));
+                p ? h("span", {class: "tip-prev"}, " ", before(s)) : null)));
         tip.hidden = false;
         // Place the tooltip beside the point, inside the chart.
         const scale = chart.getBoundingClientRect().width / W || 1;

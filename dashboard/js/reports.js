@@ -173,7 +173,8 @@ export function renderReports(ctx) {
         where.replaceChildren(h("p", {class: "error"}, e.message));
     };
 
-    ctx.track(report(ctx.propertyId, "overview", Object.assign({}, params, s.compare ? {compare: "previous_period"} : {}), ctx.share))
+    const compare = s.compare ? {compare: "previous_period"} : {};
+    ctx.track(report(ctx.propertyId, "overview", Object.assign({}, params, compare), ctx.share))
         .then((o) => {
             fillCards(cards, o, s.compare);
             ctx.root.dataset.range = o.from + ".." + o.to;
@@ -331,6 +332,10 @@ function drawPanel(ctx, s, set, params, panel, node) {
     });
 }
 
+function rowDelta(d) {
+    return h("span", {class: ["row-delta", d.sign > 0 ? "good" : d.sign < 0 ? "bad" : ""]}, " " + d.text);
+}
+
 function table(tab, rows, s, set) {
     if (!rows.length) return h("p", {class: "empty"}, "Nothing in this range.");
     const main = tab.columns[0].key;
@@ -351,7 +356,7 @@ function table(tab, rows, s, set) {
                             onclick: pick, onkeydown: (e) => { if (e.key === "Enter") pick(); }},
                 h("td", {class: "label"}, bar, h("span", {class: "label-text"}, tab.name ? tab.name(value) : value)),
                 tab.columns.map((c, i) => h("td", {class: "num", "data-key": c.key}, c.fmt(r[c.key]),
-                    i === 0 && d ? h("span", {class: ["row-delta", d.sign > 0 ? "good" : d.sign < 0 ? "bad" : ""]}, " " + d.text) : null)));
+                    i === 0 && d ? rowDelta(d) : null)));
         })));
 }
 

@@ -76,7 +76,8 @@ async function general(ctx, body) {
     ], async (f) => {
         const next = {
             name: name.value.trim(), domains: lines(domains.value), allowed_origins: lines(origins.value),
-            timezone: tz.value, retention_days: Number(retention.value), session_timeout: Math.round(Number(timeout.value) * 60),
+            timezone: tz.value, retention_days: Number(retention.value),
+            session_timeout: Math.round(Number(timeout.value) * 60),
             drop_gpc: gpc.checked, excluded_paths: lines(excluded.value),
         };
         const changes = {};
@@ -125,7 +126,7 @@ async function general(ctx, body) {
 
 /* --- the snippet --------------------------------------------------------------------------------- */
 
-export function snippetText(propertyId, writeKey) {
+function snippetText(propertyId, writeKey) {
     return `<script defer src="${TRACKER_URL}" data-property="${propertyId}" data-key="${writeKey || "wk_…"}"></script>`;
 }
 
@@ -194,7 +195,8 @@ async function keys(ctx, body) {
             h("button", {type: "submit", class: "primary"}, "Create key")], async () => {
                 const r = await admin.post(path("properties", p.id, "keys"), {kind: kind.value, name: name.value});
                 if (r.key.kind === "write") writeKeys.set(p.id, r.secret);
-                ctx.refresh(null, null, {title: `New ${r.key.kind} key ${r.key.name ? "“" + r.key.name + "”" : ""}`, value: r.secret});
+                const title = `New ${r.key.kind} key` + (r.key.name ? ` “${r.key.name}”` : "");
+                ctx.refresh(null, null, {title, value: r.secret});
             })));
     }
 }
@@ -275,7 +277,8 @@ async function shares(ctx, body) {
 /* --- team ---------------------------------------------------------------------------------------- */
 
 function roleSelect(current, onChange) {
-    const select = h("select", {"aria-label": "Role"}, ["owner", "admin", "viewer"].map((r) => h("option", {value: r, selected: r === current}, r)));
+    const select = h("select", {"aria-label": "Role"},
+                     ["owner", "admin", "viewer"].map((r) => h("option", {value: r, selected: r === current}, r)));
     if (onChange) select.addEventListener("change", () => onChange(select));
     return select;
 }
@@ -339,7 +342,14 @@ async function team(ctx, body) {
 
 /* --- audit log ----------------------------------------------------------------------------------- */
 
-export function auditTable(load) {
+const AUDIT_PAGE = 50;
+
+function auditQuery(before) {
+    return "?limit=" + AUDIT_PAGE + (before ? "&before=" + encodeURIComponent(before) : "");
+}
+
+/* The audit log as a table, a page at a time: load(before) gives the entries older than `before`. */
+function auditTable(load) {
     const tbody = h("tbody");
     const more = h("button", {type: "button", class: "link", hidden: true}, "Older entries");
     const table = h("table", {class: "list audit", id: "audit-table"},
@@ -354,7 +364,7 @@ export function auditTable(load) {
                            h("td", {class: "details"}, details)));
             before = e.id;
         }
-        more.hidden = r.results.length < 50;
+        more.hidden = r.results.length < AUDIT_PAGE;
     };
     more.addEventListener("click", () => page().catch((e) => more.replaceWith(h("p", {class: "error"}, e.message))));
     return {node: h("div", null, table, more), first: page};
@@ -366,7 +376,7 @@ async function audit(ctx, body) {
         body.append(section("Audit log", readOnlyNote(p, "admin")));
         return;
     }
-    const t = auditTable((before) => admin.get(path("properties", p.id, "audit") + "?limit=50" + (before ? "&before=" + before : "")));
+    const t = auditTable((before) => admin.get(path("properties", p.id, "audit") + auditQuery(before)));
     body.append(section("Audit log", h("p", {class: "muted"}, "Who changed what on this property, newest first. Secrets are never recorded."), t.node));
     await t.first();
 }
@@ -395,7 +405,7 @@ export function renderNewProperty(ctx) {
 export async function renderAccount(ctx) {
     const current = h("input", {type: "password", name: "current_password", required: true, autocomplete: "current-password"});
     const next = h("input", {type: "password", name: "new_password", required: true, minlength: 10, maxlength: 1024, autocomplete: "new-password"});
-    const t = auditTable((before) => admin.get("audit?limit=50" + (before ? "&before=" + before : "")));
+    const t = auditTable((before) => admin.get("audit" + auditQuery(before)));
     replace(ctx.root, 
         h("div", {class: "toolbar"}, h("h1", null, "Your account"), h("div", {class: "toolbar-right"},
           h("button", {type: "button", id: "sign-out", onclick: ctx.signOut}, "Sign out"))),
