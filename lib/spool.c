@@ -3,6 +3,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "timeparse.h"
 
 #include <dirent.h>
@@ -265,7 +266,10 @@ long long tly_spool_replay(tly_spool *sp, tly_db *db, tly_db_error *err)
     for (size_t i = 0; i < n && rc >= 0; i++) rc = replay_file(sp->dir, names[i], db, &events, err);
     free_names(names, n);
     if (rc < 0) return -1;
-    if (events > 0) tly_log_info("spool: %lld events replayed into the database", events);
+    if (events > 0) {
+        tly_log_info("spool: %lld events replayed into the database", events);
+        tly_metrics_add(TLY_METRIC_EVENTS_REPLAYED, (uint64_t)events);
+    }
     return events;
 }
 
@@ -280,5 +284,8 @@ int tly_store_durably(tly_db *db, tly_spool *sp, tly_store_job *const *jobs, siz
         return -1;
     }
     tly_log_warn("database unreachable: %zu requests spooled", n);
+    size_t events = 0;
+    for (size_t i = 0; i < n; i++) events += json_array_size(jobs[i]->rows);
+    tly_metrics_add(TLY_METRIC_EVENTS_SPOOLED, events);
     return 0;
 }

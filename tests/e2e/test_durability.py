@@ -46,6 +46,12 @@ def test_spool_while_database_down(h):
         h.start_db()
     assert wait_for(lambda: not h.spool_files()), "spool not replayed: %r" % h.spool_files()
     assert count(h, p, "path LIKE '/during-%%'") == 4
+    # The operator sees it in /v1/metrics.
+    metrics = h.http("GET", "/v1/metrics").body.decode()
+    figures = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines()
+               if line.startswith("tally_events_total{")}
+    assert figures.get('tally_events_total{program="track",outcome="spooled"}', 0) >= 4, figures
+    assert figures.get('tally_events_total{program="track",outcome="replayed"}', 0) >= 4, figures
     # Replayed events keep their ids: sending one again is a duplicate.
     expect_counts(h.post_events(p, [spooled[0]], headers=c), 1, duplicates=1)
     assert wait_for(lambda: healthy(h))
