@@ -89,7 +89,7 @@ def _account(h):
     password = "dash password %s" % uuid.uuid4().hex[:8]
     if h.sql_int("SELECT count(*) FROM users") == 0:
         return {"mode": "signup", "email": email, "password": password}
-    prop = h.create_property(domains=["invited.site.test"], name="Invited site")
+    prop = h.create_property(domains=["invited.example"], name="Invited site")
     token = "inv_" + uuid.uuid4().hex + uuid.uuid4().hex[:11]
     h.sql("INSERT INTO invitations (property_pk, email, role, token_hash, expires_at) "
           "VALUES (%s, %s, 'owner', decode(%s, 'hex'), now() + interval '1 day')",
@@ -179,7 +179,7 @@ def test_dashboard_first_account_and_property(h):
     assert len(user) == 1 and user[0]["instance_owner"] == (d.config["mode"] == "signup"), (user, d.config["mode"])
     site = "http://site.test:%d" % h.http_port
     p = h.sql_dicts("SELECT name, domains, allowed_origins, excluded_paths FROM properties WHERE id = %s", d.prop_id)
-    assert p == [{"name": "Shop (example)", "domains": ["site.test"], "allowed_origins": [site],
+    assert p == [{"name": "Shop (example)", "domains": ["shop.example"], "allowed_origins": [site],
                   "excluded_paths": ["/shop/private/*"]}], p
     role = h.sql_value("SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id "
                        "WHERE u.email = %s AND m.property_pk = %s", d.config["email"], d.pk)
