@@ -8,16 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A property as the API shows it; `p` is the property row, `m` the user's membership. */
+/* A property as the API shows it; `p` is the property row, `m` the user's membership. Secrets
+ * (token_secret, stripe_webhook_secret) never leave the database: only whether the webhook has
+ * one (its url is added by add_webhook_url, from the request's host). */
 #define PROPERTY_JSON                                                                               \
     "json_build_object('id', p.id, 'name', p.name, 'domains', to_json(p.domains), "                \
     "  'allowed_origins', to_json(p.allowed_origins), 'timezone', p.timezone, "                    \
     "  'retention_days', p.retention_days, 'session_timeout', p.session_timeout, "                 \
     "  'drop_gpc', p.drop_gpc, 'excluded_paths', to_json(p.excluded_paths), "                      \
+    "  'event_quota_daily', p.event_quota_daily, 'require_token', p.require_token, "               \
+    "  'stripe_webhook', json_build_object('configured', p.stripe_webhook_secret IS NOT NULL), "   \
     "  'created_at', tally_time_text(p.created_at), 'role', m.role)"
 
-/* The settings a request may set, each a column of properties of the same name. */
-typedef enum { SETTING_TEXT, SETTING_INT, SETTING_BOOL, SETTING_LIST } setting_type;
+/* The settings a request may set, each a column of properties of the same name. A secret is
+ * write-only: a string sets it, null removes it, and neither answers nor the audit show it. */
+typedef enum { SETTING_TEXT, SETTING_INT, SETTING_BOOL, SETTING_LIST, SETTING_SECRET } setting_type;
 
 static const struct setting {
     const char *name;
@@ -34,12 +39,16 @@ static const struct setting {
     {"session_timeout", SETTING_INT, 60, 86400, NULL, false},
     {"drop_gpc", SETTING_BOOL, 0, 0, NULL, false},
     {"excluded_paths", SETTING_LIST, 0, 0, tly_admin_check_excluded_path, false},
+    {"event_quota_daily", SETTING_INT, 0, TLY_ADMIN_MAX_EVENT_QUOTA, NULL, false},
+    {"require_token", SETTING_BOOL, 0, 0, NULL, false},
+    {"stripe_webhook_secret", SETTING_SECRET, 0, 0, tly_admin_check_stripe_secret, false},
 };
 #define N_SETTINGS TLY_ARRAY_LEN(settings)
 
 /* The settings found in the body: parameter texts (owned) and what changed, for the audit. */
 typedef struct setting_values {
-    char *text[N_SETTINGS];        /* NULL: not in the body */
+    bool given[N_SETTINGS];        /* in the body */
+    char *text[N_SETTINGS];        /* its value as a parameter; NULL for SQL NULL (a secret removed) */
     size_t count;
     json_t *changed;               /* {"name": "New name", ...} */
 } setting_values;
@@ -55,8 +64,9 @@ static void setting_values_free(setting_values *v)
 static void setting_expr(tly_buf *sql, size_t i, int n)
 {
     switch (settings[i].type) {
-    case SETTING_TEXT: tly_buf_printf(sql, "$%d", n); break;
-    case SETTING_INT: tly_buf_printf(sql, "$%d::int", n); break;
+    case SETTING_TEXT:
+    case SETTING_SECRET: tly_buf_printf(sql, "$%d", n); break;
+    case SETTING_INT: tly_buf_printf(sql, "$%d::bigint", n); break;
     case SETTING_BOOL: tly_buf_printf(sql, "$%d::boolean", n); break;
     case SETTING_LIST: tly_buf_printf(sql, "ARRAY(SELECT json_array_elements_text($%d::json))", n); break;
     }
@@ -117,9 +127,21 @@ static int read_settings(tly_admin_ctx *c, setting_values *v)
                 json_object_set_new(v->changed, s->name, list);
             }
             break;
+        case SETTING_SECRET:
+            /* The one secret, stripe_webhook_secret: the audit records only whether there is one,
+             * as GET shows it. */
+            found = tly_admin_field_string_or_null(c, s->name, s->check, &str);
+            if (found == 1) {
+                v->text[i] = str ? tly_xstrdup(str) : NULL;
+                json_object_set_new(v->changed, "stripe_webhook", json_pack("{s:b}", "configured", str != NULL));
+            }
+            break;
         }
         if (found < 0) return -1;
-        if (found == 1) v->count++;
+        if (found == 1) {
+            v->given[i] = true;
+            v->count++;
+        }
     }
     return 0;
 }
@@ -146,6 +168,20 @@ int tly_admin_property_load(tly_admin_ctx *c, const char *property_id)
     return found ? 0 : -1;
 }
 
+/* Completes "stripe_webhook" with the endpoint to give Stripe: this server's
+ * /v1/webhooks/stripe/<id>, as the request reached it. */
+static void add_webhook_url(const tly_admin_ctx *c, json_t *property)
+{
+    json_t *webhook = json_object_get(property, "stripe_webhook");
+    const char *id = json_string_value(json_object_get(property, "id"));
+    if (!json_is_object(webhook) || !id) return;
+    tly_buf url = {0};
+    tly_admin_origin(c, &url);
+    tly_buf_printf(&url, "/v1/webhooks/stripe/%s", id);
+    json_object_set_new(webhook, "url", json_string(tly_buf_cstr(&url)));
+    tly_buf_free(&url);
+}
+
 void tly_admin_properties_list(tly_admin_ctx *c)
 {
     char user[24];
@@ -155,8 +191,12 @@ void tly_admin_properties_list(tly_admin_ctx *c)
     if (tly_admin_sql_json(c,
             "SELECT coalesce(json_agg(" PROPERTY_JSON " ORDER BY p.name, p.id), '[]') "
             "FROM properties p JOIN memberships m ON m.property_pk = p.pk AND m.user_id = $1::bigint",
-            params, 1, &rows) == 1)
+            params, 1, &rows) == 1) {
+        size_t i;
+        json_t *property;
+        json_array_foreach(rows, i, property) add_webhook_url(c, property);
         tly_admin_reply(c, 200, json_pack("{s:o}", "results", rows));
+    }
 }
 
 static void reply_property(tly_admin_ctx *c, int status)
@@ -171,7 +211,10 @@ static void reply_property(tly_admin_ctx *c, int status)
         "JOIN memberships m ON m.property_pk = p.pk AND m.user_id = $2::bigint WHERE p.pk = $1::int",
         params, 2, &body);
     if (found == 0) tly_admin_fail(c, 404, "no such property: %s", c->prop_id);
-    if (found == 1) tly_admin_reply(c, status, body);
+    if (found == 1) {
+        add_webhook_url(c, body);
+        tly_admin_reply(c, status, body);
+    }
 }
 
 void tly_admin_property_get(tly_admin_ctx *c)
@@ -185,7 +228,7 @@ static void build_insert(const setting_values *v, tly_buf *sql, const char **par
 {
     tly_buf columns = {0}, values = {0};
     for (size_t i = 0; i < N_SETTINGS; i++) {
-        if (!v->text[i]) continue;
+        if (!v->given[i]) continue;
         params[*n] = v->text[i];
         (*n)++;
         tly_buf_printf(&columns, ", %s", settings[i].name);
@@ -234,6 +277,7 @@ void tly_admin_property_create(tly_admin_ctx *c)
         snprintf(c->prop_id, sizeof c->prop_id, "%s", id);
         json_t *body = tly_admin_json_cell(res, 0, 1);
         PQclear(res);
+        add_webhook_url(c, body);
         if (tly_admin_audit(c, NULL, "property.create", id, json_incref(v.changed)) == 0)
             tly_admin_reply(c, 201, body);
         else
@@ -251,8 +295,10 @@ void tly_admin_property_update(tly_admin_ctx *c)
         return;
     }
     if (v.count == 0) {
-        tly_admin_fail(c, 400, "body: nothing to change (fields: name, domains, allowed_origins, timezone, "
-                               "retention_days, session_timeout, drop_gpc, excluded_paths)");
+        tly_buf fields = {0};
+        for (size_t i = 0; i < N_SETTINGS; i++) tly_buf_printf(&fields, "%s%s", i ? ", " : "", settings[i].name);
+        tly_admin_fail(c, 400, "body: nothing to change (fields: %s)", tly_buf_cstr(&fields));
+        tly_buf_free(&fields);
         setting_values_free(&v);
         return;
     }
@@ -263,7 +309,7 @@ void tly_admin_property_update(tly_admin_ctx *c)
     tly_buf sql = {0};
     tly_buf_append_str(&sql, "UPDATE properties SET ");
     for (size_t i = 0; i < N_SETTINGS; i++) {
-        if (!v.text[i]) continue;
+        if (!v.given[i]) continue;
         params[n++] = v.text[i];
         tly_buf_printf(&sql, "%s%s = ", n > 2 ? ", " : "", settings[i].name);
         setting_expr(&sql, i, n);
@@ -305,6 +351,26 @@ void tly_admin_property_delete(tly_admin_ctx *c)
         tly_admin_reply(c, 200, deleted);
     else
         json_decref(deleted);
+}
+
+void tly_admin_property_token_secret_rotate(tly_admin_ctx *c)
+{
+    char pk[24];
+    tly_admin_id_text(c->prop_pk, pk);
+    const char *params[] = {pk};
+    json_t *at;
+    if (tly_admin_begin(c) != 0) return;
+    /* The new secret is made by the database and never leaves it. */
+    int found = tly_admin_sql_json(c,
+        "UPDATE properties SET token_secret = tally_random_bytes32() WHERE pk = $1::int "
+        "RETURNING to_json(tally_time_text(now()))",
+        params, 1, &at);
+    if (found == 0) tly_admin_fail(c, 404, "no such property: %s", c->prop_id);
+    if (found != 1) return;
+    if (tly_admin_audit(c, NULL, "property.token_secret_rotate", c->prop_id, NULL) == 0)
+        tly_admin_reply(c, 200, json_pack("{s:s, s:o}", "property_id", c->prop_id, "rotated_at", at));
+    else
+        json_decref(at);
 }
 
 void tly_admin_timezones(tly_admin_ctx *c)

@@ -1,5 +1,5 @@
 /* Properties (tracked sites) and their settings: list, create, read, change, delete with all
- * their data; and the time zones a property may use. */
+ * their data; the secret that signs its browser tokens; and the time zones a property may use. */
 #ifndef TLY_ADMIN_PROPERTIES_H
 #define TLY_ADMIN_PROPERTIES_H
 #include "first.h"
@@ -10,6 +10,8 @@ void tly_admin_property_create(tly_admin_ctx *c) TLY_NONNULL(1);    /* POST /pro
 void tly_admin_property_get(tly_admin_ctx *c) TLY_NONNULL(1);       /* GET /properties/{id} */
 void tly_admin_property_update(tly_admin_ctx *c) TLY_NONNULL(1);    /* PATCH /properties/{id} */
 void tly_admin_property_delete(tly_admin_ctx *c) TLY_NONNULL(1);    /* DELETE /properties/{id} */
+/* POST /properties/{id}/token-secret/rotate: a new secret for signed browser tokens. */
+void tly_admin_property_token_secret_rotate(tly_admin_ctx *c) TLY_NONNULL(1);
 void tly_admin_timezones(tly_admin_ctx *c) TLY_NONNULL(1);          /* GET /timezones */
 
 /* Finds the property of a /properties/{id}/... request and the signed-in user's role on it

@@ -166,6 +166,16 @@ int tly_admin_field_string(tly_admin_ctx *c, const char *name, bool required, tl
     return 1;
 }
 
+int tly_admin_field_string_or_null(tly_admin_ctx *c, const char *name, tly_admin_check_fn check, const char **out)
+{
+    json_t *v = c->body ? json_object_get(c->body, name) : NULL;
+    if (json_is_null(v)) {
+        *out = NULL;
+        return 1;
+    }
+    return tly_admin_field_string(c, name, false, check, out);
+}
+
 int tly_admin_field_bool(tly_admin_ctx *c, const char *name, bool *out)
 {
     json_t *v = member(c, name);

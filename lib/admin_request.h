@@ -72,6 +72,10 @@ int tly_admin_read_body(tly_admin_ctx *c) TLY_NONNULL(1) TLY_MUST_CHECK;
  * (400 instead when required), -1 answered 400 naming the field. */
 int tly_admin_field_string(tly_admin_ctx *c, const char *name, bool required, tly_admin_check_fn check,
                            const char **out) TLY_NONNULL(1, 2, 5) TLY_MUST_CHECK;
+/* Like tly_admin_field_string, for a value that null removes (write-only secrets): 1 present with
+ * *out the string, or NULL when the member is null; 0 absent; -1 answered 400 naming the field. */
+int tly_admin_field_string_or_null(tly_admin_ctx *c, const char *name, tly_admin_check_fn check, const char **out)
+    TLY_NONNULL(1, 2, 4) TLY_MUST_CHECK;
 int tly_admin_field_bool(tly_admin_ctx *c, const char *name, bool *out) TLY_NONNULL(1, 2, 3) TLY_MUST_CHECK;
 int tly_admin_field_int(tly_admin_ctx *c, const char *name, long long lo, long long hi, long long *out)
     TLY_NONNULL(1, 2, 5) TLY_MUST_CHECK;

@@ -58,6 +58,7 @@ static const struct route {
     {"GET", "properties/*", ACCESS_VIEWER, tly_admin_property_get},
     {"PATCH", "properties/*", ACCESS_ADMIN, tly_admin_property_update},
     {"DELETE", "properties/*", ACCESS_OWNER, tly_admin_property_delete},
+    {"POST", "properties/*/token-secret/rotate", ACCESS_ADMIN, tly_admin_property_token_secret_rotate},
     {"GET", "properties/*/keys", ACCESS_VIEWER, tly_admin_keys_list},
     {"POST", "properties/*/keys", ACCESS_ADMIN, tly_admin_key_create},
     {"POST", "properties/*/keys/*/revoke", ACCESS_ADMIN, tly_admin_key_revoke},

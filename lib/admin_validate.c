@@ -173,6 +173,19 @@ const char *tly_admin_check_timezone(const char *s, size_t len)
     return NULL;
 }
 
+const char *tly_admin_check_stripe_secret(const char *s, size_t len)
+{
+    static const char prefix[] = "whsec_";
+    if (len < sizeof prefix - 1 || memcmp(s, prefix, sizeof prefix - 1) != 0)
+        return "must start with \"whsec_\" (the endpoint's signing secret in Stripe's dashboard)";
+    if (len < TLY_ADMIN_MIN_STRIPE_SECRET || len > TLY_ADMIN_MAX_STRIPE_SECRET)
+        return "must be 10-200 characters";
+    for (size_t i = sizeof prefix - 1; i < len; i++)
+        if (!(ascii_alnum(s[i]) || (s[i] && strchr("_-+/=", s[i]))))
+            return "not a signing secret (whsec_ followed by letters, digits, _ - + / =)";
+    return NULL;
+}
+
 bool tly_admin_property_id_valid(const char *s, size_t len)
 {
     if (len < 6 || len > 65 || strncmp(s, "prop_", 5) != 0) return false;

@@ -34,6 +34,8 @@ const char *tly_admin_check_path_pattern(const char *s, size_t len);
 const char *tly_admin_check_event_name(const char *s, size_t len);
 /* The shape of an IANA time zone name; whether it exists is the database's pg_timezone_names. */
 const char *tly_admin_check_timezone(const char *s, size_t len);
+/* A Stripe webhook signing secret: "whsec_" and base64 characters, 10-200 bytes in all. */
+const char *tly_admin_check_stripe_secret(const char *s, size_t len);
 /* A property id ("prop_" + 1-60 of [A-Za-z0-9_-]), as the properties table allows. */
 bool tly_admin_property_id_valid(const char *s, size_t len);
 

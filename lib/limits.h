@@ -39,6 +39,9 @@
 #define TLY_ADMIN_MAX_PATTERN_LEN    500            /* goal path patterns */
 #define TLY_ADMIN_MAX_RETENTION_DAYS 36500
 #define TLY_ADMIN_MAX_PAGE           200            /* rows per page of the audit log */
+#define TLY_ADMIN_MAX_EVENT_QUOTA    1000000000000LL   /* a property's event_quota_daily */
+#define TLY_ADMIN_MIN_STRIPE_SECRET  10             /* bytes of a Stripe webhook secret, whsec_ included */
+#define TLY_ADMIN_MAX_STRIPE_SECRET  200
 #define TLY_ADMIN_THROTTLE_WINDOW    900            /* seconds over which failed logins count */
 #define TLY_ADMIN_THROTTLE_ACCOUNT   5              /* failed logins per account per window */
 #define TLY_ADMIN_THROTTLE_ADDRESS   20             /* failed logins per client address per window */

@@ -164,6 +164,29 @@ static void test_timezone_and_ids(void)
     CHECK(!tly_admin_property_id_valid("prop_a%20", 9));
 }
 
+static void test_stripe_secret(void)
+{
+    OK(tly_admin_check_stripe_secret, "whsec_1234");                       /* 10 bytes: the shortest */
+    OK(tly_admin_check_stripe_secret, "whsec_e2e_0123456789abcdef");
+    OK(tly_admin_check_stripe_secret, "whsec_AbC+/de=_-9");
+    BAD(tly_admin_check_stripe_secret, "whsec_123");                       /* 9 bytes */
+    BAD(tly_admin_check_stripe_secret, "");
+    BAD(tly_admin_check_stripe_secret, "sk_live_1234567890");
+    BAD(tly_admin_check_stripe_secret, "WHSEC_1234567890");
+    BAD(tly_admin_check_stripe_secret, "whsec_12345 67890");
+    BAD(tly_admin_check_stripe_secret, "whsec_12345\n67890");
+    BAD(tly_admin_check_stripe_secret, "whsec_123456789\xc3\xa9");
+    CHECK(tly_admin_check_stripe_secret("whsec_12345\0abc", 15) != NULL);
+    char s[210];
+    memcpy(s, "whsec_", 6);
+    memset(s + 6, 'k', sizeof s - 6);
+    s[200] = '\0';
+    OK(tly_admin_check_stripe_secret, s);
+    s[200] = 'k';
+    s[201] = '\0';
+    BAD(tly_admin_check_stripe_secret, s);
+}
+
 static void test_roles(void)
 {
     CHECK_INT(tly_admin_role_parse("owner"), TLY_ROLE_OWNER);
@@ -186,5 +209,6 @@ static void run_tests(void)
     test_origin();
     test_paths_and_events();
     test_timezone_and_ids();
+    test_stripe_secret();
     test_roles();
 }
