@@ -13,10 +13,27 @@
     "  'created_at', tally_time_text(k.created_at), 'last_used_at', tally_time_text(k.last_used_at), " \
     "  'revoked_at', tally_time_text(k.revoked_at))"
 
+/* The kinds of key and the prefix of their secrets, by which the programs tell them apart (a
+ * server key is a write key that may also name the end user: lib/ingest.c). */
+static const struct key_kind {
+    const char *name, *prefix;
+} kinds[] = {
+    {"write", "wk_"},
+    {"read", "rk_"},
+    {"server", "sk_"},
+};
+
+static const char *kind_prefix(const char *kind)
+{
+    for (size_t i = 0; i < TLY_ARRAY_LEN(kinds); i++)
+        if (strcmp(kind, kinds[i].name) == 0) return kinds[i].prefix;
+    return NULL;
+}
+
 static const char *check_kind(const char *s, size_t len)
 {
     (void)len;
-    return strcmp(s, "write") == 0 || strcmp(s, "read") == 0 ? NULL : "must be \"write\" or \"read\"";
+    return kind_prefix(s) ? NULL : "must be \"write\", \"read\" or \"server\"";
 }
 
 void tly_admin_keys_list(tly_admin_ctx *c)
@@ -36,7 +53,7 @@ void tly_admin_keys_list(tly_admin_ctx *c)
 static json_t *insert_key(tly_admin_ctx *c, const char *kind, const char *name, char secret[TLY_ADMIN_TOKEN_SIZE])
 {
     char pk[24], hash[TLY_ADMIN_HASH_HEX_SIZE], prefix[TLY_ADMIN_VISIBLE_PREFIX + 1];
-    tly_admin_token_new(strcmp(kind, "write") == 0 ? "wk_" : "rk_", secret);
+    tly_admin_token_new(kind_prefix(kind), secret);
     tly_admin_hash_hex(secret, strlen(secret), hash);
     snprintf(prefix, sizeof prefix, "%s", secret);
     tly_admin_id_text(c->prop_pk, pk);

@@ -1,4 +1,5 @@
-/* API keys of a property: write keys for POST /v1/events, read keys for the reports. The secret
+/* API keys of a property: write keys for POST /v1/events, read keys for the reports, server keys
+ * (write keys for a site's backend, which may pass the end user's address and user agent). The secret
  * is shown once, in the answer that creates it; the database keeps its SHA-256 (the form
  * lib/property.c looks keys up by) and a short prefix for recognition. Revocation reaches the
  * programs within their key_cache_seconds. */
