@@ -1,7 +1,8 @@
 /* admin.fcgi's API: the JSON endpoints under /admin/api/ that the dashboard uses (api.md section
  * 3; every route is described in docs/admin-api.md). Accounts and sessions, properties, keys,
- * goals, share links, the team, exports and the audit log, with the roles owner, admin and viewer
- * enforced on every route and a CSRF token on every request that changes something. */
+ * goals, saved funnels, share links, the team, exports and the audit log, with the roles owner,
+ * admin and viewer enforced on every route and a CSRF token on every request that changes
+ * something. */
 #ifndef TLY_ADMIN_H
 #define TLY_ADMIN_H
 #include "first.h"

@@ -5,6 +5,7 @@
 #include "admin.h"
 #include "admin_audit.h"
 #include "admin_export.h"
+#include "admin_funnels.h"
 #include "admin_goals.h"
 #include "admin_keys.h"
 #include "admin_properties.h"
@@ -67,6 +68,10 @@ static const struct route {
     {"POST", "properties/*/goals", ACCESS_ADMIN, tly_admin_goal_create},
     {"PATCH", "properties/*/goals/*", ACCESS_ADMIN, tly_admin_goal_update},
     {"DELETE", "properties/*/goals/*", ACCESS_ADMIN, tly_admin_goal_delete},
+    {"GET", "properties/*/funnels", ACCESS_VIEWER, tly_admin_funnels_list},
+    {"POST", "properties/*/funnels", ACCESS_ADMIN, tly_admin_funnel_create},
+    {"PATCH", "properties/*/funnels/*", ACCESS_ADMIN, tly_admin_funnel_update},
+    {"DELETE", "properties/*/funnels/*", ACCESS_ADMIN, tly_admin_funnel_delete},
     {"GET", "properties/*/shares", ACCESS_VIEWER, tly_admin_shares_list},
     {"POST", "properties/*/shares", ACCESS_ADMIN, tly_admin_share_create},
     {"POST", "properties/*/shares/*/revoke", ACCESS_ADMIN, tly_admin_share_revoke},

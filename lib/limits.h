@@ -42,6 +42,10 @@
 #define TLY_ADMIN_MAX_EVENT_QUOTA    1000000000000LL   /* a property's event_quota_daily */
 #define TLY_ADMIN_MIN_STRIPE_SECRET  10             /* bytes of a Stripe webhook secret, whsec_ included */
 #define TLY_ADMIN_MAX_STRIPE_SECRET  200
+#define TLY_ADMIN_MIN_FUNNEL_STEPS   2              /* (the most: TLY_REPORT_MAX_STEPS, 8) */
+/* A saved funnel's report_query must fit in a request line with room to spare (lighttpd reads at
+ * most 8 KiB of request line and headers, Apache 8190 bytes of request line). */
+#define TLY_ADMIN_MAX_FUNNEL_QUERY   4096           /* bytes */
 #define TLY_ADMIN_THROTTLE_WINDOW    900            /* seconds over which failed logins count */
 #define TLY_ADMIN_THROTTLE_ACCOUNT   5              /* failed logins per account per window */
 #define TLY_ADMIN_THROTTLE_ADDRESS   20             /* failed logins per client address per window */
