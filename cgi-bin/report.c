@@ -3,6 +3,7 @@
 #include "first.h"
 #include "conf.h"
 #include "db.h"
+#include "events_store.h"
 #include "io.h"
 #include "log.h"
 #include "metrics.h"
@@ -50,6 +51,11 @@ int main(void)
         return 1;
     }
     tly_log_setup("report", conf.log_level);
+    if (tly_events_store_setup(&conf, err, sizeof err) != 0) {
+        fprintf(stderr, "report.fcgi: %s\n", err);
+        tly_conf_free(&conf);
+        return 1;
+    }
     tly_metrics_open("report", tly_conf_path());
     tly_property_cache_setup(conf.key_cache_seconds);
     tly_db *db = tly_db_new(conf.database, "tally-report");

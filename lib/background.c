@@ -1,8 +1,8 @@
 #include "first.h"
 #include "background.h"
+#include "events_store.h"
 #include "log.h"
 #include "mem.h"
-#include "sessionizer.h"
 #include "timeparse.h"
 
 #include <errno.h>
@@ -36,13 +36,14 @@ static void replay_spool(tly_background *bg)
 
 static void build_visits(tly_background *bg, bool now)
 {
-    if (bg->sessionize_ms <= 0) return;
+    /* A store that builds visits as reports read them has nothing to do here. */
+    if (bg->sessionize_ms <= 0 || !tly_events_store()->build_visits) return;
     int64_t t = tly_time_now_ms();
     if (!now && t < bg->next_sessionize_ms) return;
     bg->next_sessionize_ms = t + bg->sessionize_ms;
     tly_db_error err;
     memset(&err, 0, sizeof err);
-    long long n = tly_sessionize_pending(bg->db, &err);
+    long long n = tly_events_store()->build_visits(bg->db, &err);
     if (n < 0) tly_log_warn("sessioniser: %s", err.message);
     else if (n > 0)
         tly_log_debug("sessioniser: %lld events added to visits in %lld ms", n, (long long)(tly_time_now_ms() - t));

@@ -5,7 +5,9 @@
 #include "mem.h"
 #include "strict.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,18 @@ static void conf_defaults(tly_conf *conf)
     conf->rate_limit_key = 5000;
     conf->rate_limit_address = 50;
     conf->log_level = TLY_LOG_INFO;
+    conf->events_store = TLY_EVENTS_POSTGRESQL;
+    conf->clickhouse_database = tly_xstrdup("tally");
+}
+
+/* A ClickHouse database name as it may appear unquoted in SQL: [A-Za-z_][A-Za-z0-9_]{0,63}. */
+static bool is_identifier(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || isdigit((unsigned char)s[0])) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_') return false;
+    return true;
 }
 
 static int parse_int_setting(const char *value, long long lo, long long hi, long long *out)
@@ -93,6 +107,18 @@ static const char *apply_setting(tly_conf *conf, const char *key, const char *va
         if (parse_int_setting(value, 1 << 20, (long long)1 << 40, &n) != 0)
             return "must be bytes between 1048576 and 1099511627776";
         conf->spool_max_bytes = (size_t)n;
+    } else if (strcmp(key, "events_store") == 0) {
+        if (strcmp(value, "postgresql") == 0) conf->events_store = TLY_EVENTS_POSTGRESQL;
+        else if (strcmp(value, "clickhouse") == 0) conf->events_store = TLY_EVENTS_CLICKHOUSE;
+        else return "must be postgresql or clickhouse";
+    } else if (strcmp(key, "clickhouse_url") == 0) {
+        if (*value && strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+            return "must be an http:// or https:// URL (ClickHouse's HTTP interface, e.g. http://127.0.0.1:8123/)";
+        free(conf->clickhouse_url);
+        conf->clickhouse_url = *value ? tly_xstrdup(value) : NULL;
+    } else if (strcmp(key, "clickhouse_database") == 0) {
+        if (!is_identifier(value)) return "must be a database name of 1-64 letters, digits and '_'";
+        replace_string(&conf->clickhouse_database, value);
     } else if (strcmp(key, "log_level") == 0) {
         if (tly_log_level_parse(value, &conf->log_level) != 0)
             return "must be one of debug, info, warn, error";
@@ -147,6 +173,10 @@ int tly_conf_parse(const char *text, size_t len, const char *origin, tly_conf *c
         snprintf(err, errlen, "%s: required setting 'database' is missing", origin);
         rc = -1;
     }
+    if (rc == 0 && conf->events_store == TLY_EVENTS_CLICKHOUSE && !conf->clickhouse_url) {
+        snprintf(err, errlen, "%s: setting 'clickhouse_url' is required with events_store = clickhouse", origin);
+        rc = -1;
+    }
     return rc;
 }
 
@@ -176,5 +206,7 @@ void tly_conf_free(tly_conf *conf)
     free(conf->geoip_database);
     free(conf->trusted_proxies);
     free(conf->spool_dir);
+    free(conf->clickhouse_url);
+    free(conf->clickhouse_database);
     memset(conf, 0, sizeof *conf);
 }

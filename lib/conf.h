@@ -7,6 +7,9 @@
 #include "log.h"
 #include <stddef.h>
 
+/* Where events are stored (events_store.h). */
+typedef enum { TLY_EVENTS_POSTGRESQL = 0, TLY_EVENTS_CLICKHOUSE } tly_events_store_kind;
+
 typedef struct tly_conf {
     char *database;           /* libpq connection string (required) */
     char *geoip_database;     /* path of a MaxMind DB, or NULL: no geolocation */
@@ -22,6 +25,9 @@ typedef struct tly_conf {
     char *spool_dir;          /* where events wait while the database is unreachable; NULL: no spool */
     size_t spool_max_bytes;   /* beyond this the spool is full and ingest answers 503 */
     tly_log_level log_level;
+    tly_events_store_kind events_store;   /* default postgresql */
+    char *clickhouse_url;      /* HTTP interface of the ClickHouse node to talk to; NULL: unset */
+    char *clickhouse_database; /* the database holding the events tables (default "tally") */
 } tly_conf;
 
 /* The path to read: $TALLY_CONF when set, else the installed default. */

@@ -2,6 +2,7 @@
 #include "ingest.h"
 #include "bot.h"
 #include "envelope.h"
+#include "events_store.h"
 #include "plausible.h"
 #include "limits.h"
 #include "log.h"
@@ -41,6 +42,11 @@ int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, 
             tly_ingest_close(ing);
             return -1;
         }
+    }
+    if (tly_events_store_setup(conf, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s", why);
+        tly_ingest_close(ing);
+        return -1;
     }
     if (tly_ua_init() != 0 || tly_bot_init() != 0) {
         snprintf(err, errlen, "cannot compile the user-agent and bot tables");

@@ -1,5 +1,6 @@
 #include "first.h"
 #include "quota.h"
+#include "events_store.h"
 #include "mem.h"
 #include "timeparse.h"
 
@@ -9,11 +10,6 @@
 #define QUOTA_REFRESH_MS 30000
 #define QUOTA_SLOTS 64
 #define DAY_MS 86400000LL
-
-static const tly_db_stmt stmt_today = {
-    "quota_today",
-    "SELECT count(*) FROM events WHERE property_pk = $1 AND ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
-    1};
 
 typedef struct counter {
     int property_pk;        /* 0: unused */
@@ -48,17 +44,13 @@ int tly_quota_check(tly_quota *q, tly_db *db, int property_pk, long long limit, 
     counter *c = slot(q, property_pk);
     int32_t day = tly_time_day_of_ms(now_ms);
     if (c->property_pk != property_pk || c->day != day || now_ms - c->read_ms >= QUOTA_REFRESH_MS) {
-        char pk[16];
-        snprintf(pk, sizeof pk, "%d", property_pk);
-        const char *params[] = {pk};
         tly_db_error err;
-        PGresult *res = tly_db_exec(db, &stmt_today, params, PGRES_TUPLES_OK, &err);
-        if (!res) return 0;
+        long long stored;
+        if (tly_events_store()->count_today(db, property_pk, &stored, &err) != 0) return 0;
         c->property_pk = property_pk;
         c->day = day;
-        c->count = atoll(PQgetvalue(res, 0, 0));
+        c->count = stored;
         c->read_ms = now_ms;
-        PQclear(res);
     }
     if (c->count + events <= limit) return 0;
     int64_t next_midnight = ((int64_t)day + 1) * DAY_MS;

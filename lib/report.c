@@ -1,6 +1,7 @@
 #include "first.h"
 #include "report.h"
 #include "csv.h"
+#include "events_store.h"
 #include "log.h"
 #include "report_auth.h"
 #include "report_query.h"
@@ -64,10 +65,10 @@ static void put_metrics(json_t *obj, unsigned metrics, const figures *f)
     }
 }
 
-static void read_figures(const PGresult *res, int row, int first, figures *f)
+static void read_figures(const tly_rows *res, size_t row, size_t first, figures *f)
 {
     long long *slots[] = {&f->visitors, &f->pageviews, &f->events, &f->sessions, &f->bounces, &f->duration};
-    for (int i = 0; i < 6; i++) *slots[i] = atoll(PQgetvalue(res, row, first + i));   /* NULL reads as "" = 0 */
+    for (size_t i = 0; i < 6; i++) *slots[i] = tly_rows_int(res, row, first + i);   /* NULL reads as "" = 0 */
 }
 
 /* --- running the query ------------------------------------------------------------------------- */
@@ -83,20 +84,27 @@ static void db_failed(report *r, const tly_db_error *err)
     }
 }
 
-static PGresult *run_spec(report *r, const tly_report_spec *spec)
+/* A report the configured events store cannot answer yet (its operation is NULL). */
+static void not_available(report *r, const char *what)
 {
-    tly_sql sql = {0};
-    PGresult *res = NULL;
-    if (tly_report_sql(spec, &sql) != 0) {
-        tly_resp_error(r->resp, 400, "filters: too many values in one query");
-    } else {
-        tly_db_error err = {0};
-        res = tly_db_query(r->db, tly_buf_cstr(&sql.text), (const char *const *)sql.params,
-                           (int)sql.n_params, PGRES_TUPLES_OK, &err);
-        if (!res) db_failed(r, &err);
-    }
-    tly_sql_free(&sql);
-    return res;
+    tly_resp_error(r->resp, 501, "%s is not available on the %s events store yet; see README "
+                   "'Scale-out events store' for what it answers", what, tly_events_store()->name);
+}
+
+/* Answers the error of a failed store operation (rc from events_store.h); 0 passes through. */
+static int store_result(report *r, int rc, const tly_db_error *err, const char *too_large)
+{
+    if (rc == TLY_STORE_TOO_LARGE) tly_resp_error(r->resp, 400, "%s", too_large);
+    else if (rc != 0) db_failed(r, err);
+    return rc;
+}
+
+/* The figures of a spec; 0, or -1 after answering an error. */
+static int run_spec(report *r, const tly_report_spec *spec, tly_rows *res)
+{
+    tly_db_error err = {0};
+    int rc = tly_events_store()->figures(r->db, spec, res, &err);
+    return store_result(r, rc, &err, "filters: too many values in one query") == 0 ? 0 : -1;
 }
 
 static void base_spec(const report *r, tly_report_spec *spec)
@@ -114,22 +122,22 @@ static void base_spec(const report *r, tly_report_spec *spec)
  * metrics. NULL after answering an error. */
 static json_t *rows_json(report *r, const tly_report_spec *spec, unsigned metrics, const char *const *keys)
 {
-    PGresult *res = run_spec(r, spec);
-    if (!res) return NULL;
-    int dated = spec->interval != TLY_INTERVAL_NONE;
-    int first_figure = dated + (int)spec->n_group_by;
+    tly_rows res;
+    if (run_spec(r, spec, &res) != 0) return NULL;
+    size_t dated = spec->interval != TLY_INTERVAL_NONE;
+    size_t first_figure = dated + spec->n_group_by;
     json_t *rows = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
+    for (size_t i = 0; i < res.n_rows; i++) {
         json_t *row = json_object();
-        if (dated) json_object_set_new(row, "date", json_string(PQgetvalue(res, i, 0)));
+        if (dated) json_object_set_new(row, "date", json_string(tly_rows_get(&res, i, 0)));
         for (size_t k = 0; k < spec->n_group_by; k++)
-            json_object_set_new(row, keys[k], json_string(PQgetvalue(res, i, dated + (int)k)));
+            json_object_set_new(row, keys[k], json_string(tly_rows_get(&res, i, dated + k)));
         figures f;
-        read_figures(res, i, first_figure, &f);
+        read_figures(&res, i, first_figure, &f);
         put_metrics(row, metrics, &f);
         json_array_append_new(rows, row);
     }
-    PQclear(res);
+    tly_rows_free(&res);
     return rows;
 }
 
@@ -401,33 +409,28 @@ static json_t *goal_revenue(report *r)
 {
     tly_report_spec spec;
     base_spec(r, &spec);
-    tly_sql sql = {0};
-    json_t *out = NULL;
-    if (tly_report_revenue_sql(&spec, &sql) != 0) {
-        tly_resp_error(r->resp, 400, "filters: too many values in one query");
-    } else {
-        tly_db_error err = {0};
-        PGresult *res = tly_db_query(r->db, tly_buf_cstr(&sql.text), (const char *const *)sql.params,
-                                     (int)sql.n_params, PGRES_TUPLES_OK, &err);
-        if (!res) {
-            db_failed(r, &err);
-        } else {
-            out = json_object();
-            for (int i = 0; i < PQntuples(res); i++) {
-                const char *goal = PQgetvalue(res, i, 0);
-                json_t *per = json_object_get(out, goal);
-                if (!per) json_object_set_new(out, goal, per = json_object());
-                json_object_set_new(per, PQgetvalue(res, i, 1), json_string(PQgetvalue(res, i, 2)));
-            }
-            PQclear(res);
-        }
+    tly_rows res;
+    tly_db_error err = {0};
+    if (store_result(r, tly_events_store()->goal_revenue(r->db, &spec, &res, &err), &err,
+                     "filters: too many values in one query") != 0)
+        return NULL;
+    json_t *out = json_object();
+    for (size_t i = 0; i < res.n_rows; i++) {
+        const char *goal = tly_rows_get(&res, i, 0);
+        json_t *per = json_object_get(out, goal);
+        if (!per) json_object_set_new(out, goal, per = json_object());
+        json_object_set_new(per, tly_rows_get(&res, i, 1), json_string(tly_rows_get(&res, i, 2)));
     }
-    tly_sql_free(&sql);
+    tly_rows_free(&res);
     return out;
 }
 
 static void goals_report(report *r)
 {
+    if (!tly_events_store()->goal_revenue) {
+        not_available(r, "the goals report");
+        return;
+    }
     tly_dim dim = {TLY_DIM_GOAL, ""};
     tly_report_spec spec;
     base_spec(r, &spec);
@@ -532,34 +535,31 @@ static void revenue_report(report *r)
     spec.drop_empty = spec.n_group_by == 1;
     spec.limit = r->q.limit;
     spec.offset = r->q.offset;
-    tly_sql sql = {0};
-    PGresult *res = NULL;
-    if (tly_report_revenue_by_sql(&spec, &sql) != 0) {
-        tly_resp_error(r->resp, 400, "filters: too many values in one query");
-    } else {
-        tly_db_error err = {0};
-        res = tly_db_query(r->db, tly_buf_cstr(&sql.text), (const char *const *)sql.params, (int)sql.n_params,
-                           PGRES_TUPLES_OK, &err);
-        if (!res) db_failed(r, &err);
+    if (!tly_events_store()->revenue_by) {
+        not_available(r, "the revenue report");
+        return;
     }
-    tly_sql_free(&sql);
-    if (!res) return;
+    tly_rows res;
+    tly_db_error err = {0};
+    if (store_result(r, tly_events_store()->revenue_by(r->db, &spec, &res, &err), &err,
+                     "filters: too many values in one query") != 0)
+        return;
     json_t *rows = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        long long visitors = atoll(PQgetvalue(res, i, 1)), conversions = atoll(PQgetvalue(res, i, 3));
-        json_t *revenue = json_loads(PQgetvalue(res, i, 4), 0, NULL);
+    for (size_t i = 0; i < res.n_rows; i++) {
+        long long visitors = tly_rows_int(&res, i, 1), conversions = tly_rows_int(&res, i, 3);
+        json_t *revenue = json_loads(tly_rows_get(&res, i, 4), 0, NULL);
         if (!revenue) revenue = json_object();
         json_t *row = json_object();
-        if (*label) json_object_set_new(row, label, json_string(PQgetvalue(res, i, 0)));
+        if (*label) json_object_set_new(row, label, json_string(tly_rows_get(&res, i, 0)));
         json_object_set_new(row, "unique_visitors", json_integer(visitors));
-        json_object_set_new(row, "sessions", json_integer(atoll(PQgetvalue(res, i, 2))));
+        json_object_set_new(row, "sessions", json_integer(tly_rows_int(&res, i, 2)));
         json_object_set_new(row, "conversions", json_integer(conversions));
         json_object_set_new(row, "conversion_rate", json_real(ratio(conversions, visitors, 100, 0.1)));
         json_object_set_new(row, "revenue_per_visitor", per_visitor(revenue, visitors));
         json_object_set_new(row, "revenue", revenue);
         json_array_append_new(rows, row);
     }
-    PQclear(res);
+    tly_rows_free(&res);
     const char *cols[] = {label, "unique_visitors", "sessions", "conversions", "conversion_rate", "revenue",
                           "revenue_per_visitor"};
     if (r->q.csv) {
@@ -609,35 +609,32 @@ static void funnel_report(report *r)
     if (check_steps(r) != 0) return;
     tly_report_spec spec;
     base_spec(r, &spec);
-    tly_sql sql = {0};
-    PGresult *res = NULL;
-    if (tly_report_funnel_sql(&spec, r->q.steps, r->q.n_steps, &sql) != 0) {
-        tly_resp_error(r->resp, 400, "steps: too many values in one query");
-    } else {
-        tly_db_error err = {0};
-        res = tly_db_query(r->db, tly_buf_cstr(&sql.text), (const char *const *)sql.params, (int)sql.n_params,
-                           PGRES_TUPLES_OK, &err);
-        if (!res) db_failed(r, &err);
+    if (!tly_events_store()->funnel) {
+        not_available(r, "the funnel report");
+        return;
     }
-    tly_sql_free(&sql);
-    if (!res) return;
+    tly_rows res;
+    tly_db_error err = {0};
+    if (store_result(r, tly_events_store()->funnel(r->db, &spec, r->q.steps, r->q.n_steps, &res, &err), &err,
+                     "steps: too many values in one query") != 0)
+        return;
     json_t *steps = json_array();
     long long first = 0, previous = 0;
     for (size_t i = 0; i < r->q.n_steps; i++) {
-        long long visits = atoll(PQgetvalue(res, 0, 2 + 2 * (int)i));
+        long long visits = tly_rows_int(&res, 0, 2 + 2 * i);
         if (i == 0) first = previous = visits;
         json_t *step = json_pack("{s:o, s:I, s:I, s:f, s:I}", "step", step_text(&r->q.steps[i]),
                                  "visits", (json_int_t)visits,
-                                 "visitors", (json_int_t)atoll(PQgetvalue(res, 0, 3 + 2 * (int)i)),
+                                 "visitors", (json_int_t)tly_rows_int(&res, 0, 3 + 2 * i),
                                  "conversion_rate", ratio(visits, first, 100, 0.1),
                                  "drop_off", (json_int_t)(previous - visits));
         json_array_append_new(steps, step);
         previous = visits;
     }
     json_t *body = envelope(r);
-    json_object_set_new(body, "visits", json_integer(atoll(PQgetvalue(res, 0, 0))));
-    json_object_set_new(body, "visitors", json_integer(atoll(PQgetvalue(res, 0, 1))));
-    PQclear(res);
+    json_object_set_new(body, "visits", json_integer(tly_rows_int(&res, 0, 0)));
+    json_object_set_new(body, "visitors", json_integer(tly_rows_int(&res, 0, 1)));
+    tly_rows_free(&res);
     if (r->q.csv) {
         const char *cols[] = {"step", "visits", "visitors", "conversion_rate", "drop_off"};
         answer_csv(r, steps, cols, TLY_ARRAY_LEN(cols));
@@ -651,40 +648,18 @@ static void funnel_report(report *r)
 
 /* --- realtime ---------------------------------------------------------------------------------- */
 
-static const tly_db_stmt stmt_realtime = {
-    "report_realtime",
-    "SELECT (SELECT count(DISTINCT visitor) FROM events WHERE property_pk = $1"
-    "          AND ts >= now() - interval '5 minutes' AND ts <= now() + interval '1 minute'),"
-    "       (SELECT coalesce(json_agg(coalesce(m.n, 0) ORDER BY g.ago DESC), '[]')::text"
-    "          FROM generate_series(0, 29) AS g(ago) LEFT JOIN ("
-    "            SELECT floor(extract(epoch FROM now() - ts) / 60)::int AS ago, count(*) AS n"
-    "            FROM events WHERE property_pk = $1 AND name = 'pageview'"
-    "              AND ts > now() - interval '30 minutes' AND ts <= now() GROUP BY 1) m USING (ago)),"
-    "       (SELECT coalesce(json_agg(json_build_object('path', path, 'unique_visitors', v, 'pageviews', pv)"
-    "                                 ORDER BY v DESC, pv DESC, path COLLATE \"C\"), '[]')::text"
-    "          FROM (SELECT path, count(DISTINCT visitor) AS v, count(*) AS pv FROM events"
-    "                WHERE property_pk = $1 AND name = 'pageview' AND ts > now() - interval '30 minutes'"
-    "                  AND ts <= now() + interval '1 minute'"
-    "                GROUP BY path ORDER BY v DESC, pv DESC, path COLLATE \"C\" LIMIT $2) t)",
-    2};
-
 static void realtime_report(report *r)
 {
-    char pk[16], limit[16];
-    snprintf(pk, sizeof pk, "%d", r->target.pk);
-    snprintf(limit, sizeof limit, "%u", r->q.limit < 10 ? r->q.limit : 10);
-    const char *params[] = {pk, limit};
+    tly_rows res;
     tly_db_error err = {0};
-    PGresult *res = tly_db_exec(r->db, &stmt_realtime, params, PGRES_TUPLES_OK, &err);
-    if (!res) {
-        db_failed(r, &err);
+    if (store_result(r, tly_events_store()->realtime(r->db, r->target.pk, r->q.limit < 10 ? r->q.limit : 10,
+                                                     &res, &err), &err, "") != 0)
         return;
-    }
     json_t *body = json_pack("{s:s, s:I, s:o, s:o}", "property_id", r->target.id,
-                             "visitors", (json_int_t)atoll(PQgetvalue(res, 0, 0)),
-                             "pageviews_30m", json_loads(PQgetvalue(res, 0, 1), 0, NULL),
-                             "top_pages", json_loads(PQgetvalue(res, 0, 2), 0, NULL));
-    PQclear(res);
+                             "visitors", (json_int_t)tly_rows_int(&res, 0, 0),
+                             "pageviews_30m", json_loads(tly_rows_get(&res, 0, 1), 0, NULL),
+                             "top_pages", json_loads(tly_rows_get(&res, 0, 2), 0, NULL));
+    tly_rows_free(&res);
     tly_resp_json(r->resp, 200, body);
 }
 

@@ -1,5 +1,5 @@
-/* The events store: writes enriched event rows through tally_ingest(), several requests' rows in
- * one transaction when they are handed over together. */
+/* Storing enriched event rows: several requests' rows at once, in the configured events store
+ * (events_store.h), all or nothing. */
 #ifndef TLY_STORE_H
 #define TLY_STORE_H
 #include "first.h"
@@ -14,8 +14,8 @@ typedef struct tly_store_job {
     int sent, stored;    /* out: rows sent and newly stored (the others were duplicates) */
 } tly_store_job;
 
-/* Stores every job in a single transaction: all or nothing. A deadlock or serialisation failure
- * against a concurrent writer is retried. 0 ok, -1 with err (nothing was stored). */
+/* Stores every job at once: all or nothing. A deadlock or serialisation failure against a
+ * concurrent writer is retried. 0 ok, -1 with err (nothing was stored). */
 int tly_store_jobs(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_error *err)
     TLY_NONNULL(1, 2, 4) TLY_MUST_CHECK;
 

@@ -1,0 +1,77 @@
+/* The events store: where enriched events are appended and where reports read them from. Every
+ * ingest and report endpoint goes through this one interface, so the store can change without
+ * changing an endpoint.
+ *
+ * Two stores implement it:
+ * - postgresql (store_postgresql.c, the default): events, visits and rollups in the same
+ *   PostgreSQL database as the metadata (sql/migrations/).
+ * - clickhouse (store_clickhouse.c): events in ClickHouse MergeTree tables behind a Distributed
+ *   table (sql/clickhouse/), for sites whose events outgrow one PostgreSQL server. PostgreSQL keeps
+ *   the metadata and the dedupe ledger; visits are built from events as reports read them.
+ *
+ * `events_store` in tally.conf chooses one per installation; every process selects it once, at
+ * start, with tly_events_store_setup. Every operation gets the process's PostgreSQL handle (for
+ * metadata, and for the postgresql store its events); a store keeps whatever else it needs
+ * (ClickHouse's HTTP connections) itself, safe to use from several threads.
+ *
+ * Operations return 0, or -1 with err filled (err->unreachable when the store could not be reached:
+ * ingest then spools, reports answer 503). A report operation may also return
+ * TLY_STORE_TOO_LARGE when the question needs more values than one statement takes (a 400). An
+ * operation a store does not offer is NULL: the report answers 501 on that store. */
+#ifndef TLY_EVENTS_STORE_H
+#define TLY_EVENTS_STORE_H
+#include "first.h"
+#include "conf.h"
+#include "db.h"
+#include "rows.h"
+#include "store.h"
+
+#include <stddef.h>
+
+#define TLY_STORE_TOO_LARGE (-2)
+
+/* Declared in report_sql.h and report_query.h, which the programs need not see. */
+struct tly_report_spec;
+struct tly_filter;
+
+typedef struct tly_events_store_ops {
+    const char *name;          /* as in tally.conf: "postgresql", "clickhouse" */
+    /* Prepares the store from the configuration, once per process; NULL: nothing to prepare. 0
+     * ok; -1 with a message naming the setting. */
+    int (*setup)(const tly_conf *conf, char *err, size_t errlen);
+
+    /* Appends the rows of every job (several requests, maybe several properties), deduplicated
+     * by (property, event_id) against every event stored within the dedupe window and within
+     * the jobs; fills each job's sent and stored. All or nothing. */
+    int (*append)(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_error *err);
+    /* Adds newly stored events to visits; returns how many it took. NULL when the store builds
+     * visits as reports read them. */
+    long long (*build_visits)(tly_db *db, tly_db_error *err);
+    /* Events stored for a property with a time since the start of the current UTC day (quotas). */
+    int (*count_today)(tly_db *db, int property_pk, long long *count, tly_db_error *err);
+
+    /* The figures of a report spec: the columns of tly_report_sql (report_sql.h). */
+    int (*figures)(tly_db *db, const struct tly_report_spec *spec, tly_rows *out, tly_db_error *err);
+    /* Revenue per goal and currency: the columns of tly_report_revenue_sql. */
+    int (*goal_revenue)(tly_db *db, const struct tly_report_spec *spec, tly_rows *out, tly_db_error *err);
+    /* Revenue by visit: the columns of tly_report_revenue_by_sql. */
+    int (*revenue_by)(tly_db *db, const struct tly_report_spec *spec, tly_rows *out, tly_db_error *err);
+    /* A funnel: the columns of tly_report_funnel_sql. */
+    int (*funnel)(tly_db *db, const struct tly_report_spec *spec, const struct tly_filter *steps, size_t n_steps,
+                  tly_rows *out, tly_db_error *err);
+    /* Realtime: one row of visitors in the last five minutes, pageviews per minute of the last
+     * thirty (a JSON array, oldest first) and the top `limit` pages of the last thirty minutes (a
+     * JSON array of {"path", "unique_visitors", "pageviews"}). */
+    int (*realtime)(tly_db *db, int property_pk, unsigned limit, tly_rows *out, tly_db_error *err);
+} tly_events_store_ops;
+
+extern const tly_events_store_ops tly_store_postgresql;
+extern const tly_events_store_ops tly_store_clickhouse;
+
+/* Selects the store named by conf (and prepares it: ClickHouse's connection settings). Call once
+ * per process, before threads start. 0 ok; -1 with a message naming the setting. */
+int tly_events_store_setup(const tly_conf *conf, char *err, size_t errlen) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
+/* The selected store; postgresql until tly_events_store_setup chose another. */
+const tly_events_store_ops *tly_events_store(void);
+
+#endif

@@ -1,0 +1,320 @@
+/* The ClickHouse events store: events in ClickHouse (sql/clickhouse/events.sql: MergeTree tables
+ * on each shard, a Distributed table over them), metadata and the dedupe ledger in PostgreSQL.
+ *
+ * Append: within one PostgreSQL transaction, the batch's event ids are claimed in the ledger
+ * (tally_claim_event_ids, sql/migrations/012), the new events are inserted into ClickHouse (one
+ * INSERT, synchronous on every shard), and only then is the claim committed. A failed insert rolls
+ * the claim back, so a retry stores the events; ClickHouse being unreachable lets ingest spool, as
+ * for PostgreSQL. Should the commit fail after the insert, the retry inserts the events again:
+ * the table is a ReplacingMergeTree keyed by (property, day, event id), which folds such copies
+ * together when it merges.
+ *
+ * Reports: the SQL of report_sql_clickhouse.h, which builds visits as it reads events; the
+ * property's visit timeout and goals come from PostgreSQL. Revenue by visit and funnels are not
+ * offered yet (501). */
+#include "first.h"
+#include "events_store.h"
+#include "clickhouse.h"
+#include "clickhouse_event.h"
+#include "log.h"
+#include "mem.h"
+#include "report_sql_clickhouse.h"
+#include "timeparse.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char database[72] = "tally";
+
+static int ch_setup(const tly_conf *conf, char *err, size_t errlen)
+{
+    snprintf(database, sizeof database, "%s", conf->clickhouse_database);
+    return tly_ch_setup(conf->clickhouse_url, err, errlen);
+}
+
+/* Runs a statement; with rows, reads its JSONCompact answer into them. */
+static int run(const char *sql, const char *data, size_t len, tly_rows *rows, tly_db_error *err)
+{
+    tly_buf out = {0};
+    int rc = tly_ch_run(sql, data, len, &out, err);
+    if (rc == 0 && rows && tly_rows_from_json_compact(rows, tly_buf_cstr(&out), out.len) != 0) {
+        memset(err, 0, sizeof *err);
+        snprintf(err->message, sizeof err->message, "ClickHouse: unexpected answer: %.120s", tly_buf_cstr(&out));
+        rc = -1;
+    }
+    tly_buf_free(&out);
+    return rc;
+}
+
+/* --- append ------------------------------------------------------------------------------------ */
+
+/* Arrival order: the millisecond of arrival times 2^20, plus one per event, never going back
+ * within the process. Events of one millisecond then keep their order, as with events_seq. */
+static uint64_t next_seq(void)
+{
+    static _Atomic uint64_t last;
+    uint64_t now = (uint64_t)tly_time_now_ms() << 20;
+    uint64_t seen = atomic_load(&last);
+    for (;;) {
+        uint64_t next = now > seen ? now : seen + 1;
+        if (atomic_compare_exchange_weak(&last, &seen, next)) return next;
+    }
+}
+
+static const tly_db_stmt stmt_claim = {
+    "claim_event_ids", "SELECT n FROM tally_claim_event_ids($1::int, $2::jsonb)", 2};
+
+/* Claims the ids of every job of one property and appends their new events as JSONEachRow lines. */
+static int claim_group(tly_db *db, tly_store_job *const *jobs, size_t n, size_t first, bool *done,
+                       tly_buf *lines, tly_db_error *err)
+{
+    int pk = jobs[first]->property_pk;
+    json_t *ids = json_array();
+    for (size_t i = first; i < n; i++) {
+        if (done[i] || jobs[i]->property_pk != pk) continue;
+        size_t k;
+        json_t *row;
+        json_array_foreach(jobs[i]->rows, k, row) {
+            json_t *id = json_object_get(row, "event_id");
+            json_array_append(ids, json_is_string(id) ? id : json_null());
+        }
+    }
+    char pk_text[16];
+    snprintf(pk_text, sizeof pk_text, "%d", pk);
+    char *text = json_dumps(ids, JSON_COMPACT);
+    json_decref(ids);
+    const char *params[] = {pk_text, text};
+    PGresult *res = tly_db_exec(db, &stmt_claim, params, PGRES_TUPLES_OK, err);
+    free(text);
+    if (!res) return -1;
+    /* The kept positions come in order; walk the jobs' rows alongside. */
+    int kept = 0, position = 0, rc = 0;
+    for (size_t i = first; i < n && rc == 0; i++) {
+        if (done[i] || jobs[i]->property_pk != pk) continue;
+        done[i] = true;
+        jobs[i]->sent = (int)json_array_size(jobs[i]->rows);
+        jobs[i]->stored = 0;
+        size_t k;
+        json_t *row;
+        json_array_foreach(jobs[i]->rows, k, row) {
+            position++;
+            if (kept >= PQntuples(res) || atoi(PQgetvalue(res, kept, 0)) != position) continue;
+            kept++;
+            char why[128];
+            if (tly_ch_event_line(lines, pk, next_seq(), row, why, sizeof why) != 0) {
+                memset(err, 0, sizeof *err);
+                snprintf(err->message, sizeof err->message, "%s", why);
+                rc = -1;
+                break;
+            }
+            jobs[i]->stored++;
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int ch_append(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_error *err)
+{
+    if (tly_db_command(db, "BEGIN", err) != 0) return -1;
+    bool *done = tly_xcalloc(n, sizeof *done);
+    tly_buf lines = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (done[i]) continue;
+        if (json_array_size(jobs[i]->rows) == 0) {
+            jobs[i]->sent = jobs[i]->stored = 0;
+            done[i] = true;
+            continue;
+        }
+        rc = claim_group(db, jobs, n, i, done, &lines, err);
+    }
+    free(done);
+    if (rc == 0 && lines.len > 0) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "INSERT INTO %s.events FORMAT JSONEachRow", database);
+        rc = run(sql, lines.ptr, lines.len, NULL, err);
+    }
+    tly_buf_free(&lines);
+    tly_db_error ignored;
+    if (rc == 0) rc = tly_db_command(db, "COMMIT", err);
+    else if (tly_db_command(db, "ROLLBACK", &ignored) != 0)
+        tly_log_warn("rollback failed: %s", ignored.message);
+    return rc;
+}
+
+/* --- quotas ------------------------------------------------------------------------------------ */
+
+static int ch_count_today(tly_db *db, int property_pk, long long *count, tly_db_error *err)
+{
+    (void)db;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count() FROM %s.events WHERE property_pk = %d"
+             " AND ts >= toStartOfDay(now(), 'UTC') FORMAT JSONCompact", database, property_pk);
+    tly_rows rows;
+    if (run(sql, NULL, 0, &rows, err) != 0) return -1;
+    *count = tly_rows_int(&rows, 0, 0);
+    tly_rows_free(&rows);
+    return 0;
+}
+
+/* --- reports ----------------------------------------------------------------------------------- */
+
+static const tly_db_stmt stmt_context = {
+    "clickhouse_report_context",
+    "SELECT p.session_timeout, g.name, g.event_name, g.path_pattern FROM properties p"
+    " LEFT JOIN goals g ON g.property_pk = p.pk WHERE p.pk = $1 ORDER BY g.name COLLATE \"C\"",
+    1};
+
+/* What a report needs from PostgreSQL: the property's visit timeout and goals. */
+typedef struct context {
+    tly_ch_report_context cx;
+    tly_ch_goal *goals;
+    PGresult *res;            /* holds the goals' strings */
+} context;
+
+static int context_load(tly_db *db, int property_pk, context *c, tly_db_error *err)
+{
+    memset(c, 0, sizeof *c);
+    char pk[16];
+    snprintf(pk, sizeof pk, "%d", property_pk);
+    const char *params[] = {pk};
+    c->res = tly_db_exec(db, &stmt_context, params, PGRES_TUPLES_OK, err);
+    if (!c->res) return -1;
+    int n = PQntuples(c->res);
+    c->cx.database = database;
+    c->cx.session_timeout = n > 0 ? atoi(PQgetvalue(c->res, 0, 0)) : 1800;
+    c->goals = tly_xcalloc((size_t)n + 1, sizeof *c->goals);
+    for (int i = 0; i < n; i++) {
+        if (PQgetisnull(c->res, i, 1)) continue;
+        tly_ch_goal *g = &c->goals[c->cx.n_goals++];
+        g->name = PQgetvalue(c->res, i, 1);
+        g->event_name = PQgetisnull(c->res, i, 2) ? NULL : PQgetvalue(c->res, i, 2);
+        g->path_pattern = PQgetisnull(c->res, i, 3) ? NULL : PQgetvalue(c->res, i, 3);
+    }
+    c->cx.goals = c->goals;
+    return 0;
+}
+
+static void context_free(context *c)
+{
+    PQclear(c->res);
+    free(c->goals);
+}
+
+typedef int (*sql_builder)(const tly_report_spec *, const tly_ch_report_context *, tly_buf *);
+
+static int report(tly_db *db, const tly_report_spec *spec, sql_builder build, tly_rows *out, tly_db_error *err)
+{
+    context c;
+    if (context_load(db, spec->property_pk, &c, err) != 0) return -1;
+    tly_buf sql = {0};
+    int rc = build(spec, &c.cx, &sql);
+    if (rc == 0) {
+        tly_buf_append_str(&sql, " FORMAT JSONCompact");
+        rc = run(tly_buf_cstr(&sql), NULL, 0, out, err);
+    } else {
+        rc = TLY_STORE_TOO_LARGE;
+    }
+    tly_buf_free(&sql);
+    context_free(&c);
+    return rc;
+}
+
+static int ch_figures(tly_db *db, const tly_report_spec *spec, tly_rows *out, tly_db_error *err)
+{
+    return report(db, spec, tly_ch_report_sql, out, err);
+}
+
+/* Ten-thousandths as PostgreSQL's round(amount, 2)::text writes them: half away from zero. */
+static void cents_text(long long e4, char out[32])
+{
+    long long cents = (e4 < 0 ? -e4 + 50 : e4 + 50) / 100;
+    snprintf(out, 32, "%s%lld.%02lld", e4 < 0 && cents > 0 ? "-" : "", cents / 100, cents % 100);
+}
+
+static int ch_goal_revenue(tly_db *db, const tly_report_spec *spec, tly_rows *out, tly_db_error *err)
+{
+    tly_rows sums;
+    int rc = report(db, spec, tly_ch_goal_revenue_sql, &sums, err);
+    if (rc != 0) return rc;
+    tly_rows_init(out, 3);
+    for (size_t i = 0; i < sums.n_rows; i++) {
+        char amount[32];
+        cents_text(tly_rows_int(&sums, i, 2), amount);
+        const char *row[] = {tly_rows_get(&sums, i, 0), tly_rows_get(&sums, i, 1), amount};
+        tly_rows_add_row(out, row);
+    }
+    tly_rows_free(&sums);
+    return 0;
+}
+
+/* Realtime: the visitors of the last five minutes, pageviews per minute over the last thirty
+ * (oldest first) and the top pages, as PostgreSQL's statement answers them (store_postgresql.c). */
+static int ch_realtime(tly_db *db, int property_pk, unsigned limit, tly_rows *out, tly_db_error *err)
+{
+    (void)db;
+    long long now = (long long)tly_time_now_ms();
+    char sql[1024];
+    tly_rows visitors, minutes, pages;
+    snprintf(sql, sizeof sql, "SELECT uniqExact(visitor) FROM %s.events WHERE property_pk = %d"
+             " AND ts >= toDateTime(%lld) AND ts_ms >= %lld AND ts_ms <= %lld FORMAT JSONCompact",
+             database, property_pk, (now - 300000) / 1000 - 1, now - 300000, now + 60000);
+    if (run(sql, NULL, 0, &visitors, err) != 0) return -1;
+    snprintf(sql, sizeof sql, "SELECT intDiv(%lld - ts_ms, 60000) AS ago, count() FROM %s.events"
+             " WHERE property_pk = %d AND name = 'pageview' AND ts >= toDateTime(%lld) AND ts_ms > %lld"
+             " AND ts_ms <= %lld GROUP BY ago FORMAT JSONCompact",
+             now, database, property_pk, (now - 1800000) / 1000 - 1, now - 1800000, now);
+    if (run(sql, NULL, 0, &minutes, err) != 0) {
+        tly_rows_free(&visitors);
+        return -1;
+    }
+    snprintf(sql, sizeof sql, "SELECT path, uniqExact(visitor) AS v, count() AS pv FROM %s.events"
+             " WHERE property_pk = %d AND name = 'pageview' AND ts >= toDateTime(%lld) AND ts_ms > %lld"
+             " AND ts_ms <= %lld GROUP BY path ORDER BY v DESC, pv DESC, path LIMIT %u FORMAT JSONCompact",
+             database, property_pk, (now - 1800000) / 1000 - 1, now - 1800000, now + 60000, limit);
+    if (run(sql, NULL, 0, &pages, err) != 0) {
+        tly_rows_free(&visitors);
+        tly_rows_free(&minutes);
+        return -1;
+    }
+    long long per_minute[30] = {0};
+    for (size_t i = 0; i < minutes.n_rows; i++) {
+        long long ago = tly_rows_int(&minutes, i, 0);
+        if (ago >= 0 && ago < 30) per_minute[ago] = tly_rows_int(&minutes, i, 1);
+    }
+    json_t *series = json_array();
+    for (int ago = 29; ago >= 0; ago--) json_array_append_new(series, json_integer(per_minute[ago]));
+    json_t *top = json_array();
+    for (size_t i = 0; i < pages.n_rows; i++)
+        json_array_append_new(top, json_pack("{s:s, s:I, s:I}", "path", tly_rows_get(&pages, i, 0),
+                                             "unique_visitors", (json_int_t)tly_rows_int(&pages, i, 1),
+                                             "pageviews", (json_int_t)tly_rows_int(&pages, i, 2)));
+    char *series_text = json_dumps(series, JSON_COMPACT), *top_text = json_dumps(top, JSON_COMPACT);
+    tly_rows_init(out, 3);
+    const char *row[] = {tly_rows_get(&visitors, 0, 0), series_text, top_text};
+    tly_rows_add_row(out, row);
+    free(series_text);
+    free(top_text);
+    json_decref(series);
+    json_decref(top);
+    tly_rows_free(&visitors);
+    tly_rows_free(&minutes);
+    tly_rows_free(&pages);
+    return 0;
+}
+
+const tly_events_store_ops tly_store_clickhouse = {
+    .name = "clickhouse",
+    .setup = ch_setup,
+    .append = ch_append,
+    .build_visits = NULL,
+    .count_today = ch_count_today,
+    .figures = ch_figures,
+    .goal_revenue = ch_goal_revenue,
+    .revenue_by = NULL,
+    .funnel = NULL,
+    .realtime = ch_realtime,
+};

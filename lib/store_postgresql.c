@@ -1,0 +1,180 @@
+/* The PostgreSQL events store: events, visits and rollups live in the same database as the
+ * metadata. Ingest goes through tally_ingest() (sql/migrations/002_ingest.sql), visits are built
+ * by tally_sessionize() (004, through sessionizer.h), and reports run the SQL of report_sql.h. */
+#include "first.h"
+#include "events_store.h"
+#include "report_sql.h"
+#include "log.h"
+#include "mem.h"
+#include "sessionizer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- append ------------------------------------------------------------------------------------ */
+
+static const tly_db_stmt stmt_ingest = {
+    "ingest", "SELECT job, sent, stored FROM tally_ingest($1::int, $2::jsonb)", 2};
+
+/* Sends the rows of every job of one property in one call. */
+static int store_group(tly_db *db, tly_store_job *const *jobs, size_t n, size_t first,
+                       bool *done, tly_db_error *err)
+{
+    const tly_store_job *lead = jobs[first];
+    json_t *rows = json_array();
+    for (size_t i = first; i < n; i++) {
+        tly_store_job *job = jobs[i];
+        if (done[i] || job->property_pk != lead->property_pk)
+            continue;
+        size_t k;
+        json_t *row;
+        json_array_foreach(job->rows, k, row) {
+            json_object_set_new(row, "job", json_integer((json_int_t)i));
+            json_array_append(rows, row);
+        }
+        job->sent = job->stored = 0;
+        done[i] = true;
+    }
+    char pk[16];
+    snprintf(pk, sizeof pk, "%d", lead->property_pk);
+    char *text = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    const char *params[] = {pk, text};
+    PGresult *res = tly_db_exec(db, &stmt_ingest, params, PGRES_TUPLES_OK, err);
+    free(text);
+    if (!res) return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        size_t i = (size_t)strtoul(PQgetvalue(res, r, 0), NULL, 10);
+        if (i >= n) continue;
+        jobs[i]->sent = atoi(PQgetvalue(res, r, 1));
+        jobs[i]->stored = atoi(PQgetvalue(res, r, 2));
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int pg_append(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_error *err)
+{
+    /* One job is one statement: autocommit is its transaction. */
+    bool transaction = n > 1;
+    if (transaction && tly_db_command(db, "BEGIN", err) != 0) return -1;
+    bool *done = tly_xcalloc(n, sizeof *done);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (!done[i] && json_array_size(jobs[i]->rows) > 0) rc = store_group(db, jobs, n, i, done, err);
+    free(done);
+    if (transaction) {
+        tly_db_error ignored;
+        if (rc == 0) rc = tly_db_command(db, "COMMIT", err);
+        else if (!err->unreachable && tly_db_command(db, "ROLLBACK", &ignored) != 0)
+            tly_log_warn("rollback failed: %s", ignored.message);
+    }
+    return rc;
+}
+
+/* --- quotas ------------------------------------------------------------------------------------ */
+
+static const tly_db_stmt stmt_today = {
+    "quota_today",
+    "SELECT count(*) FROM events WHERE property_pk = $1 AND ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+    1};
+
+static int pg_count_today(tly_db *db, int property_pk, long long *count, tly_db_error *err)
+{
+    char pk[16];
+    snprintf(pk, sizeof pk, "%d", property_pk);
+    const char *params[] = {pk};
+    PGresult *res = tly_db_exec(db, &stmt_today, params, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    *count = atoll(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+/* --- reports ----------------------------------------------------------------------------------- */
+
+/* Runs a statement built by report_sql.h (-1 from the builder: too many values). */
+static int run_built(tly_db *db, int built, tly_sql *sql, tly_rows *out, tly_db_error *err)
+{
+    int rc = TLY_STORE_TOO_LARGE;
+    if (built == 0) {
+        PGresult *res = tly_db_query(db, tly_buf_cstr(&sql->text), (const char *const *)sql->params,
+                                     (int)sql->n_params, PGRES_TUPLES_OK, err);
+        rc = res ? 0 : -1;
+        if (res) {
+            tly_rows_from_pg(out, res);
+            PQclear(res);
+        }
+    }
+    tly_sql_free(sql);
+    return rc;
+}
+
+static int pg_figures(tly_db *db, const tly_report_spec *spec, tly_rows *out, tly_db_error *err)
+{
+    tly_sql sql = {0};
+    return run_built(db, tly_report_sql(spec, &sql), &sql, out, err);
+}
+
+static int pg_goal_revenue(tly_db *db, const tly_report_spec *spec, tly_rows *out, tly_db_error *err)
+{
+    tly_sql sql = {0};
+    return run_built(db, tly_report_revenue_sql(spec, &sql), &sql, out, err);
+}
+
+static int pg_revenue_by(tly_db *db, const tly_report_spec *spec, tly_rows *out, tly_db_error *err)
+{
+    tly_sql sql = {0};
+    return run_built(db, tly_report_revenue_by_sql(spec, &sql), &sql, out, err);
+}
+
+static int pg_funnel(tly_db *db, const tly_report_spec *spec, const tly_filter *steps, size_t n_steps,
+                     tly_rows *out, tly_db_error *err)
+{
+    tly_sql sql = {0};
+    return run_built(db, tly_report_funnel_sql(spec, steps, n_steps, &sql), &sql, out, err);
+}
+
+static const tly_db_stmt stmt_realtime = {
+    "report_realtime",
+    "SELECT (SELECT count(DISTINCT visitor) FROM events WHERE property_pk = $1"
+    "          AND ts >= now() - interval '5 minutes' AND ts <= now() + interval '1 minute'),"
+    "       (SELECT coalesce(json_agg(coalesce(m.n, 0) ORDER BY g.ago DESC), '[]')::text"
+    "          FROM generate_series(0, 29) AS g(ago) LEFT JOIN ("
+    "            SELECT floor(extract(epoch FROM now() - ts) / 60)::int AS ago, count(*) AS n"
+    "            FROM events WHERE property_pk = $1 AND name = 'pageview'"
+    "              AND ts > now() - interval '30 minutes' AND ts <= now() GROUP BY 1) m USING (ago)),"
+    "       (SELECT coalesce(json_agg(json_build_object('path', path, 'unique_visitors', v, 'pageviews', pv)"
+    "                                 ORDER BY v DESC, pv DESC, path COLLATE \"C\"), '[]')::text"
+    "          FROM (SELECT path, count(DISTINCT visitor) AS v, count(*) AS pv FROM events"
+    "                WHERE property_pk = $1 AND name = 'pageview' AND ts > now() - interval '30 minutes'"
+    "                  AND ts <= now() + interval '1 minute'"
+    "                GROUP BY path ORDER BY v DESC, pv DESC, path COLLATE \"C\" LIMIT $2) t)",
+    2};
+
+static int pg_realtime(tly_db *db, int property_pk, unsigned limit, tly_rows *out, tly_db_error *err)
+{
+    char pk[16], n[16];
+    snprintf(pk, sizeof pk, "%d", property_pk);
+    snprintf(n, sizeof n, "%u", limit);
+    const char *params[] = {pk, n};
+    PGresult *res = tly_db_exec(db, &stmt_realtime, params, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    tly_rows_from_pg(out, res);
+    PQclear(res);
+    return 0;
+}
+
+const tly_events_store_ops tly_store_postgresql = {
+    .name = "postgresql",
+    .setup = NULL,
+    .append = pg_append,
+    .build_visits = tly_sessionize_pending,
+    .count_today = pg_count_today,
+    .figures = pg_figures,
+    .goal_revenue = pg_goal_revenue,
+    .revenue_by = pg_revenue_by,
+    .funnel = pg_funnel,
+    .realtime = pg_realtime,
+};
