@@ -140,6 +140,56 @@ static void test_conf(void)
     tly_conf_free(&c);
 }
 
+/* events_store, clickhouse_url and clickhouse_database (events_store.h). */
+static void test_conf_events_store(void)
+{
+    tly_conf c;
+    char err[256] = "";
+    const char *plain = "database = x\n";
+    CHECK_INT(tly_conf_parse(plain, strlen(plain), "t.conf", &c, err, sizeof err), 0);
+    CHECK_INT(c.events_store, TLY_EVENTS_POSTGRESQL);
+    CHECK(c.clickhouse_url == NULL);
+    CHECK_STR(c.clickhouse_database, "tally");
+    tly_conf_free(&c);
+
+    const char *ch = "database = x\nevents_store = clickhouse\nclickhouse_url = http://127.0.0.1:8123/?user=tally\n"
+                     "clickhouse_database = analytics_2\n";
+    CHECK_INT(tly_conf_parse(ch, strlen(ch), "t.conf", &c, err, sizeof err), 0);
+    CHECK_INT(c.events_store, TLY_EVENTS_CLICKHOUSE);
+    CHECK_STR(c.clickhouse_url, "http://127.0.0.1:8123/?user=tally");
+    CHECK_STR(c.clickhouse_database, "analytics_2");
+    tly_conf_free(&c);
+
+    const char *no_url = "database = x\nevents_store = clickhouse\n";
+    CHECK_INT(tly_conf_parse(no_url, strlen(no_url), "t.conf", &c, err, sizeof err), -1);
+    CHECK_STR(err, "t.conf: setting 'clickhouse_url' is required with events_store = clickhouse");
+    tly_conf_free(&c);
+
+    const char *empty_url = "database = x\nclickhouse_url =\nevents_store = postgresql\n";
+    CHECK_INT(tly_conf_parse(empty_url, strlen(empty_url), "t.conf", &c, err, sizeof err), 0);
+    CHECK(c.clickhouse_url == NULL);
+    tly_conf_free(&c);
+
+    const char *other = "database = x\nevents_store = cassandra\n";
+    CHECK_INT(tly_conf_parse(other, strlen(other), "t.conf", &c, err, sizeof err), -1);
+    CHECK_STR(err, "t.conf:2: setting 'events_store' must be postgresql or clickhouse");
+    tly_conf_free(&c);
+
+    const char *scheme = "database = x\nclickhouse_url = 127.0.0.1:8123\n";
+    CHECK_INT(tly_conf_parse(scheme, strlen(scheme), "t.conf", &c, err, sizeof err), -1);
+    CHECK(strstr(err, "t.conf:2: setting 'clickhouse_url' must be an http:// or https:// URL") == err);
+    tly_conf_free(&c);
+
+    static const char *const bad_names[] = {"", "1abc", "tally.events", "x;DROP", "a b"};
+    for (size_t i = 0; i < TLY_ARRAY_LEN(bad_names); i++) {
+        char text[128];
+        snprintf(text, sizeof text, "database = x\nclickhouse_database = %s\n", bad_names[i]);
+        CHECK_INT(tly_conf_parse(text, strlen(text), "t.conf", &c, err, sizeof err), -1);
+        CHECK_STR(err, "t.conf:2: setting 'clickhouse_database' must be a database name of 1-64 letters, digits and '_'");
+        tly_conf_free(&c);
+    }
+}
+
 static void test_visitor(void)
 {
     uint8_t salt[TLY_SALT_BYTES];
@@ -254,6 +304,7 @@ static void run_tests(void)
     test_strict();
     test_utf8();
     test_conf();
+    test_conf_events_store();
     test_visitor();
     test_io_body();
     test_resp();
