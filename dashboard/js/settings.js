@@ -57,6 +57,9 @@ async function general(ctx, body) {
                                 value: String(p.session_timeout / 60)});
     const gpc = h("input", {type: "checkbox", name: "drop_gpc", checked: p.drop_gpc});
     const excluded = h("textarea", {name: "excluded_paths", rows: 2, value: p.excluded_paths.join("\n")});
+    const quota = h("input", {type: "number", name: "event_quota_daily", min: 0, max: 1000000000000, step: 1,
+                              value: String(p.event_quota_daily || 0)});
+    const requireToken = h("input", {type: "checkbox", name: "require_token", checked: p.require_token});
     const canEdit = atLeast(p, "admin");
     admin.get("timezones").then((r) => {
         tz.replaceChildren(...r.results.map((z) => h("option", {value: z, selected: z === p.timezone}, z)));
@@ -72,6 +75,8 @@ async function general(ctx, body) {
           field("Visit ends after inactivity (minutes)", timeout),
           h("label", {class: "check"}, gpc, " Drop events from browsers that send Global Privacy Control (Sec-GPC: 1)"),
           field("Excluded paths", excluded, "One per line; a trailing * makes a prefix (/admin/*)."),
+          field("Daily event quota", quota, "Events the property may store per UTC day; 0: no quota. Past it, senders get 429 until midnight UTC."),
+          h("label", {class: "check"}, requireToken, " Browsers must send a signed browser token, not the plain write key (server-side senders keep their keys)"),
           h("button", {type: "submit", class: "primary"}, "Save")),
     ], async (f) => {
         const next = {
@@ -79,6 +84,7 @@ async function general(ctx, body) {
             timezone: tz.value, retention_days: Number(retention.value),
             session_timeout: Math.round(Number(timeout.value) * 60),
             drop_gpc: gpc.checked, excluded_paths: lines(excluded.value),
+            event_quota_daily: Number(quota.value), require_token: requireToken.checked,
         };
         const changes = {};
         for (const [k, v] of Object.entries(next))
@@ -92,6 +98,8 @@ async function general(ctx, body) {
 
     body.append(section("Property", h("p", {class: "muted"}, "Id: ", h("code", {id: "property-id"}, p.id)),
                         readOnlyNote(p, "admin"), settingsForm));
+
+    body.append(stripeSection(ctx), tokenSecretSection(ctx));
 
     if (atLeast(p, "admin")) {
         const from = h("input", {type: "date", name: "from"}), to = h("input", {type: "date", name: "to"});
@@ -122,6 +130,59 @@ async function general(ctx, body) {
                      ctx.navigate("#/?deleted=" + encodeURIComponent(p.name));
                  })));
     }
+}
+
+/* The Stripe webhook: its secret is write-only (no answer contains it), so the form sets or
+ * removes it and the page shows only whether one is set, and the endpoint to give Stripe. */
+function stripeSection(ctx) {
+    const p = ctx.property;
+    const hook = p.stripe_webhook || {configured: false, url: ""};
+    const url = h("input", {type: "text", readonly: true, id: "stripe-url", value: hook.url || "", spellcheck: "false",
+                            "aria-label": "Webhook endpoint"});
+    const copied = h("span", {class: "muted copied"}, "");
+    const parts = [
+        h("p", {class: "muted"}, "Purchases and refunds paid through Stripe count as revenue, credited to the visit the checkout came from. ",
+          "In Stripe, add a webhook endpoint with this URL (events checkout.session.completed, payment_intent.succeeded, charge.refunded), then paste its signing secret here."),
+        h("div", {class: "row-form"}, field("Endpoint URL", url),
+          h("button", {type: "button", onclick: async () => {
+              copied.textContent = (await copyText(url.value, url)) ? "Copied" : "Select and copy it";
+          }}, "Copy"), copied),
+        h("p", null, "Signing secret: ", h("b", {id: "stripe-status", "data-configured": hook.configured ? "1" : "0"},
+                                           hook.configured ? "configured" : "not configured")),
+    ];
+    if (atLeast(p, "admin")) {
+        const secret = h("input", {type: "password", name: "stripe_webhook_secret", required: true, minlength: 10, maxlength: 200,
+                                   autocomplete: "off", spellcheck: "false", placeholder: "whsec_…"});
+        parts.push(form({class: "row-form", id: "stripe-secret"}, [
+            field(hook.configured ? "Replace the secret" : "Secret", secret, "Write-only: Tally never shows it again."),
+            h("button", {type: "submit", class: "primary"}, "Save secret"),
+            hook.configured ? confirmButton("Remove", "Confirm remove", async () => {
+                const updated = await admin.patch(path("properties", p.id), {stripe_webhook_secret: null});
+                ctx.refresh(updated, "Stripe secret removed.");
+            }, "danger") : null,
+        ], async () => {
+            const updated = await admin.patch(path("properties", p.id), {stripe_webhook_secret: secret.value.trim()});
+            secret.value = "";
+            ctx.refresh(updated, "Stripe secret saved.");
+        }));
+    }
+    return section("Stripe", parts);
+}
+
+/* The secret that signs browser tokens: never shown, only replaced (tokens minted before stop). */
+function tokenSecretSection(ctx) {
+    const p = ctx.property;
+    const line = status();
+    return section("Browser token secret",
+        h("p", {class: "muted"}, "Signed browser tokens (bt1.…) are minted with a secret Tally keeps. Rotating it ends every token minted before, within the key cache time; keys are not affected."),
+        atLeast(p, "admin") ? h("div", {class: "row-form", id: "token-secret"}, confirmButton("Rotate token secret", "Confirm: end all tokens", async () => {
+            try {
+                const r = await admin.post(path("properties", p.id, "token-secret", "rotate"));
+                line.ok("Rotated " + timestamp(r.rotated_at) + ".");
+            } catch (e) {
+                line.error(e.message);
+            }
+        }, "danger"), line) : readOnlyNote(p, "admin"));
 }
 
 /* --- the snippet --------------------------------------------------------------------------------- */
@@ -185,11 +246,13 @@ async function keys(ctx, body) {
         ] : null)));
     body.append(shown, section("API keys",
         h("p", {class: "muted"}, "Write keys (wk_) send events: the snippet carries one. Read keys (rk_) read reports from your own programs: keep them secret."),
+        h("p", {class: "muted"}, "Server keys (sk_) send events from your backend with the visitor's address and user agent, so they join the browser's visit: keep them on the server."),
         h("table", {class: "list", id: "keys-table"},
           h("thead", null, h("tr", null, ["Name", "Type", "Key", "Created", "Last used", "Status", ""].map((x) => h("th", {scope: "col"}, x)))),
           h("tbody", null, rows))));
     if (canEdit) {
-        const kind = h("select", {name: "kind"}, h("option", {value: "write"}, "write"), h("option", {value: "read"}, "read"));
+        const kind = h("select", {name: "kind"}, h("option", {value: "write"}, "write"), h("option", {value: "read"}, "read"),
+                         h("option", {value: "server"}, "server"));
         const name = h("input", {type: "text", name: "name", maxlength: 120, placeholder: "e.g. website, backend"});
         body.append(section("New key", form({class: "row-form", id: "new-key"}, [field("Type", kind), field("Name", name),
             h("button", {type: "submit", class: "primary"}, "Create key")], async () => {
