@@ -77,10 +77,11 @@ export function reportUrl(propertyId, name, params, share) {
     return url;
 }
 
-export async function report(propertyId, name, params, share) {
+/* url, when given, is a report's whole address made by the caller (a saved funnel's query). */
+export async function report(propertyId, name, params, share, url) {
     let response;
     try {
-        response = await fetch(reportUrl(propertyId, name, params, share), {
+        response = await fetch(url || reportUrl(propertyId, name, params, share), {
             headers: {"Accept": "application/json"}, credentials: "same-origin", cache: "no-store",
         });
     } catch (e) {

@@ -3,6 +3,7 @@
  *   #/                              properties
  *   #/new                           a new property
  *   #/p/<id>?period=…&filters=…     the reports of a property
+ *   #/p/<id>/funnels?…&funnel=<f>   its saved funnels, one drawn over the reports' range and filters
  *   #/p/<id>/settings/<tab>         its settings
  *   #/account                       password, own activity, sign out
  *   #/invite/<token>                accept an invitation (no session needed)
@@ -14,6 +15,7 @@ import {h, clear, replace, number} from "./dom.js";
 import {admin, report, path, setSession, ApiError} from "./api.js";
 import {renderSignIn, renderSignUp, renderInvite} from "./auth.js";
 import {renderReports} from "./reports.js";
+import {renderFunnels} from "./funnels.js";
 import {renderSettings, renderNewProperty, renderAccount} from "./settings.js";
 
 const root = document.getElementById("main");
@@ -164,10 +166,18 @@ async function propertyPage(id, rest, query) {
     const property = list.find((p) => p.id === id) || await admin.get(path("properties", id));
     document.title = "Tally — " + property.name;
     if (rest[0] === "settings") return settingsPage(property, rest[1] || "general", {});
+    const funnelsHref = (q) => "#/p/" + encodeURIComponent(id) + "/funnels" + (q.toString() ? "?" + q : "");
+    if (rest[0] === "funnels") {
+        return renderFunnels({
+            root, property, query, onCleanup, go: (q) => navigate(funnelsHref(q)),
+            signedOut: () => signInPage("Your session has ended: sign in again."),
+        });
+    }
     renderReports({
         root, propertyId: id, share: null, property, properties: list, query, onCleanup,
         go: (q) => navigate("#/p/" + encodeURIComponent(id) + (q.toString() ? "?" + q : "")),
         settingsHref: (tab) => `#/p/${encodeURIComponent(id)}/settings/${tab}`,
+        funnelsHref,
         signedOut: () => signInPage("Your session has ended: sign in again."),
     });
 }
@@ -191,6 +201,7 @@ function sharePage(id, token, query) {
         root, propertyId: id, share: token, property: null, properties: null, query, onCleanup,
         go: (q) => navigate(`#/share/${encodeURIComponent(id)}/${encodeURIComponent(token)}` + (q.toString() ? "?" + q : "")),
         settingsHref: () => "#/",
+        funnelsHref: () => "#/",
         signedOut: () => {},
     });
 }

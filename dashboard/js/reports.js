@@ -8,7 +8,7 @@ import {report, reportUrl, ApiError} from "./api.js";
 import {lineChart, sparkline} from "./chart.js";
 import {parseFilters, formatFilters, describe, sameFilter} from "./filters.js";
 
-const PERIODS = [
+export const PERIODS = [
     ["today", "Today"], ["yesterday", "Yesterday"], ["7d", "Last 7 days"], ["30d", "Last 30 days"],
     ["month", "This month"], ["year", "This year"],
 ];
@@ -31,7 +31,7 @@ const CARDS = [
     {key: "events", label: "Events", fmt: number},
 ];
 
-function money(revenue) {
+export function money(revenue) {
     const parts = Object.entries(revenue || {}).map(([cur, amount]) => amount + " " + cur);
     return parts.length ? parts.join(", ") : "–";
 }
@@ -66,13 +66,25 @@ const PANELS = [
             {key: "revenue", label: "Revenue", fmt: money}]}]},
 ];
 
+/* The revenue report (visits credited with the revenue events they carried), by one of these. */
+const REVENUE_GROUPS = [
+    {key: "source", label: "Source"}, {key: "campaign", label: "Campaign"},
+    {key: "entry_page", label: "Landing page"}, {key: "country", label: "Country", name: countryName},
+];
+const REVENUE_CARDS = [
+    {key: "revenue", label: "Revenue", fmt: money}, {key: "conversions", label: "Converting visitors", fmt: number},
+    {key: "conversion_rate", label: "Conversion rate", fmt: percent},
+    {key: "revenue_per_visitor", label: "Revenue per visitor", fmt: money},
+];
+
 /* The tab shown in each panel, and how many rows, kept while the page lives. */
 const chosenTab = {};
+let revenueGroup = "source";
 const expanded = {};
 
 /* --- the state in the fragment ----------------------------------------------------------------- */
 
-function readState(query) {
+export function readState(query) {
     const s = {
         period: query.get("period"), from: query.get("from"), to: query.get("to"),
         compare: query.get("compare") === "1", filters: parseFilters(query.get("filters") || ""),
@@ -83,7 +95,7 @@ function readState(query) {
     return s;
 }
 
-function writeState(s) {
+export function writeState(s) {
     const q = new URLSearchParams();
     if (s.period) q.set("period", s.period);
     else {
@@ -97,7 +109,7 @@ function writeState(s) {
 }
 
 /* The report parameters for the state (without compare, which not every report takes). */
-function baseParams(s) {
+export function baseParams(s) {
     const p = {};
     if (s.period) p.period = s.period;
     else {
@@ -129,7 +141,7 @@ function intervalsFor(s) {
 
 /* Counts the view's requests in flight as data-pending on the view's root (0 when all is drawn),
  * for anything that waits for the page to settle: a progress cue, a screenshot, a test. */
-function tracker(root) {
+export function tracker(root) {
     const gen = String(Number(root.dataset.gen || 0) + 1);
     root.dataset.gen = gen;
     root.dataset.pending = "0";
@@ -158,6 +170,7 @@ export function renderReports(ctx) {
     const graph = h("section", {class: "panel graph-panel", "aria-label": "Visitors and pageviews over time"});
     const realtime = h("section", {class: "panel realtime", id: "realtime", "aria-label": "Realtime"});
     const panels = PANELS.map((p) => h("section", {class: "panel breakdown", id: "panel-" + p.id}));
+    const revenue = h("section", {class: "panel breakdown revenue", id: "panel-revenue", "aria-label": "Revenue"});
     const notice = h("div", {class: "notice", hidden: true});
 
     replace(ctx.root, 
@@ -166,7 +179,7 @@ export function renderReports(ctx) {
         notice,
         cards,
         graph,
-        h("div", {class: "grid"}, ...panels, realtime));
+        h("div", {class: "grid"}, ...panels, revenue, realtime));
 
     const failed = (where) => (e) => {
         if (e instanceof ApiError && e.status === 401 && !ctx.share) return ctx.signedOut();
@@ -189,6 +202,7 @@ export function renderReports(ctx) {
         }).catch(failed(cards));
     ctx.track(drawGraph(ctx, s, set, params, graph)).catch(failed(graph));
     PANELS.forEach((p, i) => drawPanel(ctx, s, set, params, p, panels[i]));
+    drawRevenue(ctx, s, set, params, revenue);
     startRealtime(ctx, realtime);
 }
 
@@ -208,6 +222,7 @@ function toolbar(ctx, s, set) {
             h("button", {class: ["toggle", s.compare && "on"], type: "button", id: "compare",
                          "aria-pressed": s.compare ? "true" : "false",
                          onclick: () => set({compare: !s.compare})}, "Compare"),
+            ctx.property ? h("a", {class: "button", id: "funnels-link", href: ctx.funnelsHref(writeState(s))}, "Funnels") : null,
             ctx.property ? h("a", {class: "button", href: ctx.settingsHref("general")}, "Settings") : null));
 }
 
@@ -330,6 +345,41 @@ function drawPanel(ctx, s, set, params, panel, node) {
         if (e instanceof ApiError && e.status === 401 && !ctx.share) return ctx.signedOut();
         body.replaceChildren(h("p", {class: "error"}, e.message));
     });
+}
+
+/* Revenue: the totals of the range (the report without group_by) and a table by the chosen
+ * dimension, whose rows filter like the other tables. */
+function drawRevenue(ctx, s, set, params, node) {
+    const group = REVENUE_GROUPS.find((g) => g.key === revenueGroup) || REVENUE_GROUPS[0];
+    const select = h("select", {"aria-label": "Revenue by", id: "revenue-group", onchange: (e) => {
+        revenueGroup = e.target.value;
+        drawRevenue(ctx, s, set, params, node);
+    }}, REVENUE_GROUPS.map((g) => h("option", {value: g.key, selected: g === group}, "by " + g.label.toLowerCase())));
+    const query = Object.assign({}, params, {group_by: group.key, limit: TABLE_ROWS});
+    const csvQuery = Object.assign({}, query, {format: "csv", limit: 1000});
+    const totals = h("div", {class: "revenue-totals"}, h("p", {class: "loading"}, "Loading…"));
+    const body = h("div", {class: "table-wrap"}, h("p", {class: "loading"}, "Loading…"));
+    node.dataset.group = group.key;
+    node.replaceChildren(
+        h("div", {class: "panel-head"}, h("h2", null, "Revenue"),
+          h("div", {class: "panel-tools"}, select,
+            h("a", {class: "csv", href: reportUrl(ctx.propertyId, "revenue", csvQuery, ctx.share).href,
+                    download: "revenue-by-" + group.key + ".csv"}, "CSV"))),
+        totals, body);
+    const failed = (where) => (e) => {
+        if (e instanceof ApiError && e.status === 401 && !ctx.share) return ctx.signedOut();
+        where.replaceChildren(h("p", {class: "error"}, e.message));
+    };
+    ctx.track(report(ctx.propertyId, "revenue", params, ctx.share)).then((data) => {
+        const t = data.results[0] || {};
+        totals.replaceChildren(...REVENUE_CARDS.map((c) => h("div", {class: "mini-card", "data-metric": c.key},
+            h("div", {class: "card-label"}, c.label), h("div", {class: "card-value"}, c.fmt(t[c.key])))));
+    }).catch(failed(totals));
+    const tab = {label: group.label, key: group.key, name: group.name, columns: [
+        {key: "unique_visitors", label: "Visitors", fmt: number}, {key: "conversions", label: "Conv.", fmt: number},
+        {key: "conversion_rate", label: "Rate", fmt: percent}, {key: "revenue", label: "Revenue", fmt: money}]};
+    ctx.track(report(ctx.propertyId, "revenue", query, ctx.share))
+        .then((data) => body.replaceChildren(table(tab, data.results, s, set))).catch(failed(body));
 }
 
 function rowDelta(d) {

@@ -4,8 +4,9 @@
  * (lighttpd + track.fcgi + report.fcgi + admin.fcgi + PostgreSQL). Like a new site owner it signs
  * up (or accepts an invitation), creates a property in the settings, copies the snippet, puts it
  * in a few pages of a site, visits them as two visitors, and then reads the dashboard: cards,
- * graph, tables, filters, compare, date ranges, realtime, CSV; then keys, share links, team,
- * audit log, sign-out and sign-in. It saves screenshots of the main views and prints one JSON
+ * graph, tables, filters, compare, date ranges, realtime, CSV, revenue; then funnels, keys, the
+ * quota, the Stripe secret, token secret rotation and server keys, share links, team, audit log,
+ * sign-out and sign-in. It saves screenshots of the main views and prints one JSON
  * record of what it saw; the caller (tests/e2e/test_dashboard.py) asserts on it.
  *
  * usage: node tests/browser/dashboard.js --base http://127.0.0.1:PORT --www DIR --config FILE
@@ -14,7 +15,8 @@
  *                   "sessionize": [argv of a command that runs the sessioniser],
  *                   "mobile_ua": UA of the second visitor, "visitor_ips": [two addresses],
  *                   "owner_ip", "server_ip": client addresses (X-Forwarded-For) of the owner's
- *                   browser and of a server-side sender, "viewer_email", "viewer_password"}
+ *                   browser and of a server-side sender, "viewer_email", "viewer_password",
+ *                   "stripe_secret": a Stripe webhook signing secret to set}
  *   --out     where the screenshots go (PNG)
  *
  * Hosts as in run.js: site.test (the site) and stats.test (the Tally server) resolve to 127.0.0.1.
@@ -121,6 +123,36 @@ async function table(page, panel, report) {
     }, [panel, report]);
     return page.evaluate((p) => [...document.querySelectorAll(`#panel-${p} tbody tr`)].map((tr) =>
         [...tr.querySelectorAll("td")].map((td) => td.textContent.trim())), panel);
+}
+
+async function revenueTotals(page) {
+    return page.evaluate(() => Object.fromEntries([...document.querySelectorAll("#panel-revenue .mini-card")].map((c) =>
+        [c.dataset.metric, c.querySelector(".card-value").textContent])));
+}
+
+/* The revenue table's rows after choosing its grouping. */
+async function revenueRows(page, group) {
+    if ((await page.evaluate(() => document.getElementById("panel-revenue").dataset.group)) !== group)
+        await page.selectOption("#revenue-group", group);
+    await page.waitForFunction((g) => {
+        const node = document.getElementById("panel-revenue");
+        return node.dataset.group === g && !node.querySelector(".loading") && document.getElementById("main").dataset.pending === "0";
+    }, group);
+    return page.evaluate(() => [...document.querySelectorAll("#panel-revenue tbody tr")].map((tr) =>
+        [...tr.querySelectorAll("td")].map((td) => td.textContent.trim())));
+}
+
+async function funnelReady(page) {
+    await page.waitForFunction(() => document.getElementById("main").dataset.pending === "0" &&
+                                     document.querySelector("#funnel-list, #funnel-form") &&
+                                     !document.querySelector("#main .loading"));
+}
+
+async function funnelSteps(page) {
+    return page.evaluate(() => [...document.querySelectorAll("#funnel-chart .funnel-step")].map((li) => ({
+        label: li.querySelector(".funnel-label").textContent, visits: Number(li.dataset.visits), rate: Number(li.dataset.rate),
+        drop: Number(li.dataset.drop), text: li.querySelector(".funnel-figures").textContent,
+        width: li.querySelector(".funnel-bar").style.width})));
 }
 
 async function text(page, selector) {
@@ -304,6 +336,19 @@ async function dashboard(page, prop, evil) {
     await page.waitForSelector("#realtime[data-updated]");
     await shot("06-dashboard-today", page, {fullPage: true});
 
+    // Revenue: the totals and the table by source, then by landing page; a row filters.
+    const revenue = {totals: await revenueTotals(page), sources: await revenueRows(page, "source")};
+    await page.locator("#panel-revenue").scrollIntoViewIfNeeded();
+    await shot("16-revenue", page.locator("#panel-revenue"));
+    revenue.landing = await revenueRows(page, "entry_page");
+    await rerender(page, () => page.locator("#panel-revenue tbody tr")
+        .filter({has: page.locator("td.label", {hasText: /^\/shop\/$/})}).click());
+    revenue.filtered = {url: page.url(), chips: await page.evaluate(() => [...document.querySelectorAll(".chip")].map((c) => c.textContent)),
+                        totals: await revenueTotals(page)};
+    await rerender(page, () => page.click(".chip-remove"));
+    await revenueRows(page, "source");
+    step("revenue", revenue);
+
     // A click on a row filters; the chip removes the filter.
     await rerender(page, () => page.click('#panel-pages tbody tr:has-text("/shop/pricing.html")'));
     const filtered = {url: page.url(), chips: await page.evaluate(() => [...document.querySelectorAll(".chip")].map((c) => c.textContent)),
@@ -348,6 +393,94 @@ async function dashboard(page, prop, evil) {
         return {href: a.getAttribute("href"), status: r.status, type: r.headers.get("Content-Type"), text: await r.text()};
     });
     step("csv", csv);
+}
+
+/* A funnel made in the UI over today's visits: the first visitor went /shop/ → pricing → signup,
+ * the second saw only /shop/docs.html (a page under /shop/ too). */
+async function funnels(page, prop) {
+    await page.goto(`${DASH}#/p/${prop.id}?period=today`);
+    await reportsReady(page);
+    await page.click("#funnels-link");
+    await page.waitForSelector("#funnel-form");
+    await funnelReady(page);
+    const empty = await page.locator("#funnel-list").count();
+    await page.fill("#funnel-form input[name=name]", "Signup");
+    await page.click("#add-step");
+    const steps = [["path", "=~", "/shop/"], ["path", "==", "/shop/pricing.html"], ["event_type", "==", "signup"]];
+    for (const [i, [dim, op, value]] of steps.entries()) {
+        const row = page.locator("#funnel-form .step-row").nth(i);
+        await row.locator("select[name=dimension]").selectOption(dim);
+        await row.locator("select[name=op]").selectOption(op);
+        await row.locator("input[name=value]").fill(value);
+    }
+    await page.click("#funnel-form button[type=submit]");
+    await page.waitForSelector("#funnel-chart .funnel-step");
+    await funnelReady(page);
+    const made = {url: page.url(), empty, list: await page.evaluate(() => [...document.querySelectorAll("#funnel-list li")].map((li) =>
+                      li.querySelector(".funnel-name").textContent)), steps: await funnelSteps(page)};
+    await shot("17-funnel", page, {fullPage: true});
+    // Edit: rename it; then a second funnel, deleted (two clicks).
+    await page.locator("#funnel-list li", {hasText: "Signup"}).locator("button", {hasText: "Edit"}).click();
+    await page.waitForFunction(() => document.querySelector("#funnel-form input[name=name]").value === "Signup" &&
+                                     document.querySelectorAll("#funnel-form .step-row").length === 3);
+    await page.fill("#funnel-form input[name=name]", "Signup path");
+    await page.click("#funnel-form button[type=submit]");
+    await page.waitForFunction(() => [...document.querySelectorAll("#funnel-list .funnel-name")].some((a) => a.textContent === "Signup path"));
+    await funnelReady(page);
+    made.renamed = {list: await page.evaluate(() => [...document.querySelectorAll("#funnel-list .funnel-name")].map((a) => a.textContent)),
+                    steps: await funnelSteps(page)};
+    await page.fill("#funnel-form input[name=name]", "Docs");
+    await page.locator("#funnel-form .step-row").nth(0).locator("input[name=value]").fill("/shop/docs.html");
+    await page.locator("#funnel-form .step-row").nth(1).locator("select[name=dimension]").selectOption("event_type");
+    await page.locator("#funnel-form .step-row").nth(1).locator("input[name=value]").fill("signup");
+    await page.click("#funnel-form button[type=submit]");
+    await page.waitForFunction(() => document.querySelectorAll("#funnel-list li").length === 2);
+    await funnelReady(page);
+    made.second = await funnelSteps(page);
+    const docs = page.locator("#funnel-list li", {hasText: "Docs"});
+    await docs.locator("button", {hasText: "Delete"}).click();
+    await docs.locator("button", {hasText: "Confirm delete"}).click();
+    await page.waitForFunction(() => document.querySelectorAll("#funnel-list li").length === 1);
+    await funnelReady(page);
+    made.afterDelete = await page.evaluate(() => [...document.querySelectorAll("#funnel-list .funnel-name")].map((a) => a.textContent));
+    step("funnel", made);
+}
+
+/* Settings of revenue and ingest: a daily quota, the write-only Stripe secret, the token secret
+ * rotation; a server key. */
+async function revenueSettings(page, prop) {
+    await page.goto(`${DASH}#/p/${prop.id}/settings/general`);
+    await page.waitForSelector("#stripe-secret");
+    const before = {stripe: await text(page, "#stripe-status"), url: await text(page, "#stripe-url")};
+    await page.fill("#property-settings input[name=event_quota_daily]", "100000");
+    await page.click("#property-settings button[type=submit]");
+    await page.waitForSelector("#property-settings .status.ok");
+    const quota = {status: await text(page, "#property-settings .status"),
+                   value: await text(page, "#property-settings input[name=event_quota_daily]")};
+    await page.fill("#stripe-secret input[name=stripe_webhook_secret]", config.stripe_secret);
+    await page.click("#stripe-secret button[type=submit]");
+    await page.waitForSelector('#stripe-status[data-configured="1"]');
+    const after = {stripe: await text(page, "#stripe-status"), url: await text(page, "#stripe-url"),
+                   secretShown: await page.evaluate((x) => document.body.innerText.includes(x) ||
+                       [...document.querySelectorAll("input")].some((i) => i.value.includes(x)), config.stripe_secret)};
+    const rotate = page.locator("#token-secret button");
+    await rotate.click();
+    const armed = await rotate.textContent();
+    await rotate.click();
+    await page.waitForSelector("#token-secret .status.ok");
+    const rotated = await text(page, "#token-secret .status");
+    await shot("18-settings-revenue", page, {fullPage: true});
+    // A server key.
+    await page.goto(`${DASH}#/p/${prop.id}/settings/keys`);
+    await page.waitForSelector("#new-key");
+    await page.selectOption("#new-key select[name=kind]", "server");
+    await page.fill("#new-key input[name=name]", "backend events");
+    await page.click("#new-key button[type=submit]");
+    await page.waitForSelector("#new-secret .secret-value");
+    const server = {secret: await text(page, "#new-secret .secret-value"), title: await text(page, "#new-secret strong"),
+                    rows: await page.evaluate(() => [...document.querySelectorAll("#keys-table tbody tr")].map((tr) =>
+                        [...tr.children].slice(0, 2).map((td) => td.textContent)))};
+    step("revenueSettings", {before, quota, after, armed, rotated, server});
 }
 
 async function keys(page, prop) {
@@ -433,6 +566,16 @@ async function team(browser, page, prop) {
     await p.waitForSelector("#keys-table");
     viewer.canCreateKeys = await p.locator("#new-key").count();
     viewer.revokeButtons = await p.locator("#keys-table button").count();
+    await p.goto(`${DASH}#/p/${prop.id}/funnels?period=today`);
+    await p.waitForSelector("#funnel-chart .funnel-step");
+    await funnelReady(p);
+    viewer.funnels = {steps: await funnelSteps(p), forms: await p.locator("#funnel-form").count(),
+                      buttons: await p.locator("#funnel-list button").count(),
+                      stripeForms: 0};
+    await p.goto(`${DASH}#/p/${prop.id}/settings/general`);
+    await p.waitForSelector("#stripe-status");
+    viewer.funnels.stripeForms = await p.locator("#stripe-secret, #token-secret").count();
+    viewer.stripe = await text(p, "#stripe-status");
     await other.close();
     await page.goto(`${DASH}#/p/${prop.id}/settings/general`);
     await page.waitForSelector("#property-settings");
@@ -522,7 +665,9 @@ async function main() {
         await run("configure", () => configure(page, prop));
         const evil = await run("visit", () => visit(browser, prop));
         await run("dashboard", () => dashboard(page, prop, evil));
+        await run("funnelStep", () => funnels(page, prop));
         await run("keysStep", () => keys(page, prop));
+        await run("revenueSettingsStep", () => revenueSettings(page, prop));
         await run("shareStep", () => share(browser, page, prop));
         await run("teamStep", () => team(browser, page, prop));
         await run("auditStep", () => audit(page, prop));

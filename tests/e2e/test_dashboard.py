@@ -3,8 +3,9 @@ browser: headless Chromium driven by tests/browser/dashboard.js (Node + playwrig
 this server. Like a new site owner, the browser signs up (or, when an account exists already,
 accepts an invitation to a property made here), creates a property in the settings, copies the
 snippet into the pages of a site, visits them as two visitors, and then reads the dashboard:
-overview cards, graph, tables, filters, compare, date ranges, realtime, CSV export; then keys,
-share links, the team, the audit log, sign-out and sign-in.
+overview cards, graph, tables, filters, compare, date ranges, realtime, CSV export, revenue; then
+funnels, keys, the quota, the Stripe secret, token secret rotation, server keys, share links, the
+team, the audit log, sign-out and sign-in.
 
 dashboard.js runs once (the first test that needs it starts it) and reports what it saw; each test
 below checks one part on that record and in the database. Screenshots of the main views go to
@@ -113,7 +114,8 @@ def run(h):
         sessionize=["psql", "-X", "-q", "-h", h.pg_sock, "-p", str(h.pg_port), "-U", "postgres", "-d", "tally",
                     "-c", "SELECT tally_sessionize(100000)"],
         mobile_ua=mobile, visitor_ips=VISITOR_IPS, owner_ip=owner_ip, server_ip=server_ip,
-        viewer_email="viewer-%s@example.org" % uuid.uuid4().hex[:8], viewer_password="viewer password %s" % uuid.uuid4().hex[:6])
+        viewer_email="viewer-%s@example.org" % uuid.uuid4().hex[:8], viewer_password="viewer password %s" % uuid.uuid4().hex[:6],
+        stripe_secret="whsec_dash%s" % uuid.uuid4().hex)
     # The config holds client addresses and user agents: it is removed as soon as the browser has
     # read it, since the privacy audit looks for them in every file the harness keeps.
     path = h.path("dashboard-config.json")
@@ -148,7 +150,7 @@ def card_values(cards):
 # --- the files ----------------------------------------------------------------------------------------
 
 DASHBOARD_FILES = ["index.html", "style.css", "js/app.js", "js/api.js", "js/auth.js", "js/chart.js", "js/dom.js",
-                   "js/filters.js", "js/forms.js", "js/reports.js", "js/settings.js"]
+                   "js/filters.js", "js/forms.js", "js/funnels.js", "js/reports.js", "js/settings.js"]
 
 
 def test_dashboard_files_served(h):
@@ -346,6 +348,72 @@ def test_dashboard_shows_data_as_text(h):
     assert not d.record["pageErrors"], d.record["pageErrors"]
 
 
+def test_dashboard_revenue_panel(h):
+    """The revenue panel: today's signup carried 19.00 EUR (the first visitor, from the
+    newsletter, landing on /shop/); totals, the table by source and by landing page; a click on a
+    row filters every report by it."""
+    d = run(h)
+    r = d.step("revenue")
+    assert r["totals"] == {"revenue": "19.00 EUR", "conversions": "1", "conversion_rate": "50%",
+                           "revenue_per_visitor": "9.50 EUR"}, r["totals"]
+    assert rows(r["sources"]) == {"newsletter": ["1", "1", "100%", "19.00 EUR"], "Hacker News": ["1", "0", "0%", "–"]}, r
+    assert rows(r["landing"]) == {"/shop/": ["1", "1", "100%", "19.00 EUR"], "/shop/docs.html": ["1", "0", "0%", "–"]}, r
+    f = r["filtered"]
+    assert "filters=entry_page%3D%3D%2Fshop%2F" in f["url"] and f["chips"] == ["Entry page is /shop/×"], f
+    assert f["totals"]["conversion_rate"] == "100%" and f["totals"]["revenue"] == "19.00 EUR", f
+    # What the panel says is what report.fcgi says.
+    rk = h.add_key(d.pk, "read")
+    total = h.http("GET", "/v1/properties/%s/revenue?period=today" % d.prop_id,
+                   headers={"Authorization": "Bearer " + rk}).json()["results"][0]
+    assert total["revenue"] == {"EUR": "19.00"} and total["conversions"] == 1, total
+
+
+def test_dashboard_funnel(h):
+    """A funnel made in the UI (a /shop/ page, then pricing, then the signup event) shows as bars:
+    2 visits, 1 (50%, one dropped), 1 (50%); renamed, a second one made and deleted; all of it
+    in the database; a viewer reads it without the forms."""
+    d = run(h)
+    f = d.step("funnel")
+    assert f["empty"] == 0 and "/funnels?period=today" in f["url"], f
+    assert f["list"] == ["Signup"], f
+    assert [(s["visits"], s["rate"], s["drop"]) for s in f["steps"]] == [(2, 100, 0), (1, 50, 1), (1, 50, 0)], f["steps"]
+    assert [s["label"] for s in f["steps"]] == ["1 Page contains /shop/", "2 Page is /shop/pricing.html",
+                                                "3 Event is signup"], f["steps"]
+    assert [float(s["width"].rstrip("%")) for s in f["steps"]] == [100, 50, 50], f["steps"]
+    assert "2 visits" in f["steps"][0]["text"] and "1 dropped" in f["steps"][1]["text"], f["steps"]
+    assert f["renamed"]["list"] == ["Signup path"] and f["renamed"]["steps"] == f["steps"], f["renamed"]
+    assert [s["visits"] for s in f["second"]] == [1, 0], f["second"]
+    assert f["afterDelete"] == ["Signup path"], f["afterDelete"]
+    saved = h.sql_dicts("SELECT name FROM funnels WHERE property_pk = %s", d.pk)
+    assert saved == [{"name": "Signup path"}], saved
+    viewer = d.step("team")["viewer"]["funnels"]
+    assert [s["visits"] for s in viewer["steps"]] == [2, 1, 1], viewer
+    assert viewer["forms"] == 0 and viewer["buttons"] == 0 and viewer["stripeForms"] == 0, viewer
+
+
+def test_dashboard_quota_stripe_secret_token_rotation(h):
+    """The daily quota saved; the Stripe secret written (shown nowhere, "configured", the webhook
+    URL to paste into Stripe); the token secret rotated after a confirmation; a server key."""
+    d = run(h)
+    s = d.step("revenueSettings")
+    url = "http://stats.test:%d/v1/webhooks/stripe/%s" % (h.http_port, d.prop_id)
+    assert s["before"] == {"stripe": "not configured", "url": url}, s["before"]
+    assert s["quota"] == {"status": "Saved.", "value": "100000"}, s["quota"]
+    assert s["after"] == {"stripe": "configured", "url": url, "secretShown": False}, s["after"]
+    assert s["armed"].startswith("Confirm") and s["rotated"].startswith("Rotated"), s
+    assert s["server"]["secret"].startswith("sk_") and s["server"]["title"] == "New server key “backend events”", s["server"]
+    assert ["backend events", "server"] in s["server"]["rows"], s["server"]["rows"]
+    got = h.sql_dicts("SELECT event_quota_daily, require_token, stripe_webhook_secret FROM properties WHERE id = %s", d.prop_id)
+    assert got == [{"event_quota_daily": 100000, "require_token": False, "stripe_webhook_secret": d.config["stripe_secret"]}], got
+    key = h.sql_dicts("SELECT kind, name FROM api_keys WHERE key_hash = decode(%s, 'hex')",
+                      hashlib.sha256(s["server"]["secret"].encode()).hexdigest())
+    assert key == [{"kind": "server", "name": "backend events"}], key
+    assert d.step("team")["viewer"]["stripe"] == "configured"
+    actions = d.step("audit")
+    for a in ("funnel.create", "funnel.update", "funnel.delete", "property.token_secret_rotate"):
+        assert a in actions, (a, actions)
+
+
 # --- settings ---------------------------------------------------------------------------------------
 
 def test_dashboard_key_shown_once_and_revoked(h):
@@ -511,7 +579,7 @@ def test_dashboard_screenshots(h):
     first = "01-first-run-sign-up" if d.config["mode"] == "signup" else "01-accept-invitation"
     expected = [first, "02-snippet", "03-settings-general", "04-dashboard-7d", "05-graph-tooltip", "06-dashboard-today",
                 "07-filtered", "08-compare", "09-realtime", "10-key-created", "11-keys", "12-share-link", "13-team",
-                "14-audit-log", "15-sign-in"]
+                "14-audit-log", "15-sign-in", "16-revenue", "17-funnel", "18-settings-revenue"]
     assert sorted(shots) == sorted(expected), sorted(shots)
     for name in expected:
         path = shots[name]
@@ -520,7 +588,7 @@ def test_dashboard_screenshots(h):
         width, height = png_size(data)
         print("# screenshot %s (%dx%d, %d bytes)" % (path, width, height, len(data)))
         assert len(data) > 5000, (name, len(data))
-        if name.startswith(("05", "09")):
+        if name.startswith(("05", "09", "16")):
             assert width >= 300 and height >= 150, (name, width, height)
         else:
             assert width == 1280 and height >= 800, (name, width, height)
