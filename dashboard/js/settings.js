@@ -134,10 +134,10 @@ async function general(ctx, body) {
 
 /* The Stripe webhook: its secret is write-only (no answer contains it), so the form sets or
  * removes it and the page shows only whether one is set, and the endpoint to give Stripe. */
-function stripeSection(ctx) {
+function stripeSection(ctx, note) {
     const p = ctx.property;
     const hook = p.stripe_webhook || {configured: false, url: ""};
-    const url = h("input", {type: "text", readonly: true, id: "stripe-url", value: hook.url || "", spellcheck: "false",
+    const url = h("input", {type: "text", readonly: true, id: "stripe-url", class: "url-value", value: hook.url || "", spellcheck: "false",
                             "aria-label": "Webhook endpoint"});
     const copied = h("span", {class: "muted copied"}, "");
     const parts = [
@@ -150,23 +150,31 @@ function stripeSection(ctx) {
         h("p", null, "Signing secret: ", h("b", {id: "stripe-status", "data-configured": hook.configured ? "1" : "0"},
                                            hook.configured ? "configured" : "not configured")),
     ];
+    let node = null;
+    /* The section is drawn again with the answer, without reloading the page's other forms. */
+    const redraw = (updated, message) => {
+        Object.assign(p, updated);
+        node.replaceWith(stripeSection(ctx, message));
+    };
     if (atLeast(p, "admin")) {
         const secret = h("input", {type: "password", name: "stripe_webhook_secret", required: true, minlength: 10, maxlength: 200,
                                    autocomplete: "off", spellcheck: "false", placeholder: "whsec_…"});
-        parts.push(form({class: "row-form", id: "stripe-secret"}, [
+        const f = form({class: "row-form", id: "stripe-secret"}, [
             field(hook.configured ? "Replace the secret" : "Secret", secret, "Write-only: Tally never shows it again."),
             h("button", {type: "submit", class: "primary"}, "Save secret"),
             hook.configured ? confirmButton("Remove", "Confirm remove", async () => {
-                const updated = await admin.patch(path("properties", p.id), {stripe_webhook_secret: null});
-                ctx.refresh(updated, "Stripe secret removed.");
+                redraw(await admin.patch(path("properties", p.id), {stripe_webhook_secret: null}), "Stripe secret removed.");
             }, "danger") : null,
         ], async () => {
             const updated = await admin.patch(path("properties", p.id), {stripe_webhook_secret: secret.value.trim()});
             secret.value = "";
-            ctx.refresh(updated, "Stripe secret saved.");
-        }));
+            redraw(updated, "Stripe secret saved.");
+        });
+        if (note) f.status.ok(note);
+        parts.push(f);
     }
-    return section("Stripe", parts);
+    node = section("Stripe", parts);
+    return node;
 }
 
 /* The secret that signs browser tokens: never shown, only replaced (tokens minted before stop). */
