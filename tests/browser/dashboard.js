@@ -338,8 +338,6 @@ async function dashboard(page, prop, evil) {
 
     // Revenue: the totals and the table by source, then by landing page; a row filters.
     const revenue = {totals: await revenueTotals(page), sources: await revenueRows(page, "source")};
-    await page.locator("#panel-revenue").scrollIntoViewIfNeeded();
-    await shot("16-revenue", page.locator("#panel-revenue"));
     revenue.landing = await revenueRows(page, "entry_page");
     await rerender(page, () => page.locator("#panel-revenue tbody tr")
         .filter({has: page.locator("td.label", {hasText: /^\/shop\/$/})}).click());
@@ -447,7 +445,7 @@ async function funnels(page, prop) {
 }
 
 /* Settings of revenue and ingest: a daily quota, the write-only Stripe secret, the token secret
- * rotation; a server key. */
+ * rotation; a server key, which then sends a purchase for the second visitor. */
 async function revenueSettings(page, prop) {
     await page.goto(`${DASH}#/p/${prop.id}/settings/general`);
     await page.waitForSelector("#stripe-secret");
@@ -461,6 +459,7 @@ async function revenueSettings(page, prop) {
     await page.click("#stripe-secret button[type=submit]");
     await page.waitForSelector('#stripe-status[data-configured="1"]');
     const after = {stripe: await text(page, "#stripe-status"), url: await text(page, "#stripe-url"),
+                   status: await text(page, "#stripe-secret .status"),
                    secretShown: await page.evaluate((x) => document.body.innerText.includes(x) ||
                        [...document.querySelectorAll("input")].some((i) => i.value.includes(x)), config.stripe_secret)};
     const rotate = page.locator("#token-secret button");
@@ -480,7 +479,25 @@ async function revenueSettings(page, prop) {
     const server = {secret: await text(page, "#new-secret .secret-value"), title: await text(page, "#new-secret strong"),
                     rows: await page.evaluate(() => [...document.querySelectorAll("#keys-table tbody tr")].map((tr) =>
                         [...tr.children].slice(0, 2).map((td) => td.textContent)))};
-    step("revenueSettings", {before, quota, after, armed, rotated, server});
+    // The backend reports a purchase of the second visitor with the server key (the visitor's
+    // address and user agent join it to their visit); the revenue panel shows it.
+    const order = await fetch(args.base + "/v1/events", {
+        method: "POST",
+        headers: {"Authorization": "Bearer " + server.secret, "Content-Type": "application/json",
+                  "User-Agent": "ShopBackend/1.0", "X-Forwarded-For": config.server_ip},
+        body: JSON.stringify({property_id: prop.id, events: [{type: "purchase", ts: Date.now(),
+            data: {revenue: {amount: "49.90", currency: "EUR"}},
+            context: {page: {url: "https://site.test/checkout/done", path: "/checkout/done"},
+                      client: {ip: config.visitor_ips[1], user_agent: config.mobile_ua}}}]}),
+    });
+    server.purchase = {status: order.status, body: await order.json()};
+    execFileSync(config.sessionize[0], config.sessionize.slice(1), {stdio: "ignore"});
+    await page.goto(`${DASH}#/p/${prop.id}?period=today`);
+    await reportsReady(page);
+    const revenue = {totals: await revenueTotals(page), sources: await revenueRows(page, "source")};
+    await page.locator("#panel-revenue").scrollIntoViewIfNeeded();
+    await shot("16-revenue", page.locator("#panel-revenue"));
+    step("revenueSettings", {before, quota, after, armed, rotated, server, revenue});
 }
 
 async function keys(page, prop) {

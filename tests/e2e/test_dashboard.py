@@ -222,8 +222,9 @@ def test_dashboard_traffic_from_the_snippet(h):
     visits = d.step("visits")
     assert [t["status"] for t in visits["tracked"]] == [202] * 5, visits["tracked"]
     assert visits["serverSide"]["status"] == 202 and visits["serverSide"]["body"]["accepted"] == 1, visits
+    # (The purchase that the server key sent later is checked below.)
     stored = h.sql_dicts("SELECT name, path, source, country, device, browser FROM events WHERE property_pk = %s "
-                         "ORDER BY ts, seq", d.pk)
+                         "AND name <> 'purchase' ORDER BY ts, seq", d.pk)
     today = [e for e in stored if e["path"].startswith("/shop/")]
     assert [(e["name"], e["path"]) for e in today] == [
         ("pageview", "/shop/"), ("pageview", "/shop/pricing.html"), ("signup", "/shop/pricing.html"),
@@ -233,6 +234,28 @@ def test_dashboard_traffic_from_the_snippet(h):
         ("newsletter", "DE", "desktop", "Chrome"), ("Direct / None", "DE", "desktop", "Chrome"),
         ("Hacker News", "FR", "mobile", "Mobile Safari")], today
     assert len(stored) == 5, stored
+
+
+def test_dashboard_purchase_from_a_server_key(h):
+    """The server key made in the settings sent a purchase for the second visitor (their address
+    and user agent in context.client): it joined that visitor's visit, and the revenue panel
+    shows it next to the signup's revenue, by the visit's source."""
+    d = run(h)
+    s = d.step("revenueSettings")
+    assert s["server"]["purchase"]["status"] == 202 and s["server"]["purchase"]["body"]["accepted"] == 1, s["server"]
+    visitors = h.sql("SELECT DISTINCT visitor FROM events WHERE property_pk = %s AND (name = 'purchase' OR path = '/shop/docs.html')",
+                     d.pk)
+    assert len(visitors) == 1, "the purchase must join the second visitor: %r" % visitors
+    r = s["revenue"]
+    assert r["totals"] == {"revenue": "68.90 EUR", "conversions": "2", "conversion_rate": "100%",
+                           "revenue_per_visitor": "34.45 EUR"}, r["totals"]
+    assert rows(r["sources"]) == {"newsletter": ["1", "1", "100%", "19.00 EUR"],
+                                  "Hacker News": ["1", "1", "100%", "49.90 EUR"]}, r["sources"]
+    # What the panel says is what report.fcgi says.
+    rk = h.add_key(d.pk, "read")
+    total = h.http("GET", "/v1/properties/%s/revenue?period=today" % d.prop_id,
+                   headers={"Authorization": "Bearer " + rk}).json()["results"][0]
+    assert total["revenue"] == {"EUR": "68.90"} and total["conversions"] == 2, total
 
 
 # --- the reports --------------------------------------------------------------------------------------
@@ -253,10 +276,13 @@ def test_dashboard_overview_cards_and_graph(h):
     assert week["graph"]["points"] == 7 and week["graph"]["dots"] == 7, week["graph"]
     assert card_values(week["cards"])["unique_visitors"] == 3 and card_values(week["cards"])["pageviews"] == 4, week
     assert week["range"].startswith("Last 7 days"), week["range"]
-    # What the cards say is what report.fcgi says.
+    # What the cards say is what report.fcgi says (but for the figures that the server key's later
+    # purchase changed: one more event, and the second visit no longer bounces).
     rk = h.add_key(d.pk, "read")
     o = h.http("GET", "/v1/properties/%s/overview?period=today" % d.prop_id, headers={"Authorization": "Bearer " + rk}).json()
-    assert all(o[k] == v for k, v in card_values(day["cards"]).items()), (o, day["cards"])
+    later = ("events", "bounce_rate", "visit_duration")
+    assert all(o[k] == v for k, v in card_values(day["cards"]).items() if k not in later), (o, day["cards"])
+    assert o["events"] == 5 and o["bounce_rate"] == 0, o
 
 
 def test_dashboard_breakdown_tables(h):
@@ -361,11 +387,6 @@ def test_dashboard_revenue_panel(h):
     f = r["filtered"]
     assert "filters=entry_page%3D%3D%2Fshop%2F" in f["url"] and f["chips"] == ["Entry page is /shop/×"], f
     assert f["totals"]["conversion_rate"] == "100%" and f["totals"]["revenue"] == "19.00 EUR", f
-    # What the panel says is what report.fcgi says.
-    rk = h.add_key(d.pk, "read")
-    total = h.http("GET", "/v1/properties/%s/revenue?period=today" % d.prop_id,
-                   headers={"Authorization": "Bearer " + rk}).json()["results"][0]
-    assert total["revenue"] == {"EUR": "19.00"} and total["conversions"] == 1, total
 
 
 def test_dashboard_funnel(h):
@@ -399,7 +420,7 @@ def test_dashboard_quota_stripe_secret_token_rotation(h):
     url = "http://stats.test:%d/v1/webhooks/stripe/%s" % (h.http_port, d.prop_id)
     assert s["before"] == {"stripe": "not configured", "url": url}, s["before"]
     assert s["quota"] == {"status": "Saved.", "value": "100000"}, s["quota"]
-    assert s["after"] == {"stripe": "configured", "url": url, "secretShown": False}, s["after"]
+    assert s["after"] == {"stripe": "configured", "url": url, "status": "Stripe secret saved.", "secretShown": False}, s["after"]
     assert s["armed"].startswith("Confirm") and s["rotated"].startswith("Rotated"), s
     assert s["server"]["secret"].startswith("sk_") and s["server"]["title"] == "New server key “backend events”", s["server"]
     assert ["backend events", "server"] in s["server"]["rows"], s["server"]["rows"]
