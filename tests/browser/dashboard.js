@@ -441,6 +441,21 @@ async function funnels(page, prop) {
     await page.waitForFunction(() => document.querySelectorAll("#funnel-list li").length === 1);
     await funnelReady(page);
     made.afterDelete = await page.evaluate(() => [...document.querySelectorAll("#funnel-list .funnel-name")].map((a) => a.textContent));
+    // A bad step: the admin API's message, naming the step, in the form.
+    await page.fill("#funnel-form input[name=name]", "Bad");
+    await page.locator("#funnel-form .step-row").nth(0).locator("input[name=value]").fill("pricing");
+    await page.locator("#funnel-form .step-row").nth(1).locator("input[name=value]").fill("/shop/");
+    await page.click("#funnel-form button[type=submit]");
+    await page.waitForSelector("#funnel-form .status.error");
+    made.badStep = await text(page, "#funnel-form .status");
+    // The reports' filters apply: only the second visitor (France) is left.
+    await page.goto(`${DASH}#/p/${prop.id}?period=today&filters=country%3D%3DFR`);
+    await reportsReady(page);
+    await page.click("#funnels-link");
+    await page.waitForSelector("#funnel-chart .funnel-step");
+    await funnelReady(page);
+    made.filtered = {url: page.url(), chips: await page.evaluate(() => [...document.querySelectorAll(".chip")].map((c) => c.textContent)),
+                     steps: (await funnelSteps(page)).map((x) => x.visits)};
     step("funnel", made);
 }
 

@@ -405,6 +405,9 @@ def test_dashboard_funnel(h):
     assert f["renamed"]["list"] == ["Signup path"] and f["renamed"]["steps"] == f["steps"], f["renamed"]
     assert [s["visits"] for s in f["second"]] == [1, 0], f["second"]
     assert f["afterDelete"] == ["Signup path"], f["afterDelete"]
+    assert f["badStep"].startswith("steps[0].value: "), f["badStep"]
+    assert "filters=country%3D%3DFR" in f["filtered"]["url"] and f["filtered"]["chips"] == ["Country is FR"], f["filtered"]
+    assert f["filtered"]["steps"] == [1, 0, 0], f["filtered"]
     saved = h.sql_dicts("SELECT name FROM funnels WHERE property_pk = %s", d.pk)
     assert saved == [{"name": "Signup path"}], saved
     viewer = d.step("team")["viewer"]["funnels"]
@@ -530,11 +533,14 @@ def test_dashboard_sign_out_and_in(h):
 
 def test_dashboard_no_script_errors(h):
     """No uncaught error in any page; the only failed requests the console shows are the expected
-    401s (no session yet; the wrong password)."""
+    401s (no session yet; the wrong password) and the one 400 of the funnel with a bad step."""
     d = run(h)
     assert not d.record.get("error"), d.record["error"]
     assert not d.record["pageErrors"], d.record["pageErrors"]
     unexpected = [m for m in d.record["console"] if "401" not in m]
+    bad_step = "owner error: Failed to load resource: the server responded with a status of 400 (Bad Request)"
+    assert unexpected.count(bad_step) == 1, unexpected
+    unexpected.remove(bad_step)
     assert not unexpected, unexpected
 
 
