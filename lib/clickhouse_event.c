@@ -148,7 +148,7 @@ int tly_ch_event_line(tly_buf *out, int property_pk, uint64_t seq, const json_t 
         return missing(err, errlen, "revenue_amount");
     }
     json_object_set_new(line, "revenue_amount_e4", json_is_string(amount) ? json_integer(e4) : json_null());
-    json_t *keys = json_array(), *values = json_array();
+    json_t *keys = json_array(), *values = json_array(), *kinds = json_array();
     json_t *props = json_object_get(row, "props");
     const char *key;
     json_t *value;
@@ -157,10 +157,13 @@ int tly_ch_event_line(tly_buf *out, int property_pk, uint64_t seq, const json_t 
         tly_ch_prop_text(&text, value);
         json_array_append_new(keys, json_string(key));
         json_array_append_new(values, json_stringn(tly_buf_cstr(&text), text.len));
+        json_array_append_new(kinds, json_integer(json_is_string(value) ? TLY_CH_PROP_STRING
+                                                  : json_is_boolean(value) ? TLY_CH_PROP_BOOLEAN : TLY_CH_PROP_NUMBER));
         tly_buf_free(&text);
     }
     json_object_set_new(line, "props.key", keys);
     json_object_set_new(line, "props.value", values);
+    json_object_set_new(line, "props.kind", kinds);
     char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(line);
     tly_buf_append_str(out, text);

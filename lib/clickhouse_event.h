@@ -6,8 +6,9 @@
  * - ts is the second (DateTime) and ts_ms the millisecond of the event; seq orders events that
  *   share a millisecond by arrival, as PostgreSQL's events_seq does.
  * - revenue_amount_e4 is the amount in ten-thousandths (numeric(18,4) without a decimal type).
- * - props is two arrays, props.key and props.value, with each value as PostgreSQL's
- *   `props ->> key` writes it: strings as they are, true/false, numbers in plain decimal. */
+ * - props is three arrays: props.key, props.value with each value as PostgreSQL's `props ->> key`
+ *   writes it (strings as they are, true/false, numbers in plain decimal), and props.kind, the
+ *   value's JSON type, so that the properties can be given back as the JSON they were. */
 #ifndef TLY_CLICKHOUSE_EVENT_H
 #define TLY_CLICKHOUSE_EVENT_H
 #include "first.h"
@@ -16,6 +17,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* props.kind: the JSON type of a custom property's value. */
+enum { TLY_CH_PROP_STRING = 0, TLY_CH_PROP_NUMBER = 1, TLY_CH_PROP_BOOLEAN = 2 };
 
 /* Appends the row's line (with its newline) to out. 0 ok; -1 when the row lacks what every row
  * has (ts_ms, name, visitor) or holds a value the table cannot (err says which field). */

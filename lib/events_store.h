@@ -30,6 +30,10 @@
 
 #define TLY_STORE_TOO_LARGE (-2)
 
+/* The attributes of a visit (its first event's), as columns of events in both stores. */
+#define TLY_VISIT_ATTRIBUTES "hostname, path, referrer, source, utm_source, utm_medium, utm_campaign, " \
+    "utm_term, utm_content, campaign_id, country, region, city, device, browser, browser_version, os, os_version"
+
 /* Declared in report_sql.h and report_query.h, which the programs need not see. */
 struct tly_report_spec;
 struct tly_filter;
@@ -49,6 +53,11 @@ typedef struct tly_events_store_ops {
     long long (*build_visits)(tly_db *db, tly_db_error *err);
     /* Events stored for a property with a time since the start of the current UTC day (quotas). */
     int (*count_today)(tly_db *db, int property_pk, long long *count, tly_db_error *err);
+    /* The event that last carried a visit token (tracker's tally.visit) from a day before `at`
+     * (seconds since 1970) to an hour after it: one row of visitor, prev_visitor ("" for none) and
+     * the columns of TLY_VISIT_ATTRIBUTES, or no row. For crediting a payment to its visit. */
+    int (*visit_of_token)(tly_db *db, int property_pk, const char *token, long long at, tly_rows *out,
+                          tly_db_error *err);
 
     /* The figures of a report spec: the columns of tly_report_sql (report_sql.h). */
     int (*figures)(tly_db *db, const struct tly_report_spec *spec, tly_rows *out, tly_db_error *err);

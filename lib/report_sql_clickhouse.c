@@ -596,6 +596,101 @@ int tly_ch_goal_revenue_sql(const tly_report_spec *spec, const tly_ch_report_con
     return 0;
 }
 
+/* The visits that started in the range under the filters (as a FROM subquery), each with k1 (its
+ * value of the spec's one visit dimension, or ''), w_start, w_last and k_visitor, joined to the
+ * events of its visitor from the range's start to a day after its end that satisfy `events_where`
+ * and carry the columns `event_columns` (f_ts first). A visit without such events keeps one row
+ * with f_ts 0. */
+static void visits_with_events(tly_buf *q, const shared *sh, const char *event_columns, const char *events_where)
+{
+    const tly_report_spec *spec = sh->spec;
+    visit_attrs a;
+    attrs_of(spec, &a);
+    add(q, "(SELECT *, ");
+    if (spec->n_group_by == 1) visit_dim(q, spec->group_by[0].kind);
+    else add(q, "''");
+    add(q, " AS k1, v_visitor AS k_visitor, v_start AS w_start, v_last AS w_last FROM (");
+    visits_matching(q, sh, &a);
+    add(q, ") WHERE v_start >= ");
+    lo_ms(q, sh, 0);
+    add(q, " AND v_start < ");
+    hi_ms(q, sh, 0);
+    visit_conditions(q, sh);
+    add(q, ") ALL LEFT JOIN (SELECT visitor AS k_visitor, ts_ms AS f_ts, %s FROM %s WHERE property_pk = %d"
+           " AND ts >= %s AND ts < %s + %d AND (%s)) USING k_visitor",
+        event_columns, sh->table, spec->property_pk, tly_buf_cstr(&sh->lo), tly_buf_cstr(&sh->hi), DAY_SECONDS,
+        events_where);
+}
+
+#define REVENUE_EVENTS "assumeNotNull(revenue_amount_e4) AS f_amount, assumeNotNull(revenue_currency) AS f_currency"
+
+int tly_ch_revenue_by_sql(const tly_report_spec *spec, const tly_ch_report_context *cx, tly_buf *q)
+{
+    shared sh;
+    shared_init(&sh, spec, cx);
+    add(q, "SELECT k1, toUInt64(uniqExact(v_visitor)) AS visitors, toUInt64(count()) AS sessions,"
+           " toUInt64(uniqExactIf(v_visitor, paid)) AS conversions FROM (SELECT v_kind, v_kid, v_no,"
+           " any(v_visitor) AS v_visitor, any(k1) AS k1,"
+           " max(f_ts >= w_start AND f_ts <= w_last AND f_amount > 0) AS paid FROM ");
+    visits_with_events(q, &sh, REVENUE_EVENTS, "isNotNull(revenue_amount_e4)");
+    add(q, " GROUP BY v_kind, v_kid, v_no)%s GROUP BY k1 ORDER BY conversions DESC, visitors DESC, k1",
+        spec->drop_empty ? " WHERE k1 != ''" : "");
+    if (spec->limit > 0) add(q, " LIMIT %u, %u", spec->offset, spec->limit);
+    shared_free(&sh);
+    return 0;
+}
+
+int tly_ch_revenue_money_sql(const tly_report_spec *spec, const tly_ch_report_context *cx, tly_buf *q)
+{
+    shared sh;
+    shared_init(&sh, spec, cx);
+    add(q, "SELECT k1, f_currency, toString(sum(f_amount)) FROM ");
+    visits_with_events(q, &sh, REVENUE_EVENTS, "isNotNull(revenue_amount_e4)");
+    add(q, " WHERE f_ts >= w_start AND f_ts <= w_last GROUP BY k1, f_currency ORDER BY k1, f_currency");
+    shared_free(&sh);
+    return 0;
+}
+
+int tly_ch_funnel_sql(const tly_report_spec *spec, const tly_filter *steps, size_t n_steps,
+                      const tly_ch_report_context *cx, tly_buf *q)
+{
+    shared sh;
+    shared_init(&sh, spec, cx);
+    add(q, "SELECT toUInt64(count()), toUInt64(uniqExact(v_visitor))");
+    for (size_t i = 1; i <= n_steps; i++)
+        add(q, ", toUInt64(countIf(p%zu > 0)), toUInt64(uniqExactIf(v_visitor, p%zu > 0))", i, i);
+    /* Each visit's events in order of time and arrival; p<k>: the position of the first event
+     * that satisfies step k after step k-1's (0: the visit did not get that far). */
+    add(q, " FROM (SELECT any(v_visitor) AS v_visitor, arraySort(x -> (x.1, x.2), groupArrayIf((f_ts, f_seq");
+    for (size_t i = 1; i <= n_steps; i++) add(q, ", f_m%zu", i);
+    add(q, "), f_ts >= w_start AND f_ts <= w_last)) AS s");
+    for (size_t i = 1; i <= n_steps; i++) {
+        if (i == 1) add(q, ", arrayFirstIndex(x -> x.3 = 1, s) AS p1");
+        else
+            add(q, ", if(p%zu = 0, 0, arrayFirstIndex((x, j) -> j > p%zu AND x.%zu = 1, s, arrayEnumerate(s))) AS p%zu",
+                i - 1, i - 1, i + 2, i);
+    }
+    tly_buf columns = {0}, any = {0};
+    tly_buf_append_str(&columns, "seq AS f_seq");
+    tly_buf_append_str(&any, "0");
+    for (size_t i = 0; i < n_steps; i++) {
+        tly_buf cond = {0};
+        add(&cond, "(%s", steps[i].dim.kind == TLY_DIM_PATH ? "name = 'pageview' AND " : "");
+        event_filter(&cond, &sh, &steps[i], false);
+        add(&cond, ")");
+        add(&columns, ", toUInt8%s AS f_m%zu", tly_buf_cstr(&cond), i + 1);
+        add(&any, " OR %s", tly_buf_cstr(&cond));
+        tly_buf_free(&cond);
+    }
+    add(q, " FROM ");
+    visits_with_events(q, &sh, tly_buf_cstr(&columns), tly_buf_cstr(&any));
+    add(q, " GROUP BY v_kind, v_kid, v_no)");
+    tly_buf_free(&columns);
+    tly_buf_free(&any);
+    shared_free(&sh);
+    return 0;
+}
+
 void tly_ch_goal_regex(tly_buf *out, const char *pattern)
 {
     /* (?s): '.' also matches a newline, as '%' does in LIKE. */

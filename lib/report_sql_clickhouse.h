@@ -50,6 +50,17 @@ int tly_ch_report_sql(const tly_report_spec *spec, const tly_ch_report_context *
  * rounds it to cents as PostgreSQL's round(amount, 2) does). */
 int tly_ch_goal_revenue_sql(const tly_report_spec *spec, const tly_ch_report_context *cx, tly_buf *sql)
     TLY_NONNULL(1, 2, 3) TLY_MUST_CHECK;
+/* Revenue by visit, first part: k1 (the value of the spec's one visit dimension, or ''), visitors,
+ * visits and converting visitors, ordered and paged as tly_report_revenue_by_sql. */
+int tly_ch_revenue_by_sql(const tly_report_spec *spec, const tly_ch_report_context *cx, tly_buf *sql)
+    TLY_NONNULL(1, 2, 3) TLY_MUST_CHECK;
+/* Revenue by visit, second part: k1, currency and the sum in ten-thousandths of the revenue
+ * events of those visits. */
+int tly_ch_revenue_money_sql(const tly_report_spec *spec, const tly_ch_report_context *cx, tly_buf *sql)
+    TLY_NONNULL(1, 2, 3) TLY_MUST_CHECK;
+/* A funnel: the columns of tly_report_funnel_sql. */
+int tly_ch_funnel_sql(const tly_report_spec *spec, const tly_filter *steps, size_t n_steps,
+                      const tly_ch_report_context *cx, tly_buf *sql) TLY_NONNULL(1, 2, 4, 5) TLY_MUST_CHECK;
 /* A goal's path pattern as an anchored RE2 expression ('*' any run of characters, everything else
  * literal), as tally_goal_like() makes a LIKE pattern of it. */
 void tly_ch_goal_regex(tly_buf *out, const char *pattern) TLY_NONNULL(1, 2);

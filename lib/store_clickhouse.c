@@ -10,8 +10,7 @@
  * together when it merges.
  *
  * Reports: the SQL of report_sql_clickhouse.h, which builds visits as it reads events; the
- * property's visit timeout and goals come from PostgreSQL. Revenue by visit and funnels are not
- * offered yet (501). */
+ * property's visit timeout and goals come from PostgreSQL. */
 #include "first.h"
 #include "events_store.h"
 #include "clickhouse.h"
@@ -160,6 +159,25 @@ static int ch_count_today(tly_db *db, int property_pk, long long *count, tly_db_
     return 0;
 }
 
+/* --- payments --------------------------------------------------------------------------------- */
+
+static int ch_visit_of_token(tly_db *db, int property_pk, const char *token, long long at, tly_rows *out,
+                             tly_db_error *err)
+{
+    (void)db;
+    tly_buf sql = {0};
+    tly_buf_printf(&sql, "SELECT visitor, prev_visitor, " TLY_VISIT_ATTRIBUTES " FROM %s.events"
+                   " WHERE property_pk = %d AND visit_token = ", database, property_pk);
+    tly_ch_quote(&sql, token);
+    /* A day before to an hour after, to the millisecond; ts narrows the scan to whole seconds. */
+    tly_buf_printf(&sql, " AND ts >= toDateTime(%lld) AND ts_ms >= %lld AND ts_ms <= %lld"
+                   " ORDER BY ts_ms DESC, seq DESC LIMIT 1 FORMAT JSONCompact",
+                   at - 86400 < 0 ? 0 : at - 86400, (at - 86400) * 1000, (at + 3600) * 1000);
+    int rc = run(tly_buf_cstr(&sql), NULL, 0, out, err);
+    tly_buf_free(&sql);
+    return rc;
+}
+
 /* --- reports ----------------------------------------------------------------------------------- */
 
 static const tly_db_stmt stmt_context = {
@@ -251,6 +269,57 @@ static int ch_goal_revenue(tly_db *db, const tly_report_spec *spec, tly_rows *ou
     return 0;
 }
 
+/* Revenue by visit: the visits' figures per value, then each value's revenue per currency (two
+ * statements), as the one row per value of tly_report_revenue_by_sql. */
+static int ch_revenue_by(tly_db *db, const tly_report_spec *spec, tly_rows *out, tly_db_error *err)
+{
+    tly_rows figures, money;
+    int rc = report(db, spec, tly_ch_revenue_by_sql, &figures, err);
+    if (rc != 0) return rc;
+    if ((rc = report(db, spec, tly_ch_revenue_money_sql, &money, err)) != 0) {
+        tly_rows_free(&figures);
+        return rc;
+    }
+    tly_rows_init(out, 5);
+    for (size_t i = 0; i < figures.n_rows; i++) {
+        const char *key = tly_rows_get(&figures, i, 0);
+        json_t *revenue = json_object();
+        for (size_t m = 0; m < money.n_rows; m++) {
+            if (strcmp(tly_rows_get(&money, m, 0), key) != 0) continue;
+            char amount[32];
+            cents_text(tly_rows_int(&money, m, 2), amount);
+            json_object_set_new(revenue, tly_rows_get(&money, m, 1), json_string(amount));
+        }
+        char *text = json_dumps(revenue, JSON_COMPACT);
+        const char *row[] = {key, tly_rows_get(&figures, i, 1), tly_rows_get(&figures, i, 2),
+                             tly_rows_get(&figures, i, 3), text};
+        tly_rows_add_row(out, row);
+        free(text);
+        json_decref(revenue);
+    }
+    tly_rows_free(&figures);
+    tly_rows_free(&money);
+    return 0;
+}
+
+static int ch_funnel(tly_db *db, const tly_report_spec *spec, const tly_filter *steps, size_t n_steps,
+                     tly_rows *out, tly_db_error *err)
+{
+    context c;
+    if (context_load(db, spec->property_pk, &c, err) != 0) return -1;
+    tly_buf sql = {0};
+    int rc = tly_ch_funnel_sql(spec, steps, n_steps, &c.cx, &sql);
+    if (rc == 0) {
+        tly_buf_append_str(&sql, " FORMAT JSONCompact");
+        rc = run(tly_buf_cstr(&sql), NULL, 0, out, err);
+    } else {
+        rc = TLY_STORE_TOO_LARGE;
+    }
+    tly_buf_free(&sql);
+    context_free(&c);
+    return rc;
+}
+
 /* Realtime: the visitors of the last five minutes, pageviews per minute over the last thirty
  * (oldest first) and the top pages, as PostgreSQL's statement answers them (store_postgresql.c). */
 static int ch_realtime(tly_db *db, int property_pk, unsigned limit, tly_rows *out, tly_db_error *err)
@@ -312,9 +381,10 @@ const tly_events_store_ops tly_store_clickhouse = {
     .append = ch_append,
     .build_visits = NULL,
     .count_today = ch_count_today,
+    .visit_of_token = ch_visit_of_token,
     .figures = ch_figures,
     .goal_revenue = ch_goal_revenue,
-    .revenue_by = NULL,
-    .funnel = NULL,
+    .revenue_by = ch_revenue_by,
+    .funnel = ch_funnel,
     .realtime = ch_realtime,
 };

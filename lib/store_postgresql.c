@@ -92,6 +92,30 @@ static int pg_count_today(tly_db *db, int property_pk, long long *count, tly_db_
     return 0;
 }
 
+/* --- payments --------------------------------------------------------------------------------- */
+
+static const tly_db_stmt stmt_visit_of_token = {
+    "visit_of_token",
+    "SELECT visitor, prev_visitor, " TLY_VISIT_ATTRIBUTES " "
+    "FROM events WHERE property_pk = $1 AND visit_token = $2 "
+    "  AND ts >= to_timestamp($3) - interval '1 day' AND ts <= to_timestamp($3) + interval '1 hour' "
+    "ORDER BY ts DESC LIMIT 1",
+    3};
+
+static int pg_visit_of_token(tly_db *db, int property_pk, const char *token, long long at, tly_rows *out,
+                             tly_db_error *err)
+{
+    char pk[16], when[24];
+    snprintf(pk, sizeof pk, "%d", property_pk);
+    snprintf(when, sizeof when, "%lld", at);
+    const char *params[] = {pk, token, when};
+    PGresult *res = tly_db_exec(db, &stmt_visit_of_token, params, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    tly_rows_from_pg(out, res);
+    PQclear(res);
+    return 0;
+}
+
 /* --- reports ----------------------------------------------------------------------------------- */
 
 /* Runs a statement built by report_sql.h (-1 from the builder: too many values). */
@@ -172,6 +196,7 @@ const tly_events_store_ops tly_store_postgresql = {
     .append = pg_append,
     .build_visits = tly_sessionize_pending,
     .count_today = pg_count_today,
+    .visit_of_token = pg_visit_of_token,
     .figures = pg_figures,
     .goal_revenue = pg_goal_revenue,
     .revenue_by = pg_revenue_by,

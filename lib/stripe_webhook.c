@@ -1,5 +1,6 @@
 #include "first.h"
 #include "stripe_webhook.h"
+#include "events_store.h"
 #include "log.h"
 #include "property.h"
 #include "spool.h"
@@ -14,17 +15,6 @@
 static const tly_db_stmt stmt_secret = {
     "stripe_secret", "SELECT stripe_webhook_secret FROM properties WHERE pk = $1", 1};
 
-/* The attributes of the visit a token was last seen on, close before the payment. */
-static const tly_db_stmt stmt_visit = {
-    "stripe_visit",
-    "SELECT visitor, prev_visitor, hostname, path, referrer, source, utm_source, utm_medium, utm_campaign, "
-    "       utm_term, utm_content, campaign_id, country, region, city, device, browser, browser_version, "
-    "       os, os_version "
-    "FROM events WHERE property_pk = $1 AND visit_token = $2 "
-    "  AND ts >= to_timestamp($3) - interval '1 day' AND ts <= to_timestamp($3) + interval '1 hour' "
-    "ORDER BY ts DESC LIMIT 1",
-    3};
-
 static const char *const visit_columns[] = {
     "visitor", "prev_visitor", "hostname", "path", "referrer", "source", "utm_source", "utm_medium",
     "utm_campaign", "utm_term", "utm_content", "campaign_id", "country", "region", "city", "device",
@@ -37,23 +27,21 @@ static void db_failed(tly_resp *resp, const tly_db_error *err)
     tly_resp_error(resp, 503, "database unavailable; Stripe will retry");
 }
 
-/* Copies the visit's attributes into row. 1 attributed, 0 token unknown, -1 database error. */
+/* Copies the attributes of the visit a token was last seen on, close before the payment, into
+ * row. 1 attributed, 0 token unknown, -1 database error. */
 static int attribute(tly_db *db, int property_pk, const tly_stripe_payment *pay, json_t *row, tly_db_error *err)
 {
     if (!pay->visit_token) return 0;
-    char pk[16], created[24];
-    snprintf(pk, sizeof pk, "%d", property_pk);
-    snprintf(created, sizeof created, "%lld", (long long)pay->created);
-    const char *params[] = {pk, pay->visit_token, created};
-    PGresult *res = tly_db_exec(db, &stmt_visit, params, PGRES_TUPLES_OK, err);
-    if (!res) return -1;
-    int found = PQntuples(res) == 1;
-    for (int c = 0; found && c < (int)TLY_ARRAY_LEN(visit_columns); c++) {
-        if (PQgetisnull(res, 0, c)) continue;
-        const char *v = PQgetvalue(res, 0, c);
+    tly_rows res;
+    if (tly_events_store()->visit_of_token(db, property_pk, pay->visit_token, (long long)pay->created, &res, err) != 0)
+        return -1;
+    int found = res.n_rows == 1;
+    for (size_t c = 0; found && c < TLY_ARRAY_LEN(visit_columns); c++) {
+        const char *v = tly_rows_get(&res, 0, c);
+        if (c < 2 && !*v) continue;   /* no prev_visitor */
         json_object_set_new(row, visit_columns[c], c < 2 ? json_integer(atoll(v)) : json_string(v));
     }
-    PQclear(res);
+    tly_rows_free(&res);
     return found;
 }
 

@@ -7,8 +7,9 @@ CREATE DATABASE IF NOT EXISTS {database};
 
 -- One shard's events. The columns are PostgreSQL's events (sql/migrations/001_core.sql, 011), with
 -- ts split into the second (ts: partitions and the sort key) and the millisecond (ts_ms), the
--- revenue amount in ten-thousandths, and the custom properties as two arrays. seq orders events of
--- the same millisecond by arrival. Only derived, coarse fields: no address, no user agent.
+-- revenue amount in ten-thousandths, and the custom properties as arrays of keys, values (as
+-- PostgreSQL's ->> writes them) and JSON types (0 string, 1 number, 2 boolean). seq orders events
+-- of the same millisecond by arrival. Only derived, coarse fields: no address, no user agent.
 -- A ReplacingMergeTree keyed by property, day and event id folds together the copies a retried
 -- insert may leave (store_clickhouse.c) and those of a repeated migration (tally-events-to-clickhouse).
 CREATE TABLE IF NOT EXISTS {database}.events_local (
@@ -47,7 +48,7 @@ CREATE TABLE IF NOT EXISTS {database}.events_local (
     revenue_amount_e4 Nullable(Int64),
     revenue_currency  Nullable(String),
     visit_token       Nullable(String),
-    props             Nested(key String, value String)
+    props             Nested(key String, value String, kind UInt8)
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(ts)
 ORDER BY (property_pk, toDate(ts), event_id);

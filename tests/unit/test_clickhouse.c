@@ -114,10 +114,14 @@ static void test_event_line(void)
     CHECK_STR(json_string_value(json_object_get(line, "revenue_currency")), "EUR");
     CHECK_INT(json_integer_value(json_object_get(line, "screen_width")), 1280);
     json_t *keys = json_object_get(line, "props.key"), *values = json_object_get(line, "props.value");
+    json_t *kinds = json_object_get(line, "props.kind");
     CHECK_INT(json_array_size(keys), 2);
+    CHECK_INT(json_array_size(kinds), 2);
     for (size_t i = 0; i < json_array_size(keys); i++) {
         const char *k = json_string_value(json_array_get(keys, i)), *v = json_string_value(json_array_get(values, i));
-        CHECK((strcmp(k, "plan") == 0 && strcmp(v, "pro") == 0) || (strcmp(k, "seats") == 0 && strcmp(v, "3") == 0));
+        json_int_t kind = json_integer_value(json_array_get(kinds, i));
+        CHECK((strcmp(k, "plan") == 0 && strcmp(v, "pro") == 0 && kind == TLY_CH_PROP_STRING) ||
+              (strcmp(k, "seats") == 0 && strcmp(v, "3") == 0 && kind == TLY_CH_PROP_NUMBER));
     }
     json_decref(line);
 
