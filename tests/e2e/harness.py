@@ -9,11 +9,19 @@ FastCGI programs of one build directory, all under one temporary directory.
 
 Standard library only. Runs as root (PostgreSQL then runs as the `postgres` user through runuser)
 or as an ordinary user (everything runs as that user).
+
+With TALLY_EVENTS_STORE=clickhouse the harness also starts a two-shard ClickHouse cluster
+(clickhouse.py) and configures Tally's clickhouse events store. Tests that read stored events with
+h.sql(... events ...) then read ClickHouse's events: before such a query the harness copies them
+into a table `events` of the schema tally_ch_mirror (same columns as PostgreSQL's events) and runs
+the query with that schema first on the search path. Only `events` is mirrored: the PostgreSQL
+visits, rollups and sessioniser see nothing, as on a real clickhouse installation.
 """
 import base64
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -114,6 +122,10 @@ class Harness:
         self.seen_ips = set()
         self.seen_uas = set()
         self._props = 0
+        # Where events are stored: postgresql (default) or clickhouse (clickhouse.py).
+        self.events_store = os.environ.get("TALLY_EVENTS_STORE", "postgresql")
+        self.clickhouse = None
+        self._mirrored = None
 
     # --- paths ----------------------------------------------------------------------------
     def path(self, *parts):
@@ -172,6 +184,10 @@ class Harness:
         for d in ("run", "upload", "www"):
             os.mkdir(self.path(d))
         self._start_pg_cluster()
+        if self.events_store == "clickhouse":
+            self._start_clickhouse()
+        elif self.events_store != "postgresql":
+            raise HarnessError("TALLY_EVENTS_STORE must be postgresql or clickhouse, not %r" % self.events_store)
         self._write_conf()
         self.start_lighttpd()
         return self
@@ -248,7 +264,7 @@ class Harness:
                     "max_batch_events = 1000\n"
                     "key_cache_seconds = 1\n"
                     "spool_dir = %s\n" % self.spool_dir +
-                    "log_level = info\n" + self.extra_conf)
+                    "log_level = info\n" + self._store_conf() + self.extra_conf)
         with open(self.path("www", "index.html"), "w") as f:
             f.write("<!doctype html><title>tally e2e</title>\n")
         self.http_port = free_port()
@@ -317,7 +333,7 @@ include "%(src)s/conf/lighttpd.conf"
     def stop(self, keep_logs=False):
         """Stops lighttpd and PostgreSQL; removes the temporary directory unless keep_logs."""
         errors = []
-        for step in (self.stop_lighttpd, self.stop_db):
+        for step in (self.stop_lighttpd, self.stop_db, self.stop_clickhouse):
             try:
                 step()
             except Exception as e:  # keep going: stop everything we can
@@ -328,6 +344,78 @@ include "%(src)s/conf/lighttpd.conf"
             print("# e2e logs kept in %s (lighttpd-error.log, pg/postgresql.log, tally.conf)" % self.tmp,
                   file=sys.stderr)
         return errors
+
+    # --- the clickhouse events store -------------------------------------------------------
+    def _start_clickhouse(self):
+        import clickhouse
+        self.sql("CREATE SCHEMA tally_ch_mirror")
+        self.sql("CREATE TABLE tally_ch_mirror.events (LIKE public.events INCLUDING DEFAULTS)")
+        cluster = clickhouse.ClickHouseCluster(self.path("clickhouse"), self.src)
+        self.clickhouse = cluster
+        cluster.start()
+
+    def _store_conf(self):
+        if self.events_store != "clickhouse":
+            return ""
+        return "events_store = clickhouse\nclickhouse_url = %s\n" % self.clickhouse.url
+
+    def stop_clickhouse(self):
+        if self.clickhouse:
+            self.clickhouse.stop()
+            self.clickhouse = None
+
+    _MIRROR_TEXT = ("hostname", "path", "query", "title", "referrer", "source", "utm_source", "utm_medium",
+                    "utm_campaign", "utm_term", "utm_content", "campaign_id", "country", "region", "city", "device",
+                    "browser", "browser_version", "os", "os_version")
+
+    @staticmethod
+    def _decimal_e4(e4):
+        if e4 is None:
+            return None
+        return "%s%d.%04d" % ((("-" if int(e4) < 0 else ""),) + divmod(abs(int(e4)), 10000))
+
+    @staticmethod
+    def _props_json(keys, values, kinds):
+        """The custom properties as the JSON they were sent as (props.kind: 0 string, 1 number,
+        2 boolean; numbers and booleans are their own JSON text)."""
+        return "{%s}" % ", ".join("%s: %s" % (json.dumps(k), v if str(t) in ("1", "2") else json.dumps(v))
+                                  for k, v, t in zip(keys, values, kinds))
+
+    def _mirror_events(self):
+        """Copies ClickHouse's events into tally_ch_mirror.events, when they changed since the last copy."""
+        db = self.clickhouse.database
+        state = tuple(self.clickhouse.query("SELECT count(), max(seq), sum(cityHash64(event_id)) FROM %s.events" % db)[0])
+        if state == self._mirrored:
+            return
+        cols = ("property_pk, ts_ms, seq, event_id, name, visitor, prev_visitor, session, %s, screen_width, "
+                "user_id_hash, interactive, revenue_amount_e4, revenue_currency, visit_token, props.key, props.value, "
+                "props.kind"
+                % ", ".join(self._MIRROR_TEXT))
+        lines = []
+        for r in self.clickhouse.query("SELECT %s FROM %s.events" % (cols, db)):
+            pk, ts_ms, seq, event_id, name, visitor, prev, session = r[:8]
+            width, uid, interactive, e4, currency, token, keys, values, kinds = r[28:]
+            rec = dict(zip(self._MIRROR_TEXT, r[8:28]))
+            rec.update(property_pk=int(pk), ts_ms=int(ts_ms), seq=int(seq), event_id=event_id or None, name=name,
+                       visitor=int(visitor), prev_visitor=None if prev is None else int(prev),
+                       session=None if session is None else int(session),
+                       screen_width=None if width is None else int(width), user_id_hash=uid,
+                       interactive=interactive == "1", revenue_amount=self._decimal_e4(e4),
+                       revenue_currency=currency, visit_token=token, props="\x00props" if keys else None)
+            line = json.dumps(rec).replace('"\\u0000props"', self._props_json(keys, values, kinds))
+            lines.append(line.replace("\\", "\\\\"))
+        load = ("BEGIN;\nTRUNCATE tally_ch_mirror.events;\nCREATE TEMP TABLE mirror_in (doc jsonb) ON COMMIT DROP;\n"
+                "COPY mirror_in (doc) FROM STDIN;\n%s\\.\n"
+                # ts as tally_ingest() makes it from the milliseconds.
+                "INSERT INTO tally_ch_mirror.events SELECT x.* FROM mirror_in, jsonb_populate_record("
+                "NULL::tally_ch_mirror.events, doc || jsonb_build_object('ts', to_timestamp((doc->>'ts_ms')::bigint / 1000.0))) x;\n"
+                "COMMIT;\n") % "".join(l + "\n" for l in lines)
+        p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.pg_sock, "-p", str(self.pg_port),
+                            "-U", "postgres", "-d", "tally"], input=load.encode(), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            raise HarnessError("mirroring ClickHouse's events failed: %s" % p.stderr.decode(errors="replace")[-2000:])
+        self._mirrored = state
 
     # --- database -------------------------------------------------------------------------
     def _psql(self, query, args, extra):
@@ -345,6 +433,9 @@ include "%(src)s/conf/lighttpd.conf"
                 a = "\\x" + a.hex()
             argv += ["-v", "p%d=%s" % (i, a)]
             text += ":'p%d'" % i + parts[i + 1]
+        if self.clickhouse and re.search(r"(?<![.'])\bevents\b", query):
+            self._mirror_events()
+            text = "SET search_path = tally_ch_mirror, public;\n" + text
         p = subprocess.run(argv, input=(text.replace("%%", "%") + "\n").encode(), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)
         if p.returncode != 0:

@@ -64,12 +64,31 @@ def fingerprint(h, prop):
     session = _sessions.get(id(h))
     if session is None or session.h is not h or session.proc.poll() is not None:
         session = _sessions[id(h)] = Session(h)
+    if h.clickhouse:
+        return clickhouse_fingerprint(h, prop, session)
     part = ("(SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') "
             "FROM %s t WHERE property_pk = %d)")
     rows = session.rows("SELECT " + ", ".join(part % (table, int(prop.pk)) for table in ("events", "event_ids", "sessions")))
     if len(rows) != 1 or rows[0].count("|") != 2:
         raise HarnessError("fingerprint: unexpected answer %r" % rows)
     return tuple(rows[0].split("|"))
+
+
+def clickhouse_fingerprint(h, prop, session):
+    """The same on the clickhouse events store: the events in ClickHouse, the ledger in PostgreSQL,
+    and the visits as the overview counts them (ClickHouse keeps no visits table)."""
+    events = h.clickhouse.query(
+        "SELECT count(), hex(MD5(arrayStringConcat(arraySort(groupArray(concat(event_id, '|', toString(ts_ms), '|', "
+        "name, '|', toString(visitor), '|', path, '|', query, '|', title, '|', referrer, '|', arrayStringConcat("
+        "props.key, ','), '|', arrayStringConcat(props.value, ',')))), '\\n'))) FROM %s.events WHERE property_pk = %d"
+        % (h.clickhouse.database, int(prop.pk)))[0]
+    ids = session.rows("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') "
+                       "FROM event_ids t WHERE property_pk = %d" % int(prop.pk))
+    r = h.http("GET", "/v1/properties/%s/overview?period=today&metrics=sessions" % prop.id,
+               headers={"Authorization": "Bearer " + prop.read_key})
+    if r.status != 200 or len(ids) != 1:
+        raise HarnessError("fingerprint: unexpected answers %r, %r" % (ids, r))
+    return ("%s:%s" % (events[0], events[1] if events[0] != "0" else "-"), ids[0], "%d:-" % r.json()["sessions"])
 
 
 def seeded_property(h):
