@@ -3,6 +3,7 @@
  * a plain CGI program (stdin not a socket) it serves one request. */
 #include "first.h"
 #include "conf.h"
+#include "events_store.h"
 #include "ingest.h"
 #include "io.h"
 #include "log.h"
@@ -151,14 +152,35 @@ static int replay_spool(tly_ingest *ing)
     return 0;
 }
 
+/* track.fcgi --purge-events: deletes, in the events store, the events of deleted properties and
+ * those past their property's retention (for cron: tally-cron retention). PostgreSQL's own
+ * functions already do this for the postgresql store. */
+static int purge_events(tly_ingest *ing)
+{
+    const tly_events_store_ops *store = tly_events_store();
+    if (!store->purge) {
+        printf("events purged 0 (the %s store purges in tally-cron retention)\n", store->name);
+        return 0;
+    }
+    tly_db_error err = {0};
+    long long n;
+    if (store->purge(ing->db, &n, &err) != 0) {
+        fprintf(stderr, "track.fcgi: purging events failed: %s\n", err.message);
+        return 1;
+    }
+    printf("events purged %lld\n", n);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* glibc gives each thread that allocates an arena of its own; two are enough for requests that
      * mostly wait on the database, and keep the resident size down. */
     mallopt(M_ARENA_MAX, 2);
     bool replay = argc == 2 && strcmp(argv[1], "--replay-spool") == 0;
-    if (argc > 1 && !replay) {
-        fprintf(stderr, "usage: track.fcgi [--replay-spool]   (as FastCGI or CGI: no arguments)\n");
+    bool purge = argc == 2 && strcmp(argv[1], "--purge-events") == 0;
+    if (argc > 1 && !replay && !purge) {
+        fprintf(stderr, "usage: track.fcgi [--replay-spool | --purge-events]   (as FastCGI or CGI: no arguments)\n");
         return 2;
     }
     if (sodium_init() < 0) {
@@ -183,6 +205,8 @@ int main(int argc, char **argv)
     int rc = 0;
     if (replay) {
         rc = replay_spool(&ing);
+    } else if (purge) {
+        rc = purge_events(&ing);
     } else if (FCGX_IsCGI()) {
         tly_req req = {0};
         tly_resp resp = {0};

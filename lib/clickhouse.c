@@ -18,6 +18,8 @@ static char *base_url;                 /* the configured URL, with '?' or '&' re
 static CURLSH *share;                  /* the connection pool, shared by every thread */
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 
+static void url_with_params(tly_buf *b, const char *url);
+
 static void lock_share(CURL *handle, curl_lock_data data, curl_lock_access access, void *user)
 {
     (void)handle, (void)access, (void)user;
@@ -48,8 +50,7 @@ int tly_ch_setup(const char *url, char *err, size_t errlen)
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     tly_buf b = {0};
-    tly_buf_append_str(&b, url);
-    tly_buf_append_char(&b, strchr(url, '?') ? '&' : '?');
+    url_with_params(&b, url);
     base_url = tly_xstrdup(tly_buf_cstr(&b));
     tly_buf_free(&b);
     return 0;
@@ -115,7 +116,32 @@ static void transport_error(CURLcode rc, const char *detail, tly_db_error *err)
              *detail ? ": " : "", detail);
 }
 
+/* The URL with '?' or '&' ready for more parameters. */
+static void url_with_params(tly_buf *b, const char *url)
+{
+    tly_buf_append_str(b, url);
+    tly_buf_append_char(b, strchr(url, '?') ? '&' : '?');
+}
+
+static int run_at(const char *url_base, const char *sql, const char *data, size_t len, tly_buf *out,
+                  tly_db_error *err);
+
 int tly_ch_run(const char *sql, const char *data, size_t len, tly_buf *out, tly_db_error *err)
+{
+    return run_at(base_url, sql, data, len, out, err);
+}
+
+int tly_ch_run_on(const char *url, const char *sql, tly_buf *out, tly_db_error *err)
+{
+    tly_buf base = {0};
+    url_with_params(&base, url);
+    int rc = run_at(tly_buf_cstr(&base), sql, NULL, 0, out, err);
+    tly_buf_free(&base);
+    return rc;
+}
+
+static int run_at(const char *url_base, const char *sql, const char *data, size_t len, tly_buf *out,
+                  tly_db_error *err)
 {
     if (!share) {
         memset(err, 0, sizeof *err);
@@ -130,7 +156,7 @@ int tly_ch_run(const char *sql, const char *data, size_t len, tly_buf *out, tly_
     /* Inserts wait until every shard has the rows (a 202 means stored), and are not split into
      * blocks that could be half applied. */
     tly_buf url = {0};
-    tly_buf_append_str(&url, base_url);
+    tly_buf_append_str(&url, url_base);
     tly_buf_append_str(&url, "insert_distributed_sync=1&max_insert_block_size=100000000");
     const char *body = sql;
     size_t body_len = strlen(sql);

@@ -24,6 +24,11 @@ int tly_ch_setup(const char *url, char *err, size_t errlen) TLY_NONNULL(1, 2) TL
 int tly_ch_run(const char *sql, const char *data, size_t len, tly_buf *out, tly_db_error *err)
     TLY_NONNULL(1, 4, 5) TLY_MUST_CHECK;
 
+/* Runs one statement (no data) on the node at url, e.g. one shard's for an ALTER of its local
+ * table. Same contract as tly_ch_run. */
+int tly_ch_run_on(const char *url, const char *sql, tly_buf *out, tly_db_error *err)
+    TLY_NONNULL(1, 2, 3, 4) TLY_MUST_CHECK;
+
 /* Appends s as a ClickHouse string literal: in single quotes, with backslash, quote and control
  * characters escaped. */
 void tly_ch_quote(tly_buf *b, const char *s) TLY_NONNULL(1, 2);

@@ -116,6 +116,12 @@ static const char *apply_setting(tly_conf *conf, const char *key, const char *va
             return "must be an http:// or https:// URL (ClickHouse's HTTP interface, e.g. http://127.0.0.1:8123/)";
         free(conf->clickhouse_url);
         conf->clickhouse_url = *value ? tly_xstrdup(value) : NULL;
+    } else if (strcmp(key, "clickhouse_shards") == 0) {
+        for (const char *u = value; *u; u += strcspn(u, " \t"), u += strspn(u, " \t"))
+            if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
+                return "must be http:// or https:// URLs separated by spaces (each shard node's HTTP interface)";
+        free(conf->clickhouse_shards);
+        conf->clickhouse_shards = *value ? tly_xstrdup(value) : NULL;
     } else if (strcmp(key, "clickhouse_database") == 0) {
         if (!is_identifier(value)) return "must be a database name of 1-64 letters, digits and '_'";
         replace_string(&conf->clickhouse_database, value);
@@ -208,5 +214,6 @@ void tly_conf_free(tly_conf *conf)
     free(conf->spool_dir);
     free(conf->clickhouse_url);
     free(conf->clickhouse_database);
+    free(conf->clickhouse_shards);
     memset(conf, 0, sizeof *conf);
 }

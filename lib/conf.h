@@ -28,6 +28,8 @@ typedef struct tly_conf {
     tly_events_store_kind events_store;   /* default postgresql */
     char *clickhouse_url;      /* HTTP interface of the ClickHouse node to talk to; NULL: unset */
     char *clickhouse_database; /* the database holding the events tables (default "tally") */
+    char *clickhouse_shards;   /* space-separated HTTP URLs of every shard node, for deletions;
+                                * NULL: clickhouse_url alone */
 } tly_conf;
 
 /* The path to read: $TALLY_CONF when set, else the installed default. */

@@ -59,6 +59,11 @@ typedef struct tly_events_store_ops {
     int (*visit_of_token)(tly_db *db, int property_pk, const char *token, long long at, tly_rows *out,
                           tly_db_error *err);
 
+    /* Deletes the events of deleted properties and those older than their property's
+     * retention_days; *deleted: how many. NULL when the store's own jobs do it (PostgreSQL's
+     * tally-cron retention and tally_delete_property). */
+    int (*purge)(tly_db *db, long long *deleted, tly_db_error *err);
+
     /* The figures of a report spec: the columns of tly_report_sql (report_sql.h). */
     int (*figures)(tly_db *db, const struct tly_report_spec *spec, tly_rows *out, tly_db_error *err);
     /* Revenue per goal and currency: the columns of tly_report_revenue_sql. */

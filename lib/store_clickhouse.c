@@ -9,6 +9,9 @@
  * the table is a ReplacingMergeTree keyed by (property, day, event id), which folds such copies
  * together when it merges.
  *
+ * Deletions (retention, deleted properties) are ALTER ... DELETE on every shard's local table,
+ * run by cron through `track.fcgi --purge-events`.
+ *
  * Reports: the SQL of report_sql_clickhouse.h, which builds visits as it reads events; the
  * property's visit timeout and goals come from PostgreSQL. */
 #include "first.h"
@@ -26,10 +29,13 @@
 #include <string.h>
 
 static char database[72] = "tally";
+static char *shards;          /* every shard node's URL, space-separated (deletions) */
 
 static int ch_setup(const tly_conf *conf, char *err, size_t errlen)
 {
     snprintf(database, sizeof database, "%s", conf->clickhouse_database);
+    free(shards);
+    shards = tly_xstrdup(conf->clickhouse_shards ? conf->clickhouse_shards : conf->clickhouse_url);
     return tly_ch_setup(conf->clickhouse_url, err, errlen);
 }
 
@@ -157,6 +163,86 @@ static int ch_count_today(tly_db *db, int property_pk, long long *count, tly_db_
     *count = tly_rows_int(&rows, 0, 0);
     tly_rows_free(&rows);
     return 0;
+}
+
+/* --- deletions -------------------------------------------------------------------------------- */
+
+/* Nodes of the cluster that holds the events table, as ClickHouse knows it; -1 on error. */
+static long long cluster_nodes(tly_db_error *err)
+{
+    char sql[512];
+    /* engine_full: "Distributed(cluster, database, events_local, cityHash64(visitor))". */
+    snprintf(sql, sizeof sql, "SELECT count() FROM system.clusters WHERE cluster = (SELECT replaceRegexpAll("
+             "splitByChar(',', replaceOne(engine_full, 'Distributed(', ''))[1], '[^A-Za-z0-9_]', '')"
+             " FROM system.tables WHERE database = '%s' AND name = 'events') FORMAT JSONCompact", database);
+    tly_rows rows;
+    if (run(sql, NULL, 0, &rows, err) != 0) return -1;
+    long long n = tly_rows_int(&rows, 0, 0);
+    tly_rows_free(&rows);
+    return n;
+}
+
+static const tly_db_stmt stmt_retention = {
+    "clickhouse_retention", "SELECT pk, retention_days FROM properties ORDER BY pk", 0};
+
+/* The events to delete: of properties that no longer exist, or older than their retention. */
+static int purge_condition(tly_db *db, tly_buf *cond, tly_db_error *err)
+{
+    PGresult *res = tly_db_exec(db, &stmt_retention, NULL, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    long long now = (long long)tly_time_now_ms();
+    tly_buf_append_str(cond, "property_pk NOT IN (0");
+    for (int i = 0; i < PQntuples(res); i++) tly_buf_printf(cond, ", %d", atoi(PQgetvalue(res, i, 0)));
+    tly_buf_append_str(cond, ")");
+    for (int i = 0; i < PQntuples(res); i++) {
+        long long days = atoll(PQgetvalue(res, i, 1));
+        if (days > 0)
+            tly_buf_printf(cond, " OR (property_pk = %d AND ts_ms < %lld)", atoi(PQgetvalue(res, i, 0)),
+                           now - days * 86400000LL);
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* On every shard: counts what is to go and, when there is some, deletes it (an ALTER ... DELETE,
+ * which ClickHouse applies in the background within seconds). */
+static int ch_purge(tly_db *db, long long *deleted, tly_db_error *err)
+{
+    *deleted = 0;
+    size_t n_urls = 0;
+    for (const char *u = shards; *u; u += strcspn(u, " \t"), u += strspn(u, " \t")) n_urls += strcspn(u, " \t") > 0;
+    long long nodes = cluster_nodes(err);
+    if (nodes < 0) return -1;
+    if (nodes != (long long)n_urls) {
+        memset(err, 0, sizeof *err);
+        snprintf(err->message, sizeof err->message, "clickhouse_shards names %zu node(s) but the cluster of %s.events "
+                 "has %lld: list every shard node's URL, or events would stay on the others", n_urls, database, nodes);
+        return -1;
+    }
+    tly_buf cond = {0};
+    if (purge_condition(db, &cond, err) != 0) {
+        tly_buf_free(&cond);
+        return -1;
+    }
+    int rc = 0;
+    char *list = tly_xstrdup(shards);
+    for (char *save = NULL, *url = strtok_r(list, " \t", &save); url && rc == 0; url = strtok_r(NULL, " \t", &save)) {
+        tly_buf sql = {0}, out = {0};
+        tly_buf_printf(&sql, "SELECT count() FROM %s.events_local WHERE %s", database, tly_buf_cstr(&cond));
+        rc = tly_ch_run_on(url, tly_buf_cstr(&sql), &out, err);
+        long long n = rc == 0 ? atoll(tly_buf_cstr(&out)) : 0;
+        if (rc == 0 && n > 0) {
+            tly_buf_reset(&sql);
+            tly_buf_printf(&sql, "ALTER TABLE %s.events_local DELETE WHERE %s", database, tly_buf_cstr(&cond));
+            rc = tly_ch_run_on(url, tly_buf_cstr(&sql), &out, err);
+        }
+        if (rc == 0) *deleted += n;
+        tly_buf_free(&sql);
+        tly_buf_free(&out);
+    }
+    free(list);
+    tly_buf_free(&cond);
+    return rc;
 }
 
 /* --- payments --------------------------------------------------------------------------------- */
@@ -382,6 +468,7 @@ const tly_events_store_ops tly_store_clickhouse = {
     .build_visits = NULL,
     .count_today = ch_count_today,
     .visit_of_token = ch_visit_of_token,
+    .purge = ch_purge,
     .figures = ch_figures,
     .goal_revenue = ch_goal_revenue,
     .revenue_by = ch_revenue_by,

@@ -197,6 +197,7 @@ const tly_events_store_ops tly_store_postgresql = {
     .build_visits = tly_sessionize_pending,
     .count_today = pg_count_today,
     .visit_of_token = pg_visit_of_token,
+    .purge = NULL,   /* tally_purge_retention() and tally_delete_property() */
     .figures = pg_figures,
     .goal_revenue = pg_goal_revenue,
     .revenue_by = pg_revenue_by,

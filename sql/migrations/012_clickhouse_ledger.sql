@@ -5,7 +5,8 @@
 
 -- Claims the event ids of a batch (a JSON array of ids, null where an event has none) for a
 -- property; returns the positions (from 1) of the events to store: the first of each id within
--- the batch, unless the id was already stored. The same rules as tally_ingest() (002, 011).
+-- the batch, unless the id was already stored, and none for a property deleted meanwhile (a spool
+-- replayed late). The same rules as tally_ingest() (002).
 CREATE FUNCTION tally_claim_event_ids(p_property integer, ids jsonb)
 RETURNS TABLE (n integer)
 LANGUAGE sql AS $$
@@ -15,7 +16,8 @@ LANGUAGE sql AS $$
     ),
     uniq AS (
         SELECT DISTINCT ON (coalesce(event_id, '#' || n)) *
-        FROM input ORDER BY coalesce(event_id, '#' || n), n
+        FROM input WHERE EXISTS (SELECT 1 FROM properties WHERE pk = p_property)
+        ORDER BY coalesce(event_id, '#' || n), n
     ),
     -- Ids are claimed in key order so that concurrent batches take row locks in the same order.
     fresh AS (

@@ -180,6 +180,15 @@ static void test_conf_events_store(void)
     CHECK(strstr(err, "t.conf:2: setting 'clickhouse_url' must be an http:// or https:// URL") == err);
     tly_conf_free(&c);
 
+    const char *shards = "database = x\nclickhouse_shards = http://10.0.0.1:8123/  http://10.0.0.2:8123/\n";
+    CHECK_INT(tly_conf_parse(shards, strlen(shards), "t.conf", &c, err, sizeof err), 0);
+    CHECK_STR(c.clickhouse_shards, "http://10.0.0.1:8123/  http://10.0.0.2:8123/");
+    tly_conf_free(&c);
+    const char *bad_shards = "database = x\nclickhouse_shards = http://10.0.0.1:8123/ 10.0.0.2:8123\n";
+    CHECK_INT(tly_conf_parse(bad_shards, strlen(bad_shards), "t.conf", &c, err, sizeof err), -1);
+    CHECK(strstr(err, "t.conf:2: setting 'clickhouse_shards' must be http:// or https:// URLs") == err);
+    tly_conf_free(&c);
+
     static const char *const bad_names[] = {"", "1abc", "tally.events", "x;DROP", "a b"};
     for (size_t i = 0; i < TLY_ARRAY_LEN(bad_names); i++) {
         char text[128];
