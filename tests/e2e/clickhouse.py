@@ -87,6 +87,7 @@ class ClickHouseCluster:
         self.n = shards
         self.http_ports = []
         self.procs = []
+        self.argv = []     # per shard: (command, directory)
 
     @property
     def url(self):
@@ -123,15 +124,31 @@ class ClickHouseCluster:
             argv = [SERVER, "--config-file=%s/config.xml" % d]
             if user:
                 argv = ["runuser", "-u", user.pw_name, "--"] + argv
-            out = open(os.path.join(d, "stdout.log"), "ab")
-            self.procs.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                               start_new_session=True, cwd=d))
+            self.argv.append((argv, d))
+            self.procs.append(self._spawn(i))
         for i in range(self.n):
             self._wait(i)
         subprocess.run([os.path.join(self.src, "sql", "tally-clickhouse-setup"), "-d", self.database] +
                        ["http://127.0.0.1:%d/" % p for p in self.http_ports],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         return self
+
+    def _spawn(self, i):
+        argv, d = self.argv[i]
+        out = open(os.path.join(d, "stdout.log"), "ab")
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=d)
+
+    def stop_shard(self, i):
+        """Stops one shard's server (the cluster then refuses inserts that need it)."""
+        p = self.procs[i]
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(60)
+
+    def start_shard(self, i):
+        self.procs[i] = self._spawn(i)
+        self._wait(i)
 
     def _wait(self, i):
         deadline = time.time() + 60

@@ -56,6 +56,20 @@ def rows(h, prop, cols="*"):
     return h.sql_dicts("SELECT " + cols + " FROM events WHERE property_pk = %s ORDER BY ts", prop.pk)
 
 
+def visits(h, prop, days=1):
+    """The property's visits as the reports count them, on either events store: sorted tuples of
+    (entry_page, exit_page, source, sessions, pageviews, events, bounce_rate, visit_duration) per
+    entry, exit and source, over the last `days` days and today (UTC days: the test properties'
+    zone). A test whose visits differ in entry, exit or source sees one row per visit."""
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    r = h.http("GET", "/v1/properties/%s/metrics?group_by=entry_page,exit_page,source&metrics=sessions,pageviews,"
+               "events,bounce_rate,visit_duration&from=%s&to=%s" % (prop.id, today - datetime.timedelta(days=days), today),
+               headers={"Authorization": "Bearer " + prop.read_key})
+    assert r.status == 200, r
+    return sorted((v["entry_page"], v["exit_page"], v["source"], v["sessions"], v["pageviews"], v["events"],
+                   v["bounce_rate"], v["visit_duration"]) for v in r.json()["results"])
+
+
 def expect(resp, status, field=None):
     assert resp.status == status, "expected %d, got %r" % (status, resp)
     if status >= 400 and resp.headers.get("Content-Type", "").startswith("application/json"):

@@ -14,6 +14,7 @@ import time
 import urllib.parse
 
 from client import ev, expect_counts, new_client
+from harness import Skip
 
 REPORTS = ["overview", "pages", "sources", "campaigns", "countries", "devices", "browsers", "os",
            "entry-pages", "exit-pages", "events", "goals"]
@@ -35,6 +36,12 @@ def day(offset):
 def noon(offset):
     d = datetime.datetime.now(datetime.timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
     return (d + datetime.timedelta(days=offset)).timestamp()
+
+
+def rollups_only_on_postgresql(h):
+    """Rollups are the postgresql events store's: clickhouse reads raw events for every day."""
+    if h.events_store != "postgresql":
+        raise Skip("rollups belong to the postgresql events store; clickhouse reads raw events")
 
 
 def rollup(h):
@@ -125,6 +132,7 @@ def test_figures_from_raw_events(h):
 
 
 def test_rollups_answer_the_same(h):
+    rollups_only_on_postgresql(h)
     p = build_site(h)
     raw = {r: get(h, p, r, **rng()) for r in REPORTS}
     raw["metrics"] = get(h, p, "metrics", interval="week", metrics="pageviews,unique_visitors,sessions,bounce_rate",
@@ -146,6 +154,7 @@ def test_rollups_answer_the_same(h):
 def test_rollups_are_used(h):
     """After the rollup, closed days are answered from rollup_days: altering a rolled-up figure
     shows in the report (and a rebuild puts it back)."""
+    rollups_only_on_postgresql(h)
     p = build_site(h)
     rollup(h)
     h.sql("UPDATE rollup_days SET pageviews = pageviews + 1000 WHERE property_pk = %s AND dim = 'total' AND day = %s",
@@ -158,6 +167,7 @@ def test_rollups_are_used(h):
 
 
 def test_late_event_rerolls_its_day(h):
+    rollups_only_on_postgresql(h)
     p = build_site(h)
     rollup(h)
     expect_counts(h.post_events(p, [ev("/late", ts=noon(-3) + 600)], headers=new_client(h)), 1)
@@ -270,6 +280,8 @@ def test_csv_matches_json(h):
 
 
 def test_retention_keeps_rollups(h):
+    if h.events_store != "postgresql":
+        raise Skip("retention on the clickhouse events store is not done by tally-cron yet (README)")
     p = build_site(h, retention_days=1)
     before = get(h, p, "overview", **rng())
     out = h.sql("SELECT events_deleted, sessions_deleted FROM tally_purge_retention()")[0]
@@ -292,7 +304,9 @@ def test_cron_jobs(h):
         return out.stdout.strip()
 
     assert cron("rollup").splitlines()[-1].startswith("days rolled up "), cron("rollup")
-    assert h.sql_int("SELECT count(*) FROM rollup_state WHERE property_pk = %s", p.pk) == 2
+    # With the clickhouse store PostgreSQL has no events to roll up.
+    assert h.sql_int("SELECT count(*) FROM rollup_state WHERE property_pk = %s", p.pk) == (
+        2 if h.events_store == "postgresql" else 0)
     assert cron("rollup").splitlines() == ["events added to visits 0", "days rolled up 0"]
     assert cron("sessions") == "events added to visits 0"
     assert cron("salts").startswith("salts created ")
