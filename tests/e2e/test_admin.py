@@ -488,6 +488,9 @@ def test_property_settings_reach_ingest(h):
 
 
 def test_property_delete_removes_its_data(h):
+    if h.events_store != "postgresql":
+        raise Skip("admin.fcgi deletes and counts PostgreSQL's events; on the clickhouse store they go at the next "
+                   "tally-cron retention (track.fcgi --purge-events, test_clickhouse.test_purge_events)")
     o = owner(h)
     p = new_property(o)
     pid = p["id"]
@@ -900,6 +903,8 @@ def parse_csv(body):
 
 
 def test_export_events(h):
+    if h.events_store != "postgresql":
+        raise Skip("the raw-events export reads PostgreSQL's events; not on the clickhouse store yet (README)")
     o = owner(h)
     p = new_property(o, timezone="UTC")
     pid = p["id"]
