@@ -3,6 +3,7 @@
 #include "events_store.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "timeparse.h"
 
 #include <errno.h>
@@ -43,9 +44,18 @@ static void build_visits(tly_background *bg, bool now)
     bg->next_sessionize_ms = t + bg->sessionize_ms;
     tly_db_error err;
     memset(&err, 0, sizeof err);
+    double clock = tly_metrics_clock();
     long long n = tly_events_store()->build_visits(bg->db, &err);
-    if (n < 0) tly_log_warn("sessioniser: %s", err.message);
-    else if (n > 0)
+    tly_metrics_add(TLY_METRIC_SESSIONIZER_RUNS, 1);
+    tly_metrics_observe(TLY_HISTOGRAM_SESSIONIZER_SECONDS, tly_metrics_clock() - clock);
+    if (n < 0) {
+        tly_metrics_add(TLY_METRIC_SESSIONIZER_ERRORS, 1);
+        tly_log_warn("sessioniser: %s", err.message);
+        return;
+    }
+    tly_metrics_add(TLY_METRIC_SESSIONIZER_EVENTS, (uint64_t)n);
+    tly_metrics_set_time(TLY_GAUGE_SESSIONIZER_LAST_RUN, t / 1000);
+    if (n > 0)
         tly_log_debug("sessioniser: %lld events added to visits in %lld ms", n, (long long)(tly_time_now_ms() - t));
 }
 

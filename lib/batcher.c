@@ -1,6 +1,7 @@
 #include "first.h"
 #include "batcher.h"
 #include "log.h"
+#include "metrics.h"
 #include "mem.h"
 #include "timeparse.h"
 
@@ -57,8 +58,13 @@ static void *writer(void *arg)
         tly_db_error err;
         memset(&err, 0, sizeof err);
         int64_t started = tly_time_now_ms();
+        double clock = tly_metrics_clock();
         int rc = tly_store_durably(b->db, b->spool, jobs, n, &err);
         tly_log_debug("writer: %zu requests in %lld ms", n, (long long)(tly_time_now_ms() - started));
+        size_t events = 0;
+        for (size_t i = 0; i < n; i++) events += json_array_size(jobs[i]->rows);
+        tly_metrics_observe(TLY_HISTOGRAM_BATCH_EVENTS, (double)events);
+        tly_metrics_observe(TLY_HISTOGRAM_COMMIT_SECONDS, tly_metrics_clock() - clock);
         pthread_mutex_lock(&b->lock);
         for (size_t i = 0; i < n; i++) {
             batch[i]->rc = rc;

@@ -6,6 +6,7 @@
 #include "plausible.h"
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "property.h"
 #include "referrer.h"
 #include "salt.h"
@@ -424,6 +425,15 @@ static int store_batch(tly_ingest *ing, const tly_property *prop, json_t *batch,
     return 0;
 }
 
+/* What became of a request's events, for /v1/metrics. */
+static void count_outcome(const outcome *o)
+{
+    tly_metrics_add(TLY_METRIC_EVENTS_STORED, (uint64_t)o->stored);
+    tly_metrics_add(TLY_METRIC_EVENTS_DUPLICATE, (uint64_t)o->duplicates);
+    tly_metrics_add(TLY_METRIC_EVENTS_FILTERED, (uint64_t)o->filtered);
+    tly_metrics_add(TLY_METRIC_EVENTS_REJECTED, (uint64_t)o->rejected);
+}
+
 static void answer(tly_resp *resp, const outcome *o)
 {
     json_t *body = json_pack("{s:i, s:i, s:i, s:i, s:O}",
@@ -537,6 +547,7 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
         database_unavailable(resp, &dberr);
     } else {
         tly_quota_add(ing->quota, prop.pk, o.stored);
+        count_outcome(&o);
         answer(resp, &o);
         tly_log_debug("property %s: %d stored, %d duplicates, %d filtered, %d rejected", prop.id,
                       o.stored, o.duplicates, o.filtered, o.rejected);
@@ -559,7 +570,10 @@ static int plausible_store(tly_ingest *ing, const tly_property *prop, const send
     json_t *batch = json_array();
     int rc = enrich_into_batch(ing, prop, s, ev, batch, &o, dberr);
     if (rc == 0) rc = store_batch(ing, prop, batch, &o, dberr);
-    if (rc == 0) tly_quota_add(ing->quota, prop->pk, o.stored);
+    if (rc == 0) {
+        tly_quota_add(ing->quota, prop->pk, o.stored);
+        count_outcome(&o);
+    }
     json_decref(batch);
     return rc;
 }

@@ -52,6 +52,14 @@ def test_spool_while_database_down(h):
                if line.startswith("tally_events_total{")}
     assert figures.get('tally_events_total{program="track",outcome="spooled"}', 0) >= 4, figures
     assert figures.get('tally_events_total{program="track",outcome="replayed"}', 0) >= 4, figures
+    assert figures.get('tally_events_total{program="track",outcome="stored"}', 0) >= 1, figures
+
+    def sessioniser_runs():
+        text = h.http("GET", "/v1/metrics").body.decode()
+        runs = [line for line in text.splitlines() if line.startswith('tally_sessionizer_runs_total{program="track"}')]
+        return float(runs[0].split(" ")[1]) if runs else 0
+
+    assert wait_for(lambda: sessioniser_runs() >= 1, 20), "the sessioniser's runs are counted"
     # Replayed events keep their ids: sending one again is a duplicate.
     expect_counts(h.post_events(p, [spooled[0]], headers=c), 1, duplicates=1)
     assert wait_for(lambda: healthy(h))
