@@ -1,5 +1,6 @@
 #include "first.h"
 #include "admin_request.h"
+#include "envelope.h"
 #include "log.h"
 #include "mem.h"
 #include "strict.h"
@@ -123,6 +124,11 @@ int tly_admin_read_body(tly_admin_ctx *c)
     tly_body_error berr;
     if (tly_req_read_body(c->req, TLY_ADMIN_MAX_BODY_BYTES, &berr) != 0) {
         tly_admin_fail(c, berr.status, "body: %s", berr.message);
+        return -1;
+    }
+    char why[160];
+    if (tly_json_body_check(tly_buf_cstr(&c->req->body), c->req->body.len, why, sizeof why) != 0) {
+        tly_admin_fail(c, 400, "body: %s", why);
         return -1;
     }
     json_error_t jerr;

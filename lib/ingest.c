@@ -641,6 +641,11 @@ static int token_ttl(tly_req *req, tly_resp *resp, long long *ttl)
         tly_resp_error(resp, berr.status, "%s", berr.message);
         return -1;
     }
+    char why[160];
+    if (tly_json_body_check(tly_buf_cstr(&req->body), req->body.len, why, sizeof why) != 0) {
+        tly_resp_error(resp, 400, "body: %s", why);
+        return -1;
+    }
     json_t *body = json_loadb(req->body.ptr ? req->body.ptr : "", req->body.len, 0, NULL);
     json_t *t = json_object_get(body, "ttl");
     int rc = 0;

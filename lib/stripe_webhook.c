@@ -1,6 +1,7 @@
 #include "first.h"
 #include "stripe_webhook.h"
 #include "events_store.h"
+#include "envelope.h"
 #include "log.h"
 #include "property.h"
 #include "spool.h"
@@ -85,6 +86,10 @@ static int read_event(tly_req *req, tly_resp *resp, const char *secret, json_t *
     if (tly_stripe_verify(tly_req_param(req, "HTTP_STRIPE_SIGNATURE"), tly_buf_cstr(&req->body), req->body.len,
                           secret, tly_time_now_ms() / 1000, why, sizeof why) != 0) {
         tly_resp_error(resp, 400, "%s", why);
+        return -1;
+    }
+    if (tly_json_body_check(tly_buf_cstr(&req->body), req->body.len, why, sizeof why) != 0) {
+        tly_resp_error(resp, 400, "body: %s", why);
         return -1;
     }
     json_error_t jerr;

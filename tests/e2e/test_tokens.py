@@ -75,3 +75,15 @@ def test_property_requires_tokens(h):
     expect_counts(with_token(h, p, tok, [ev("/browser")], origin="https://example.com"), 1)
     expect_counts(h.post_events(p, [ev("/server")], headers=new_client(h)), 1)
     assert count(h, p) == 2
+
+
+def test_nul_byte_bodies_refused(h):
+    """A NUL byte after a number is skipped by the JSON parser; the body is still not JSON."""
+    p = h.create_property()
+    r = h.http("POST", "/v1/tokens", body=b'{"ttl": 600\x00}', headers={"Authorization": "Bearer " + p.read_key})
+    expect_json_error(r, 400, "body")
+    r = h.http("POST", "/admin/api/session", body=b'{"email": "a@b.c", "password": 1\x00}',
+               headers={"Content-Type": "application/json"})
+    expect_json_error(r, 400, "body")
+    r = h.http("POST", "/v1/webhooks/stripe/" + p.id, body=b'{"id": 1\x00}', headers={"Content-Type": "application/json"})
+    assert r.status in (400, 404), r
