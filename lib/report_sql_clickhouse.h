@@ -17,8 +17,8 @@
  *
  * No rollups: every figure is computed from raw events. Values from requests are written as
  * string literals by tly_ch_quote (clickhouse.h); identifiers and numbers by the program.
- * Each function appends a whole statement to sql; 0 ok, -1 when the question cannot be asked of
- * ClickHouse (a goal dimension without the goals being given). */
+ * Each function appends a whole statement to sql and returns 0; the result type leaves room for a
+ * question that ClickHouse could not be asked (events_store.h: TLY_STORE_TOO_LARGE). */
 #ifndef TLY_REPORT_SQL_CLICKHOUSE_H
 #define TLY_REPORT_SQL_CLICKHOUSE_H
 #include "first.h"
