@@ -337,7 +337,17 @@ def main():
         candidates = ceilings(main_prop.pk, today, timeout)
         raw = measure_ceilings(h, candidates, args.ceiling_runs, log)
 
-        print("Report benchmark (medians; PostgreSQL durable; %d cores; data set below)" % os.cpu_count())
+        settings = dict(h.sql("SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
+                              "('server_version', 'shared_buffers', 'work_mem', 'jit', 'max_parallel_workers_per_gather')"))
+        today_events = h.sql_int("SELECT count(*) FROM events WHERE property_pk = %s AND ts >= %s", main_prop.pk, str(today))
+        today_visits = h.sql_int("SELECT count(*) FROM sessions WHERE property_pk = %s AND started_at >= %s",
+                                 main_prop.pk, str(today))
+        print("Report benchmark (medians; PostgreSQL %s durable, shared_buffers %s, work_mem %s, jit %s, "
+              "parallel workers %s; %d cores)" % (settings["server_version"].split()[0], settings["shared_buffers"],
+                                                  settings["work_mem"], settings["jit"],
+                                                  settings["max_parallel_workers_per_gather"], os.cpu_count()))
+        print("  today so far (%s UTC): %d events and %d visits of the main property, read raw by the reports "
+              "(closed days come from rollups)" % (time.strftime("%H:%M", time.gmtime()), today_events, today_visits))
         if "static" in http_res:
             print("  HTTP floor: lighttpd static file %.2f ms" % http_res["static"][0])
         print("  %-10s %10s %10s %12s %9s  %s" % ("report", "HTTP ms", "status", "raw SQL ms", "raw/HTTP", "target"))
