@@ -279,6 +279,19 @@ static const char *date_format(tly_interval iv)
 #define SUMS "sum(visitors)::bigint, sum(pageviews)::bigint, sum(events)::bigint, " \
              "sum(sessions)::bigint, sum(bounces)::bigint, sum(duration)::bigint"
 
+/* " LIMIT n OFFSET m" when the spec pages its rows. */
+static void limit_offset(tly_sql *q, const tly_report_spec *spec)
+{
+    if (spec->limit == 0) return;
+    char n[16];
+    snprintf(n, sizeof n, "%u", spec->limit);
+    tly_sql_add(q, " LIMIT ");
+    tly_sql_value(q, n);
+    snprintf(n, sizeof n, "%u", spec->offset);
+    tly_sql_add(q, " OFFSET ");
+    tly_sql_value(q, n);
+}
+
 static void order_and_page(tly_sql *q, const tly_report_spec *spec, bool dated)
 {
     tly_sql_add(q, " ORDER BY ");
@@ -287,15 +300,7 @@ static void order_and_page(tly_sql *q, const tly_report_spec *spec, bool dated)
     for (size_t i = 0; i < spec->n_group_by; i++) tly_sql_add(q, "k%zu COLLATE \"C\", ", i + 1);
     q->text.len -= 2;   /* the last ", " */
     q->text.ptr[q->text.len] = '\0';
-    if (spec->limit > 0) {
-        char n[16];
-        snprintf(n, sizeof n, "%u", spec->limit);
-        tly_sql_add(q, " LIMIT ");
-        tly_sql_value(q, n);
-        snprintf(n, sizeof n, "%u", spec->offset);
-        tly_sql_add(q, " OFFSET ");
-        tly_sql_value(q, n);
-    }
+    limit_offset(q, spec);
 }
 
 /* The parameters every part shares, and the two CTEs that say which days come from where:
@@ -369,15 +374,7 @@ int tly_report_revenue_by_sql(const tly_report_spec *spec, tly_sql *q)
                    " FROM totals t LEFT JOIN conv c USING (k1)%s"
                    " ORDER BY 4 DESC, 2 DESC, t.k1 COLLATE \"C\"",
                 spec->drop_empty ? " WHERE t.k1 <> ''" : "");
-    if (spec->limit > 0) {
-        char n[16];
-        snprintf(n, sizeof n, "%u", spec->limit);
-        tly_sql_add(q, " LIMIT ");
-        tly_sql_value(q, n);
-        snprintf(n, sizeof n, "%u", spec->offset);
-        tly_sql_add(q, " OFFSET ");
-        tly_sql_value(q, n);
-    }
+    limit_offset(q, spec);
     return q->overflow ? -1 : 0;
 }
 
