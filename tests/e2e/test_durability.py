@@ -59,7 +59,8 @@ def test_spool_while_database_down(h):
         runs = [line for line in text.splitlines() if line.startswith('tally_sessionizer_runs_total{program="track"}')]
         return float(runs[0].split(" ")[1]) if runs else 0
 
-    assert wait_for(lambda: sessioniser_runs() >= 1, 20), "the sessioniser's runs are counted"
+    if h.events_store == "postgresql":   # the clickhouse store has no sessioniser: reports build visits
+        assert wait_for(lambda: sessioniser_runs() >= 1, 20), "the sessioniser's runs are counted"
     # Replayed events keep their ids: sending one again is a duplicate.
     expect_counts(h.post_events(p, [spooled[0]], headers=c), 1, duplicates=1)
     assert wait_for(lambda: healthy(h))

@@ -281,7 +281,8 @@ def test_csv_matches_json(h):
 
 def test_retention_keeps_rollups(h):
     if h.events_store != "postgresql":
-        raise Skip("retention on the clickhouse events store is not done by tally-cron yet (README)")
+        raise Skip("rollups belong to the postgresql events store (retention on clickhouse: "
+                   "test_clickhouse.test_purge_events)")
     p = build_site(h, retention_days=1)
     before = get(h, p, "overview", **rng())
     out = h.sql("SELECT events_deleted, sessions_deleted FROM tally_purge_retention()")[0]
