@@ -205,7 +205,8 @@ def test_reports_identical_on_both_stores(h):
     for p in props:   # not a comparison of empty answers
         o = h.http("GET", "/v1/properties/%s/overview?from=%s&to=%s" % (p.id, day(-4), day(0)),
                    headers={"Authorization": "Bearer " + p.read_key}).json()
-        assert o["pageviews"] >= 20 and o["sessions"] >= 9 and 0 < o["bounce_rate"] < 100, o
+        # (today's events may fall on tomorrow in Asia/Kolkata: at least the 16 pageviews before them)
+        assert o["pageviews"] >= 16 and o["sessions"] >= 8 and 0 < o["bounce_rate"] < 100, o
     n, differ = compare(h, props, conf)
     if differ:
         print("\n".join(differ), file=sys.stderr)
