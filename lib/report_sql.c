@@ -121,7 +121,7 @@ typedef struct shared {
     char from_day[48], to_day[48];   /* the range's first and last day as SQL dates */
 } shared;
 
-static bool needs_visit_join(const tly_report_spec *spec)
+bool tly_report_needs_visits(const tly_report_spec *spec)
 {
     for (size_t i = 0; i < spec->n_group_by; i++)
         if (!tly_dim_is_event(spec->group_by[i].kind)) return true;
@@ -130,7 +130,7 @@ static bool needs_visit_join(const tly_report_spec *spec)
     return false;
 }
 
-static bool groups_by(const tly_report_spec *spec, tly_dim_kind kind)
+bool tly_report_groups_by(const tly_report_spec *spec, tly_dim_kind kind)
 {
     for (size_t i = 0; i < spec->n_group_by; i++)
         if (spec->group_by[i].kind == kind) return true;
@@ -139,12 +139,12 @@ static bool groups_by(const tly_report_spec *spec, tly_dim_kind kind)
 
 static bool groups_by_goal(const tly_report_spec *spec)
 {
-    return groups_by(spec, TLY_DIM_GOAL);
+    return tly_report_groups_by(spec, TLY_DIM_GOAL);
 }
 
 static bool groups_by_path(const tly_report_spec *spec)
 {
-    return groups_by(spec, TLY_DIM_PATH);
+    return tly_report_groups_by(spec, TLY_DIM_PATH);
 }
 
 /* The local day (or hour) an instant falls in: the partial figures' bucket. */
@@ -172,7 +172,7 @@ static void not_rolled(tly_sql *q, const shared *sh, const char *instant)
 static void event_source(tly_sql *q, const tly_report_spec *spec, const shared *sh, bool join_goals)
 {
     tly_sql_add(q, " FROM events e");
-    if (needs_visit_join(spec))
+    if (tly_report_needs_visits(spec))
         /* An event belongs to its visitor's visit that spans it. */
         tly_sql_add(q, " JOIN sessions s ON s.property_pk = e.property_pk AND s.visitor = e.visitor"
                        " AND e.ts BETWEEN s.started_at AND s.last_seen"

@@ -48,6 +48,10 @@ typedef struct tly_report_spec {
  * to visits. */
 bool tly_dim_is_event(tly_dim_kind kind);
 tly_report_mode tly_report_mode_of(const tly_report_spec *spec) TLY_NONNULL(1);
+/* Whether a dimension or filter of the spec is a visit's, so events must be joined to visits. */
+bool tly_report_needs_visits(const tly_report_spec *spec) TLY_NONNULL(1);
+/* Whether the spec groups by this kind of dimension. */
+bool tly_report_groups_by(const tly_report_spec *spec, tly_dim_kind kind) TLY_NONNULL(1);
 
 /* Builds the query into q. Its columns: "date" (text; only with an interval), one text column per
  * dimension, then visitors, pageviews, events, sessions, bounces, duration (integers). 0 ok, -1

@@ -209,22 +209,6 @@ static void visit_filter(tly_buf *q, const tly_filter *f)
     tly_buf_free(&expr);
 }
 
-static bool needs_visit_join(const tly_report_spec *spec)
-{
-    for (size_t i = 0; i < spec->n_group_by; i++)
-        if (!tly_dim_is_event(spec->group_by[i].kind)) return true;
-    for (size_t i = 0; i < spec->n_filters; i++)
-        if (!tly_dim_is_event(spec->filters[i].dim.kind)) return true;
-    return false;
-}
-
-static bool groups_by(const tly_report_spec *spec, tly_dim_kind kind)
-{
-    for (size_t i = 0; i < spec->n_group_by; i++)
-        if (spec->group_by[i].kind == kind) return true;
-    return false;
-}
-
 static size_t event_filter_count(const tly_report_spec *spec)
 {
     size_t n = 0;
@@ -415,7 +399,7 @@ static void group_list(tly_buf *q, size_t n_keys)
 static void event_source(tly_buf *q, const shared *sh)
 {
     const tly_report_spec *spec = sh->spec;
-    bool joined = needs_visit_join(spec);
+    bool joined = tly_report_needs_visits(spec);
     if (joined) {
         add(q, " FROM (SELECT visitor AS k_visitor, visitor, ts, ts_ms, name, path, hostname,"
                " props.key AS prop_keys, props.value AS prop_values, revenue_amount_e4, revenue_currency FROM %s WHERE ",
@@ -453,7 +437,7 @@ static void event_source(tly_buf *q, const shared *sh)
 static void event_part(tly_buf *q, const shared *sh)
 {
     const tly_report_spec *spec = sh->spec;
-    bool joined = needs_visit_join(spec);
+    bool joined = tly_report_needs_visits(spec);
     add(q, "SELECT ");
     bucket(q, sh, "ts");
     add(q, " AS bucket");
@@ -466,7 +450,7 @@ static void event_part(tly_buf *q, const shared *sh)
     /* A page's visitors are those who viewed it, not those who sent a custom event from it. */
     add(q, ", toUInt64(%s) AS visitors, toUInt64(countIf(name = 'pageview')) AS pageviews,"
            " toUInt64(count()) AS events, " ZERO_VISIT_FIGURES,
-        groups_by(spec, TLY_DIM_PATH) ? "uniqExactIf(visitor, name = 'pageview')" : "uniqExact(visitor)");
+        tly_report_groups_by(spec, TLY_DIM_PATH) ? "uniqExactIf(visitor, name = 'pageview')" : "uniqExact(visitor)");
     event_source(q, sh);
     group_list(q, spec->n_group_by);
 }
