@@ -2,12 +2,28 @@
 groups stored events into sessions, whatever order and batches they arrived in. On the clickhouse
 events store visits are built as reports read events; the same visits must come out, as the
 reports show them (client.visits). The sessions table itself is checked on the postgresql store."""
+import datetime
 import time
 
 from client import ev, expect_counts, new_client, visits
 from harness import Skip
 
 DIRECT = "Direct / None"
+
+
+def midnight(minutes):
+    """Today's UTC midnight plus `minutes` (negative: yesterday evening), as seconds since 1970."""
+    d = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (d + datetime.timedelta(minutes=minutes)).timestamp()
+
+
+def night_visit(h, timeout=1800):
+    """A property and a visit from 23:50 to 00:05 (UTC): two pageviews under yesterday's visitor
+    hash, one under today's."""
+    if time.time() < midnight(10):
+        raise Skip("needs today's 00:05 UTC in the past; run again after 00:10 UTC")
+    p = h.create_property(session_timeout=timeout)
+    return p, [ev("/late", ts=midnight(-10)), ev("/later", ts=midnight(-5)), ev("/after-midnight", ts=midnight(5))]
 
 
 def sessions(h, prop):
@@ -105,3 +121,55 @@ def test_days_marked_for_rollup(h):
     want = h.sql_value("SELECT (to_timestamp(%s) AT TIME ZONE 'Pacific/Auckland')::date::text", t)
     got = [r[0] for r in h.sql("SELECT day::text FROM rollup_dirty WHERE property_pk = %s", p.pk)]
     assert got == [want], (got, want)
+
+
+def test_visit_across_midnight_in_one_run(h):
+    """A visit whose events before and after midnight are stored together (one batch, one
+    sessioniser run, as in a bulk load) is one visit, as when they arrive on either side."""
+    p, events = night_visit(h)
+    h.sessionize()
+    expect_counts(h.post_events(p, events, headers=new_client(h)), 3)
+    ran = h.sessionize()
+    if h.events_store == "postgresql":
+        assert ran >= 3, ran
+        got = h.sql_dicts("SELECT entry_path, exit_path, pageviews, extract(epoch FROM last_seen - started_at)::int AS d "
+                          "FROM sessions WHERE property_pk = %s", p.pk)
+        assert got == [{"entry_path": "/late", "exit_path": "/after-midnight", "pageviews": 3, "d": 900}], got
+    assert visits(h, p) == [("/late", "/after-midnight", DIRECT, 1, 3, 3, 0.0, 900)], visits(h, p)
+
+
+def test_visit_across_midnight_in_two_runs(h):
+    """The same visit with midnight between two sessioniser runs is one visit too."""
+    p, events = night_visit(h)
+    c = new_client(h)
+    h.sessionize()
+    expect_counts(h.post_events(p, events[:2], headers=c), 2)
+    h.sessionize()
+    expect_counts(h.post_events(p, events[2:], headers=c), 1)
+    h.sessionize()
+    if h.events_store == "postgresql":
+        got = h.sql_dicts("SELECT entry_path, exit_path, pageviews FROM sessions WHERE property_pk = %s", p.pk)
+        assert got == [{"entry_path": "/late", "exit_path": "/after-midnight", "pageviews": 3}], got
+    assert visits(h, p) == [("/late", "/after-midnight", DIRECT, 1, 3, 3, 0.0, 900)], visits(h, p)
+
+
+def test_gap_at_midnight_still_ends_visit(h):
+    """Across midnight in one run, a gap over the timeout still starts a new visit (23:50, 23:55
+    and 00:05 with a 4-minute timeout are three visits), and another visitor's stays apart."""
+    p, events = night_visit(h, timeout=240)
+    other = new_client(h)
+    h.sessionize()
+    expect_counts(h.post_events(p, events, headers=new_client(h)), 3)
+    expect_counts(h.post_events(p, [ev("/other", ts=midnight(-5)), ev("/other/2", ts=midnight(-4))], headers=other), 2)
+    h.sessionize()
+    if h.events_store == "postgresql":
+        got = h.sql_dicts("SELECT entry_path, exit_path, pageviews FROM sessions WHERE property_pk = %s "
+                          "ORDER BY started_at, entry_path", p.pk)
+        assert got == [{"entry_path": "/late", "exit_path": "/late", "pageviews": 1},
+                       {"entry_path": "/later", "exit_path": "/later", "pageviews": 1},
+                       {"entry_path": "/other", "exit_path": "/other/2", "pageviews": 2},
+                       {"entry_path": "/after-midnight", "exit_path": "/after-midnight", "pageviews": 1}], got
+    assert visits(h, p) == [("/after-midnight", "/after-midnight", DIRECT, 1, 1, 1, 100.0, 0),
+                            ("/late", "/late", DIRECT, 1, 1, 1, 100.0, 0),
+                            ("/later", "/later", DIRECT, 1, 1, 1, 100.0, 0),
+                            ("/other", "/other/2", DIRECT, 1, 2, 2, 0.0, 60)], visits(h, p)
