@@ -8,29 +8,22 @@
 #include "metrics.h"
 #include "resp.h"
 
-#include <fcgiapp.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
-#include <string.h>
 
-static volatile sig_atomic_t stopping;
+/* What answering a request needs, kept between requests. */
+typedef struct admin_app {
+    tly_admin *adm;
+    tly_resp resp;
+} admin_app;
 
-static void on_signal(int sig)
+static void handle(void *app_, tly_req *req)
 {
-    (void)sig;
-    stopping = 1;
-    FCGX_ShutdownPending();
-}
-
-static void serve(tly_admin *adm, tly_req *req, tly_resp *resp, const tly_io_ops *io, void *ctx)
-{
+    admin_app *app = app_;
     double started = tly_metrics_clock();
-    tly_req_begin(req, io, ctx);
-    tly_admin_serve(adm, req, resp);
-    tly_metrics_request(resp->status, tly_metrics_clock() - started);
-    tly_resp_reset(resp);
-    tly_req_reset(req);
+    tly_admin_serve(app->adm, req, &app->resp);
+    tly_metrics_request(app->resp.status, tly_metrics_clock() - started);
+    tly_resp_reset(&app->resp);
 }
 
 int main(void)
@@ -54,28 +47,9 @@ int main(void)
         tly_conf_free(&conf);
         return 1;
     }
-    tly_req req = {0};
-    tly_resp resp = {0};
-    if (FCGX_IsCGI()) {
-        serve(adm, &req, &resp, &tly_io_cgi_ops, NULL);
-    } else {
-        /* SIGTERM (how lighttpd stops backends) ends the loop after the request in flight. */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        FCGX_Init();
-        FCGX_Request fr;
-        FCGX_InitRequest(&fr, 0, 0);
-        while (!stopping && FCGX_Accept_r(&fr) >= 0) {
-            serve(adm, &req, &resp, &tly_io_fcgx_ops, &fr);
-            FCGX_Finish_r(&fr);
-        }
-        FCGX_Free(&fr, 1);
-    }
-    tly_req_free(&req);
-    tly_resp_free(&resp);
+    admin_app app = {.adm = adm};
+    tly_io_serve(handle, &app);
+    tly_resp_free(&app.resp);
     tly_admin_free(adm);
     tly_conf_free(&conf);
     return 0;

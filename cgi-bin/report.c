@@ -11,30 +11,23 @@
 #include "report.h"
 #include "resp.h"
 
-#include <fcgiapp.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
-#include <string.h>
 
-static volatile sig_atomic_t stopping;
+/* What answering a request needs, kept between requests. */
+typedef struct report_app {
+    tly_db *db;
+    tly_resp resp;
+} report_app;
 
-static void on_signal(int sig)
+static void handle(void *app_, tly_req *req)
 {
-    (void)sig;
-    stopping = 1;
-    FCGX_ShutdownPending();
-}
-
-static void serve(tly_db *db, tly_req *req, tly_resp *resp, const tly_io_ops *io, void *ctx)
-{
+    report_app *app = app_;
     double started = tly_metrics_clock();
-    tly_req_begin(req, io, ctx);
-    tly_report_serve(db, req, resp);
-    if (tly_resp_send(req, resp) != 0) tly_log_debug("client went away before the response");
-    tly_metrics_request(resp->status, tly_metrics_clock() - started);
-    tly_resp_reset(resp);
-    tly_req_reset(req);
+    tly_report_serve(app->db, req, &app->resp);
+    if (tly_resp_send(req, &app->resp) != 0) tly_log_debug("client went away before the response");
+    tly_metrics_request(app->resp.status, tly_metrics_clock() - started);
+    tly_resp_reset(&app->resp);
 }
 
 int main(void)
@@ -59,28 +52,10 @@ int main(void)
     tly_metrics_open("report", tly_conf_path());
     tly_property_cache_setup(conf.key_cache_seconds);
     tly_db *db = tly_db_new(conf.database, "tally-report");
-    tly_req req = {0};
-    tly_resp resp = {0};
-    if (FCGX_IsCGI()) {
-        serve(db, &req, &resp, &tly_io_cgi_ops, NULL);
-    } else {
-        /* SIGTERM (how lighttpd stops backends) ends the loop after the request in flight. */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        FCGX_Init();
-        FCGX_Request fr;
-        FCGX_InitRequest(&fr, 0, 0);
-        while (!stopping && FCGX_Accept_r(&fr) >= 0) {
-            serve(db, &req, &resp, &tly_io_fcgx_ops, &fr);
-            FCGX_Finish_r(&fr);
-        }
-        FCGX_Free(&fr, 1);
-    }
-    tly_req_free(&req);
-    tly_resp_free(&resp);
+    tly_db_set_options(db, TLY_REPORT_DB_OPTIONS);
+    report_app app = {.db = db};
+    tly_io_serve(handle, &app);
+    tly_resp_free(&app.resp);
     tly_property_cache_clear();
     tly_db_free(db);
     tly_conf_free(&conf);

@@ -4,6 +4,7 @@
 #include "url.h"
 
 #include <fcgiapp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,4 +178,46 @@ void tly_req_free(tly_req *req)
 {
     tly_buf_free(&req->path);
     tly_buf_free(&req->body);
+}
+
+/* --- the serve loop ------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    FCGX_ShutdownPending();
+}
+
+static void serve_fastcgi(tly_io_handler *handle, void *app, tly_req *req)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    FCGX_Init();
+    FCGX_Request fr;
+    FCGX_InitRequest(&fr, 0, 0);
+    while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+        tly_req_begin(req, &tly_io_fcgx_ops, &fr);
+        handle(app, req);
+        tly_req_reset(req);
+        FCGX_Finish_r(&fr);
+    }
+    FCGX_Free(&fr, 1);
+}
+
+void tly_io_serve(tly_io_handler *handle, void *app)
+{
+    tly_req req = {0};
+    if (FCGX_IsCGI()) {
+        tly_req_begin(&req, &tly_io_cgi_ops, NULL);
+        handle(app, &req);
+    } else {
+        serve_fastcgi(handle, app, &req);
+    }
+    tly_req_free(&req);
 }

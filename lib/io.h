@@ -60,4 +60,12 @@ typedef struct tly_body_error {
 int tly_req_read_body(tly_req *req, size_t max_bytes, tly_body_error *err) TLY_NONNULL(1, 3)
     TLY_MUST_CHECK;
 
+/* Answers one request: reads it through req and writes the whole response before returning. */
+typedef void tly_io_handler(void *app, tly_req *req);
+
+/* Serves requests one at a time: the one request of a plain CGI process, or FastCGI requests until
+ * SIGTERM or SIGINT (how web servers stop their backends), which end the loop after the request in
+ * flight. For the single-threaded programs; track.fcgi runs threads of its own. */
+void tly_io_serve(tly_io_handler *handle, void *app) TLY_NONNULL(1);
+
 #endif
