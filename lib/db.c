@@ -13,12 +13,15 @@
 struct tly_db {
     char *conninfo;
     char *application_name;
+    char *options;           /* server settings sent with every connection, or NULL */
     PGconn *conn;
     bool connected_before;   /* a new connection after this is a reconnect (metrics) */
     /* Statements prepared on the current connection; cleared whenever it is replaced. */
     const tly_db_stmt *prepared[DB_MAX_PREPARED];
     int nprepared;
 };
+
+static void drop_connection(tly_db *db);
 
 tly_db *tly_db_new(const char *conninfo, const char *application_name)
 {
@@ -28,12 +31,20 @@ tly_db *tly_db_new(const char *conninfo, const char *application_name)
     return db;
 }
 
+void tly_db_set_options(tly_db *db, const char *options)
+{
+    free(db->options);
+    db->options = tly_xstrdup(options);
+    drop_connection(db);
+}
+
 void tly_db_free(tly_db *db)
 {
     if (!db) return;
     PQfinish(db->conn);
     free(db->conninfo);
     free(db->application_name);
+    free(db->options);
     free(db);
 }
 
@@ -58,9 +69,10 @@ int tly_db_ensure(tly_db *db, tly_db_error *err)
 {
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK) return 0;
     drop_connection(db);
-    /* The conninfo is expanded over these defaults, so a connect_timeout in it still wins. */
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *values[] = {"3", db->application_name, db->conninfo, NULL};
+    /* The conninfo is expanded over these defaults, so a connect_timeout (or options) in it
+     * still wins. */
+    const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
+    const char *values[] = {"3", db->application_name, db->options ? db->options : "", db->conninfo, NULL};
     db->conn = PQconnectdbParams(keys, values, 1);
     if (PQstatus(db->conn) != CONNECTION_OK) {
         set_error(err, true, NULL, PQerrorMessage(db->conn));

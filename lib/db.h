@@ -27,6 +27,9 @@ typedef struct tly_db_error {
 /* Creates the handle; connects on first use. application_name shows in pg_stat_activity. */
 tly_db *tly_db_new(const char *conninfo, const char *application_name) TLY_NONNULL(1, 2);
 void tly_db_free(tly_db *db);
+/* Server settings for every connection from now on, as libpq's options ("-c jit=off -c ...");
+ * an options keyword in the conninfo replaces them. Drops the current connection. */
+void tly_db_set_options(tly_db *db, const char *options) TLY_NONNULL(1, 2);
 /* Connects (or reconnects) when needed. 0 connected, -1 unreachable (err filled). */
 int tly_db_ensure(tly_db *db, tly_db_error *err) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
 /* Runs a prepared statement with text parameters (NULL entries are SQL NULL). Returns the
