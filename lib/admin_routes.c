@@ -13,6 +13,7 @@
 #include "admin_shares.h"
 #include "admin_team.h"
 #include "admin_users.h"
+#include "events_store.h"
 #include "log.h"
 #include "mem.h"
 
@@ -96,6 +97,11 @@ tly_admin *tly_admin_new(const tly_conf *conf, char *err, size_t errlen)
     tly_cidr_list *trusted = tly_cidr_list_parse(conf->trusted_proxies, problem, sizeof problem);
     if (!trusted) {
         snprintf(err, errlen, "setting 'trusted_proxies': %s", problem);
+        return NULL;
+    }
+    /* The events store: the raw-events export reads it, deleting a property purges it. */
+    if (tly_events_store_setup(conf, err, errlen) != 0) {
+        tly_cidr_list_free(trusted);
         return NULL;
     }
     tly_admin *adm = tly_xcalloc(1, sizeof *adm);

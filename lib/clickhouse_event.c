@@ -1,10 +1,12 @@
 #include "first.h"
 #include "clickhouse_event.h"
+#include "mem.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Text columns of the table, each from the row member of the same name ("" when absent). */
 static const char *const text_columns[] = {
@@ -170,4 +172,89 @@ int tly_ch_event_line(tly_buf *out, int property_pk, uint64_t seq, const json_t 
     tly_buf_append_char(out, '\n');
     free(text);
     return 0;
+}
+
+void tly_ch_amount_text(tly_buf *out, int64_t e4)
+{
+    uint64_t magnitude = e4 < 0 ? (uint64_t)0 - (uint64_t)e4 : (uint64_t)e4;
+    tly_buf_printf(out, "%s%llu.%04llu", e4 < 0 ? "-" : "", (unsigned long long)(magnitude / 10000),
+                   (unsigned long long)(magnitude % 10000));
+}
+
+void tly_ch_time_text(tly_buf *out, int64_t ts_ms)
+{
+    time_t seconds = (time_t)(ts_ms / 1000);
+    int ms = (int)(ts_ms % 1000);
+    if (ms < 0) {
+        seconds--;
+        ms += 1000;
+    }
+    struct tm tm;
+    gmtime_r(&seconds, &tm);
+    tly_buf_printf(out, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                   tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+/* A JSON string as PostgreSQL's escape_json writes it. */
+static void pg_json_string(tly_buf *out, const char *s)
+{
+    tly_buf_append_char(out, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '\b': tly_buf_append_str(out, "\\b"); break;
+        case '\f': tly_buf_append_str(out, "\\f"); break;
+        case '\n': tly_buf_append_str(out, "\\n"); break;
+        case '\r': tly_buf_append_str(out, "\\r"); break;
+        case '\t': tly_buf_append_str(out, "\\t"); break;
+        case '"': tly_buf_append_str(out, "\\\""); break;
+        case '\\': tly_buf_append_str(out, "\\\\"); break;
+        default:
+            if (*p < ' ') tly_buf_printf(out, "\\u%04x", *p);
+            else tly_buf_append_char(out, (char)*p);
+        }
+    }
+    tly_buf_append_char(out, '"');
+}
+
+/* A property's key and its place in the arrays. */
+typedef struct keyed_prop {
+    const char *key;
+    size_t len, index;
+} keyed_prop;
+
+/* jsonb's order of keys: shorter first, then by bytes. */
+static int jsonb_key_order(const void *a, const void *b)
+{
+    const keyed_prop *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return memcmp(x->key, y->key, x->len);
+}
+
+bool tly_ch_props_text(tly_buf *out, const json_t *keys, const json_t *values, const json_t *kinds)
+{
+    size_t n = json_array_size(keys);
+    if (n == 0 || json_array_size(values) != n || json_array_size(kinds) != n) return false;
+    keyed_prop *order = tly_xcalloc(n, sizeof *order);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *key = json_array_get(keys, i);
+        if (!json_is_string(key) || !json_is_string(json_array_get(values, i))) {
+            free(order);
+            return false;
+        }
+        order[i] = (keyed_prop){json_string_value(key), json_string_length(key), i};
+    }
+    qsort(order, n, sizeof *order, jsonb_key_order);
+    tly_buf_append_char(out, '{');
+    for (size_t k = 0; k < n; k++) {
+        size_t i = order[k].index;
+        if (k) tly_buf_append_str(out, ", ");
+        pg_json_string(out, order[k].key);
+        tly_buf_append_str(out, ": ");
+        const char *v = json_string_value(json_array_get(values, i));
+        if (json_integer_value(json_array_get(kinds, i)) == TLY_CH_PROP_STRING) pg_json_string(out, v);
+        else tly_buf_append_str(out, v);
+    }
+    tly_buf_append_char(out, '}');
+    free(order);
+    return true;
 }

@@ -35,4 +35,16 @@ bool tly_ch_amount_e4(const char *text, int64_t *out) TLY_NONNULL(1, 2) TLY_MUST
  * "0.000015"). Appends to out. */
 void tly_ch_prop_text(tly_buf *out, const json_t *value) TLY_NONNULL(1);
 
+/* The way back, for the raw-events export, as PostgreSQL writes its columns as text:
+ * an amount in ten-thousandths with four decimals ("-20.0000"), */
+void tly_ch_amount_text(tly_buf *out, int64_t e4) TLY_NONNULL(1);
+/* a time in milliseconds as 2026-01-31T23:59:59.123Z (UTC), */
+void tly_ch_time_text(tly_buf *out, int64_t ts_ms) TLY_NONNULL(1);
+/* and the properties (props.key, props.value, props.kind as JSON arrays) as jsonb's text: keys
+ * ordered by length, then bytes; ": " and ", " between; strings escaped as PostgreSQL does.
+ * Appends nothing and returns false when there are none (PostgreSQL's NULL) or the arrays do not
+ * match. */
+bool tly_ch_props_text(tly_buf *out, const json_t *keys, const json_t *values, const json_t *kinds)
+    TLY_NONNULL(1);
+
 #endif

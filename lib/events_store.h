@@ -34,6 +34,18 @@
 #define TLY_VISIT_ATTRIBUTES "hostname, path, referrer, source, utm_source, utm_medium, utm_campaign, " \
     "utm_term, utm_content, campaign_id, country, region, city, device, browser, browser_version, os, os_version"
 
+/* The columns of the raw-events export, in order (admin_export.c writes them as CSV). */
+#define TLY_EXPORT_COLUMNS "ts", "event_id", "name", "visitor", "session", "hostname", "path", "query", \
+    "title", "referrer", "source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", \
+    "campaign_id", "country", "region", "city", "device", "browser", "browser_version", "os", "os_version", \
+    "screen_width", "interactive", "revenue_amount", "revenue_currency", "props"
+#define TLY_EXPORT_N_COLUMNS 30
+
+/* Receives one exported event: TLY_EXPORT_N_COLUMNS values as PostgreSQL writes them as text (ts
+ * as 2026-01-31T23:59:59.123Z, interactive as true/false, revenue_amount with four decimals,
+ * props as jsonb text), NULL for none. Returns 0 to go on, non-zero to stop (the reader left). */
+typedef int (*tly_export_row_fn)(void *ctx, const char *const *values);
+
 /* Declared in report_sql.h and report_query.h, which the programs need not see. */
 struct tly_report_spec;
 struct tly_filter;
@@ -63,6 +75,13 @@ typedef struct tly_events_store_ops {
      * retention_days; *deleted: how many. NULL when the store's own jobs do it (PostgreSQL's
      * tally-cron retention and tally_delete_property). */
     int (*purge)(tly_db *db, long long *deleted, tly_db_error *err);
+
+    /* Streams a property's events, oldest first (by time, then arrival), one call of `row` per
+     * event; `from` and `to` (YYYY-MM-DD, either NULL) limit them to those local days of the
+     * property's time zone. Rows go out as they are read, so the size of the export does not
+     * matter. 0 when every event went out or `row` stopped; -1 with err (rows may have gone). */
+    int (*export_events)(tly_db *db, int property_pk, const char *from, const char *to, tly_export_row_fn row,
+                         void *ctx, tly_db_error *err);
 
     /* The figures of a report spec: the columns of tly_report_sql (report_sql.h). */
     int (*figures)(tly_db *db, const struct tly_report_spec *spec, tly_rows *out, tly_db_error *err);

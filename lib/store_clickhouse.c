@@ -24,6 +24,7 @@
 #include "timeparse.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,114 @@ static int ch_visit_of_token(tly_db *db, int property_pk, const char *token, lon
     return rc;
 }
 
+/* --- the raw-events export -------------------------------------------------------------------- */
+
+/* Events go out in pages of this many, each page starting after the last event of the one before
+ * (by time, arrival and id), so that memory does not grow with the export. */
+#define EXPORT_PAGE 5000
+
+static const tly_db_stmt stmt_export_range = {
+    "clickhouse_export_range",
+    "SELECT (extract(epoch FROM tally_day_start($2::date, p.timezone)) * 1000)::bigint,"
+    "       (extract(epoch FROM tally_day_start($3::date + 1, p.timezone)) * 1000)::bigint "
+    "FROM properties p WHERE p.pk = $1::int", 3};
+
+/* The export's columns as ClickHouse has them; each row ends with seq, for the next page. */
+#define EXPORT_SELECT "ts_ms, event_id, name, visitor, session, hostname, path, query, title, referrer, source," \
+    " utm_source, utm_medium, utm_campaign, utm_term, utm_content, campaign_id, country, region, city, device," \
+    " browser, browser_version, os, os_version, screen_width, interactive, revenue_amount_e4, revenue_currency," \
+    " props.key, props.value, props.kind, seq"
+enum { X_TS = 0, X_SESSION = 4, X_WIDTH = 25, X_INTERACTIVE = 26, X_AMOUNT = 27, X_KEYS = 29, X_SEQ = 32 };
+
+/* Hands one row of a page to the reader, as PostgreSQL writes the columns. */
+static int export_row(const tly_rows *page, size_t r, tly_export_row_fn row, void *ctx)
+{
+    const char *values[TLY_EXPORT_N_COLUMNS];
+    tly_buf ts = {0}, amount = {0}, props = {0};
+    for (size_t i = 0; i < X_KEYS; i++) values[i] = tly_rows_get(page, r, i);
+    tly_ch_time_text(&ts, tly_rows_int(page, r, X_TS));
+    values[X_TS] = tly_buf_cstr(&ts);
+    /* Nullable numbers come back as "": none. */
+    if (!*values[X_SESSION]) values[X_SESSION] = NULL;
+    if (!*values[X_WIDTH]) values[X_WIDTH] = NULL;
+    values[X_INTERACTIVE] = tly_rows_int(page, r, X_INTERACTIVE) ? "true" : "false";
+    if (*values[X_AMOUNT]) {
+        tly_ch_amount_text(&amount, tly_rows_int(page, r, X_AMOUNT));
+        values[X_AMOUNT] = tly_buf_cstr(&amount);
+    } else {
+        values[X_AMOUNT] = NULL;
+    }
+    json_t *keys = json_loads(tly_rows_get(page, r, X_KEYS), 0, NULL);
+    json_t *vals = json_loads(tly_rows_get(page, r, X_KEYS + 1), 0, NULL);
+    json_t *kinds = json_loads(tly_rows_get(page, r, X_KEYS + 2), 0, NULL);
+    values[X_KEYS] = tly_ch_props_text(&props, keys, vals, kinds) ? tly_buf_cstr(&props) : NULL;
+    json_decref(keys);
+    json_decref(vals);
+    json_decref(kinds);
+    int stop = row(ctx, values);
+    tly_buf_free(&ts);
+    tly_buf_free(&amount);
+    tly_buf_free(&props);
+    return stop;
+}
+
+static int ch_export_events(tly_db *db, int property_pk, const char *from, const char *to, tly_export_row_fn row,
+                            void *ctx, tly_db_error *err)
+{
+    char pk[24];
+    snprintf(pk, sizeof pk, "%d", property_pk);
+    const char *params[] = {pk, from, to};
+    PGresult *res = tly_db_exec(db, &stmt_export_range, params, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    bool known = PQntuples(res) == 1;
+    long long lo = known && !PQgetisnull(res, 0, 0) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+    long long hi = known && !PQgetisnull(res, 0, 1) ? atoll(PQgetvalue(res, 0, 1)) : INT64_MAX;
+    PQclear(res);
+    if (!known) return 0;
+    /* Where the next page starts: from start_ms, after this (time, arrival, id) once a page came. */
+    long long start_ms = lo, after_ms = 0;
+    char after_seq[24] = "0";
+    tly_buf after_id = {0};
+    bool first = true;
+    int rc = 0;
+    for (bool more = true; more && rc == 0;) {
+        tly_buf sql = {0};
+        tly_buf_printf(&sql, "SELECT " EXPORT_SELECT " FROM %s.events WHERE property_pk = %d"
+                       " AND ts >= toDateTime(%lld) AND ts_ms >= %lld AND ts_ms < %lld",
+                       database, property_pk, start_ms < 0 ? 0 : start_ms / 1000, start_ms, hi);
+        if (!first) {
+            tly_buf_printf(&sql, " AND (ts_ms > %lld OR (ts_ms = %lld AND (seq > %s OR (seq = %s AND event_id > ",
+                           after_ms, after_ms, after_seq, after_seq);
+            tly_ch_quote(&sql, tly_buf_cstr(&after_id));
+            tly_buf_append_str(&sql, "))))");
+        }
+        tly_buf_printf(&sql, " ORDER BY ts_ms, seq, event_id LIMIT %d FORMAT JSONCompact", EXPORT_PAGE);
+        tly_rows page;
+        rc = run(tly_buf_cstr(&sql), NULL, 0, &page, err);
+        tly_buf_free(&sql);
+        if (rc != 0) break;
+        for (size_t r = 0; r < page.n_rows; r++) {
+            if (export_row(&page, r, row, ctx) != 0) {
+                more = false;
+                break;
+            }
+        }
+        if (more && page.n_rows == EXPORT_PAGE) {
+            size_t last = page.n_rows - 1;
+            start_ms = after_ms = tly_rows_int(&page, last, X_TS);
+            snprintf(after_seq, sizeof after_seq, "%s", tly_rows_get(&page, last, X_SEQ));
+            tly_buf_reset(&after_id);
+            tly_buf_append_str(&after_id, tly_rows_get(&page, last, 1));
+            first = false;
+        } else {
+            more = false;
+        }
+        tly_rows_free(&page);
+    }
+    tly_buf_free(&after_id);
+    return rc;
+}
+
 /* --- reports ----------------------------------------------------------------------------------- */
 
 static const tly_db_stmt stmt_context = {
@@ -469,6 +578,7 @@ const tly_events_store_ops tly_store_clickhouse = {
     .count_today = ch_count_today,
     .visit_of_token = ch_visit_of_token,
     .purge = ch_purge,
+    .export_events = ch_export_events,
     .figures = ch_figures,
     .goal_revenue = ch_goal_revenue,
     .revenue_by = ch_revenue_by,

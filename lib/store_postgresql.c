@@ -7,6 +7,7 @@
 #include "log.h"
 #include "mem.h"
 #include "sessionizer.h"
+#include "store_postgresql_export.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +199,7 @@ const tly_events_store_ops tly_store_postgresql = {
     .count_today = pg_count_today,
     .visit_of_token = pg_visit_of_token,
     .purge = NULL,   /* tally_purge_retention() and tally_delete_property() */
+    .export_events = tly_pg_export_events,
     .figures = pg_figures,
     .goal_revenue = pg_goal_revenue,
     .revenue_by = pg_revenue_by,

@@ -85,6 +85,39 @@ static void test_prop_text(void)
     check_prop(json_real(-1500.0), "-1500.0");
 }
 
+/* The way back, for the raw-events export: as PostgreSQL writes numeric(18,4), timestamps and jsonb. */
+static void test_export_text(void)
+{
+    tly_buf b = {0};
+    tly_ch_amount_text(&b, 499000);
+    CHECK_STR(tly_buf_cstr(&b), "49.9000");
+    tly_buf_reset(&b);
+    tly_ch_amount_text(&b, -5);
+    CHECK_STR(tly_buf_cstr(&b), "-0.0005");
+    tly_buf_reset(&b);
+    tly_ch_amount_text(&b, 0);
+    CHECK_STR(tly_buf_cstr(&b), "0.0000");
+    tly_buf_reset(&b);
+    tly_ch_time_text(&b, 1767225599123LL);
+    CHECK_STR(tly_buf_cstr(&b), "2025-12-31T23:59:59.123Z");
+    tly_buf_reset(&b);
+    json_t *keys = json_pack("[s,s,s,s]", "plan", "b", "seats", "q");
+    json_t *values = json_pack("[s,s,s,s]", "pro", "true", "3", "a\"\\\n\001\xc3\xa9");
+    json_t *kinds = json_pack("[i,i,i,i]", 0, 2, 1, 0);
+    CHECK(tly_ch_props_text(&b, keys, values, kinds));
+    CHECK_STR(tly_buf_cstr(&b), "{\"b\": true, \"q\": \"a\\\"\\\\\\n\\u0001\xc3\xa9\", \"plan\": \"pro\", \"seats\": 3}");
+    tly_buf_reset(&b);
+    json_t *none = json_array();
+    CHECK(!tly_ch_props_text(&b, none, none, none));
+    CHECK(!tly_ch_props_text(&b, keys, none, kinds));
+    CHECK_STR(tly_buf_cstr(&b), "");
+    json_decref(keys);
+    json_decref(values);
+    json_decref(kinds);
+    json_decref(none);
+    tly_buf_free(&b);
+}
+
 static void test_event_line(void)
 {
     json_t *row = json_pack("{s:s, s:I, s:s, s:I, s:I, s:s, s:s, s:b, s:s, s:s, s:{s:s, s:i}, s:i}",
@@ -239,6 +272,7 @@ static void run_tests(void)
     test_error_answer();
     test_amounts();
     test_prop_text();
+    test_export_text();
     test_event_line();
     test_json_compact();
     test_goal_regex();

@@ -1,0 +1,77 @@
+/* The raw-events export of the postgresql events store: one query in libpq's single-row mode, so
+ * that rows go out as PostgreSQL produces them and memory does not grow with the export. */
+#include "first.h"
+#include "store_postgresql_export.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char export_sql[] =
+    "SELECT to_char(e.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), e.event_id, e.name, "
+    "       e.visitor, e.session, e.hostname, e.path, e.query, e.title, e.referrer, e.source, "
+    "       e.utm_source, e.utm_medium, e.utm_campaign, e.utm_term, e.utm_content, e.campaign_id, "
+    "       e.country, e.region, e.city, e.device, e.browser, e.browser_version, e.os, e.os_version, "
+    "       e.screen_width, CASE WHEN e.interactive THEN 'true' ELSE 'false' END, e.revenue_amount, "
+    "       e.revenue_currency, e.props::text "
+    "FROM events e JOIN properties p ON p.pk = e.property_pk "
+    "WHERE e.property_pk = $1::int "
+    "  AND ($2::date IS NULL OR e.ts >= tally_day_start($2::date, p.timezone)) "
+    "  AND ($3::date IS NULL OR e.ts < tally_day_start($3::date + 1, p.timezone)) "
+    "ORDER BY e.ts, e.seq";
+
+/* Reads the rest of a query's results, after asking the server to stop. */
+static void abandon(PGconn *conn)
+{
+    PGcancel *cancel = PQgetCancel(conn);
+    char ignored[256];
+    if (cancel) {
+        (void)!PQcancel(cancel, ignored, sizeof ignored);
+        PQfreeCancel(cancel);
+    }
+    PGresult *res;
+    while ((res = PQgetResult(conn))) PQclear(res);
+}
+
+static int fail(PGconn *conn, const char *message, tly_db_error *err)
+{
+    memset(err, 0, sizeof *err);
+    snprintf(err->message, sizeof err->message, "%s", message);
+    err->unreachable = PQstatus(conn) != CONNECTION_OK;
+    abandon(conn);
+    return -1;
+}
+
+int tly_pg_export_events(tly_db *db, int property_pk, const char *from, const char *to, tly_export_row_fn row,
+                         void *ctx, tly_db_error *err)
+{
+    if (tly_db_ensure(db, err) != 0) return -1;
+    PGconn *conn = tly_db_conn(db);
+    char pk[24];
+    snprintf(pk, sizeof pk, "%d", property_pk);
+    const char *params[] = {pk, from, to};
+    if (!PQsendQueryParams(conn, export_sql, 3, NULL, params, NULL, NULL, 0) || !PQsetSingleRowMode(conn))
+        return fail(conn, PQerrorMessage(conn), err);
+    PGresult *res;
+    while ((res = PQgetResult(conn))) {
+        ExecStatusType status = PQresultStatus(res);
+        if (status == PGRES_SINGLE_TUPLE) {
+            const char *values[TLY_EXPORT_N_COLUMNS];
+            for (int i = 0; i < TLY_EXPORT_N_COLUMNS; i++)
+                values[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+            int stop = row(ctx, values);
+            PQclear(res);
+            if (stop) {
+                abandon(conn);
+                return 0;
+            }
+        } else if (status != PGRES_TUPLES_OK) {
+            char message[256];
+            snprintf(message, sizeof message, "%s", PQresultErrorMessage(res));
+            PQclear(res);
+            return fail(conn, message, err);
+        } else {
+            PQclear(res);
+        }
+    }
+    return 0;
+}
