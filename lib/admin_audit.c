@@ -1,6 +1,7 @@
 #include "first.h"
 #include "admin_audit.h"
 
+#include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,23 @@ int tly_admin_audit(tly_admin_ctx *c, const tly_admin_user *actor, const char *a
     if (!res) return -1;
     PQclear(res);
     return 0;
+}
+
+void tly_admin_audit_reply(tly_admin_ctx *c, const char *action, const char *target, json_t *details, int status,
+                           json_t *body)
+{
+    if (tly_admin_audit(c, NULL, action, target, details) != 0) json_decref(body);
+    else if (body) tly_admin_reply(c, status, body);
+    else tly_admin_no_content(c);
+}
+
+void tly_admin_audit_reply_link(tly_admin_ctx *c, const char *action, const char *target, json_t *details,
+                                const char *member, json_t *obj, const char *token, tly_buf *url)
+{
+    tly_admin_audit_reply(c, action, target, details, 201,
+                          json_pack("{s:o, s:s, s:s}", member, obj, "token", token, "url", tly_buf_cstr(url)));
+    sodium_memzero(url->ptr, url->len);
+    tly_buf_free(url);
 }
 
 #define ENTRY_JSON                                                                                   \

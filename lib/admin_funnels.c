@@ -111,16 +111,10 @@ static void finish(tly_admin_ctx *c, const char *action, json_t *funnel, int sta
     json_t *details = json_deep_copy(funnel);
     json_object_del(details, "created_at");
     json_object_del(details, "report_query");
-    if (tly_admin_audit(c, NULL, action, json_string_value(json_object_get(funnel, "name")), details) != 0) {
-        json_decref(funnel);
-        return;
-    }
-    if (status == 204) {
-        json_decref(funnel);
-        tly_admin_no_content(c);
-    } else {
-        tly_admin_reply(c, status, funnel);
-    }
+    /* A deletion answers without a body; the name is read before the funnel goes. */
+    json_t *body = status == 204 ? NULL : funnel;
+    tly_admin_audit_reply(c, action, json_string_value(json_object_get(funnel, "name")), details, status, body);
+    if (!body) json_decref(funnel);
 }
 
 void tly_admin_funnel_create(tly_admin_ctx *c)

@@ -75,10 +75,7 @@ static void finish(tly_admin_ctx *c, const char *action, json_t *goal, int statu
     if (!goal) return;
     json_t *details = json_deep_copy(goal);
     json_object_del(details, "created_at");
-    if (tly_admin_audit(c, NULL, action, json_string_value(json_object_get(goal, "name")), details) == 0)
-        tly_admin_reply(c, status, goal);
-    else
-        json_decref(goal);
+    tly_admin_audit_reply(c, action, json_string_value(json_object_get(goal, "name")), details, status, goal);
 }
 
 void tly_admin_goal_create(tly_admin_ctx *c)

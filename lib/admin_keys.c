@@ -83,11 +83,9 @@ void tly_admin_key_create(tly_admin_ctx *c)
         return;
     char secret[TLY_ADMIN_TOKEN_SIZE];
     json_t *key = insert_key(c, kind, name, secret);
-    if (key && tly_admin_audit(c, NULL, "key.create", json_string_value(json_object_get(key, "prefix")),
-                               key_details(key)) == 0)
-        tly_admin_reply(c, 201, json_pack("{s:o, s:s}", "key", key, "secret", secret));
-    else
-        json_decref(key);
+    if (key)
+        tly_admin_audit_reply(c, "key.create", json_string_value(json_object_get(key, "prefix")), key_details(key),
+                              201, json_pack("{s:o, s:s}", "key", key, "secret", secret));
     sodium_memzero(secret, sizeof secret);
 }
 
@@ -140,11 +138,9 @@ void tly_admin_key_revoke(tly_admin_ctx *c)
     if (id < 0 || tly_admin_begin(c) != 0 || lock_live_key(c, id, kind, &name) != 1) return;
     free(name);
     json_t *key = revoke_key(c, id);
-    if (key && tly_admin_audit(c, NULL, "key.revoke", json_string_value(json_object_get(key, "prefix")),
-                               key_details(key)) == 0)
-        tly_admin_reply(c, 200, json_pack("{s:o}", "key", key));
-    else
-        json_decref(key);
+    if (key)
+        tly_admin_audit_reply(c, "key.revoke", json_string_value(json_object_get(key, "prefix")), key_details(key),
+                              200, json_pack("{s:o}", "key", key));
 }
 
 void tly_admin_key_rotate(tly_admin_ctx *c)
@@ -160,13 +156,10 @@ void tly_admin_key_rotate(tly_admin_ctx *c)
         json_t *details = key_details(fresh);
         json_object_set(details, "revoked_key_id", json_object_get(old, "id"));
         json_object_set(details, "revoked_prefix", json_object_get(old, "prefix"));
-        if (tly_admin_audit(c, NULL, "key.rotate", json_string_value(json_object_get(fresh, "prefix")),
-                            details) == 0) {
-            tly_admin_reply(c, 201, json_pack("{s:o, s:s, s:o}", "key", fresh, "secret", secret, "revoked", old));
-            fresh = old = NULL;
-        }
+        tly_admin_audit_reply(c, "key.rotate", json_string_value(json_object_get(fresh, "prefix")), details, 201,
+                              json_pack("{s:o, s:s, s:o}", "key", fresh, "secret", secret, "revoked", old));
+    } else {
+        json_decref(fresh);
     }
-    json_decref(fresh);
-    json_decref(old);
     sodium_memzero(secret, sizeof secret);
 }

@@ -47,13 +47,7 @@ void tly_admin_share_create(tly_admin_ctx *c)
         tly_buf_printf(&url, "/admin/#/share/%s/%s", c->prop_id, token);
         json_t *details = json_pack("{s:O, s:s, s:s}", "share_id", json_object_get(share, "id"), "prefix", prefix,
                                     "name", name);
-        if (tly_admin_audit(c, NULL, "share.create", prefix, details) == 0)
-            tly_admin_reply(c, 201, json_pack("{s:o, s:s, s:s}", "share", share, "token", token, "url",
-                                              tly_buf_cstr(&url)));
-        else
-            json_decref(share);
-        sodium_memzero(url.ptr, url.len);
-        tly_buf_free(&url);
+        tly_admin_audit_reply_link(c, "share.create", prefix, details, "share", share, token, &url);
     }
     sodium_memzero(token, sizeof token);
 }
@@ -85,8 +79,6 @@ void tly_admin_share_revoke(tly_admin_ctx *c)
         return;
     json_t *details = json_pack("{s:O, s:O}", "share_id", json_object_get(share, "id"), "prefix",
                                 json_object_get(share, "prefix"));
-    if (tly_admin_audit(c, NULL, "share.revoke", json_string_value(json_object_get(share, "prefix")), details) == 0)
-        tly_admin_reply(c, 200, json_pack("{s:o}", "share", share));
-    else
-        json_decref(share);
+    tly_admin_audit_reply(c, "share.revoke", json_string_value(json_object_get(share, "prefix")), details, 200,
+                          json_pack("{s:o}", "share", share));
 }

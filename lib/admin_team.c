@@ -96,9 +96,8 @@ void tly_admin_member_update(tly_admin_ctx *c)
     PQclear(res);
     json_t *details = json_pack("{s:I, s:s, s:s, s:s}", "user_id", (json_int_t)user_id, "email", email,
                                 "from", role, "to", new_role);
-    if (tly_admin_audit(c, NULL, "member.role", email, details) == 0)
-        tly_admin_reply(c, 200, json_pack("{s:I, s:s, s:s}", "user_id", (json_int_t)user_id, "email", email,
-                                          "role", new_role));
+    tly_admin_audit_reply(c, "member.role", email, details, 200,
+                          json_pack("{s:I, s:s, s:s}", "user_id", (json_int_t)user_id, "email", email, "role", new_role));
 }
 
 void tly_admin_member_remove(tly_admin_ctx *c)
@@ -124,8 +123,7 @@ void tly_admin_member_remove(tly_admin_ctx *c)
     if (!res) return;
     PQclear(res);
     json_t *details = json_pack("{s:I, s:s, s:s}", "user_id", (json_int_t)user_id, "email", email, "role", role);
-    if (tly_admin_audit(c, NULL, user_id == c->user.id ? "member.leave" : "member.remove", email, details) == 0)
-        tly_admin_no_content(c);
+    tly_admin_audit_reply(c, user_id == c->user.id ? "member.leave" : "member.remove", email, details, 204, NULL);
 }
 
 /* --- invitations --------------------------------------------------------------------------- */
@@ -184,13 +182,7 @@ void tly_admin_invitation_create(tly_admin_ctx *c)
         tly_buf_printf(&url, "/admin/#/invite/%s", token);
         json_t *details = json_pack("{s:O, s:s, s:s}", "invitation_id", json_object_get(inv, "id"), "email", email,
                                     "role", role);
-        if (tly_admin_audit(c, NULL, "member.invite", email, details) == 0)
-            tly_admin_reply(c, 201, json_pack("{s:o, s:s, s:s}", "invitation", inv, "token", token, "url",
-                                              tly_buf_cstr(&url)));
-        else
-            json_decref(inv);
-        sodium_memzero(url.ptr, url.len);
-        tly_buf_free(&url);
+        tly_admin_audit_reply_link(c, "member.invite", email, details, "invitation", inv, token, &url);
     }
     sodium_memzero(token, sizeof token);
 }
@@ -215,7 +207,7 @@ void tly_admin_invitation_revoke(tly_admin_ctx *c)
         return;
     }
     json_t *details = json_pack("{s:I}", "invitation_id", (json_int_t)id);
-    if (tly_admin_audit(c, NULL, "member.invitation_revoke", email, details) == 0) tly_admin_no_content(c);
+    tly_admin_audit_reply(c, "member.invitation_revoke", email, details, 204, NULL);
     free(email);
 }
 
