@@ -2,6 +2,8 @@
 #include "admin_properties.h"
 #include "admin_audit.h"
 #include "admin_users.h"
+#include "events_store.h"
+#include "log.h"
 #include "mem.h"
 
 #include <stdio.h>
@@ -326,6 +328,27 @@ void tly_admin_property_update(tly_admin_ctx *c)
     setting_values_free(&v);
 }
 
+/* Deletes the property's events from an events store outside PostgreSQL (ClickHouse) and adds
+ * them to the answer's count. Runs before the deletion commits: when the store cannot do it, the
+ * property stays, to be deleted again later. (Should the commit fail after it, the events are
+ * gone and the property remains, which deleting it again completes.) 0 ok; -1 answered. */
+static int purge_store(tly_admin_ctx *c, json_t *deleted)
+{
+    const tly_events_store_ops *store = tly_events_store();
+    if (!store->purge_property) return 0;
+    long long n = 0;
+    tly_db_error err = {0};
+    if (store->purge_property(c->db, c->prop_pk, &n, &err) != 0) {
+        tly_log_error("deleting the events of %s from the %s store failed: %s", c->prop_id, store->name, err.message);
+        if (err.unreachable) tly_resp_header(c->resp, "Retry-After", "5");
+        tly_admin_fail(c, err.unreachable ? 503 : 500, "events store (%s): %s; the property was not deleted",
+                       store->name, err.unreachable ? "unreachable, retry later" : "its events could not be deleted");
+        return -1;
+    }
+    json_object_set_new(deleted, "events", json_integer(json_integer_value(json_object_get(deleted, "events")) + n));
+    return 0;
+}
+
 void tly_admin_property_delete(tly_admin_ctx *c)
 {
     const char *confirm;
@@ -344,6 +367,10 @@ void tly_admin_property_delete(tly_admin_ctx *c)
     if (!json_is_object(deleted)) {
         json_decref(deleted);
         tly_admin_fail(c, 404, "no such property: %s", c->prop_id);
+        return;
+    }
+    if (purge_store(c, deleted) != 0) {
+        json_decref(deleted);
         return;
     }
     json_object_set_new(deleted, "deleted", json_string(c->prop_id));

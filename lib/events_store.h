@@ -75,6 +75,9 @@ typedef struct tly_events_store_ops {
      * retention_days; *deleted: how many. NULL when the store's own jobs do it (PostgreSQL's
      * tally-cron retention and tally_delete_property). */
     int (*purge)(tly_db *db, long long *deleted, tly_db_error *err);
+    /* Deletes every event of one property (being deleted); *deleted: how many. NULL when the
+     * property's deletion in PostgreSQL takes its events (tally_delete_property). */
+    int (*purge_property)(tly_db *db, int property_pk, long long *deleted, tly_db_error *err);
 
     /* Streams a property's events, oldest first (by time, then arrival), one call of `row` per
      * event; `from` and `to` (YYYY-MM-DD, either NULL) limit them to those local days of the

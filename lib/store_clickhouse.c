@@ -9,8 +9,9 @@
  * the table is a ReplacingMergeTree keyed by (property, day, event id), which folds such copies
  * together when it merges.
  *
- * Deletions (retention, deleted properties) are ALTER ... DELETE on every shard's local table,
- * run by cron through `track.fcgi --purge-events`.
+ * Deletions are ALTER ... DELETE on every shard's local table: those of retention (and of any
+ * deleted property left over) run by cron through `track.fcgi --purge-events`, a property's own
+ * by admin.fcgi as it deletes the property.
  *
  * Reports: the SQL of report_sql_clickhouse.h, which builds visits as it reads events; the
  * property's visit timeout and goals come from PostgreSQL. */
@@ -205,9 +206,10 @@ static int purge_condition(tly_db *db, tly_buf *cond, tly_db_error *err)
     return 0;
 }
 
-/* On every shard: counts what is to go and, when there is some, deletes it (an ALTER ... DELETE,
- * which ClickHouse applies in the background within seconds). */
-static int ch_purge(tly_db *db, long long *deleted, tly_db_error *err)
+/* On every shard: counts the events matching cond and, when there are some, deletes them (an
+ * ALTER ... DELETE, which ClickHouse applies in the background within seconds). Refused unless
+ * clickhouse_shards lists every node of the cluster, or events would stay on the others. */
+static int delete_where(const char *cond, long long *deleted, tly_db_error *err)
 {
     *deleted = 0;
     size_t n_urls = 0;
@@ -220,21 +222,16 @@ static int ch_purge(tly_db *db, long long *deleted, tly_db_error *err)
                  "has %lld: list every shard node's URL, or events would stay on the others", n_urls, database, nodes);
         return -1;
     }
-    tly_buf cond = {0};
-    if (purge_condition(db, &cond, err) != 0) {
-        tly_buf_free(&cond);
-        return -1;
-    }
     int rc = 0;
     char *list = tly_xstrdup(shards);
     for (char *save = NULL, *url = strtok_r(list, " \t", &save); url && rc == 0; url = strtok_r(NULL, " \t", &save)) {
         tly_buf sql = {0}, out = {0};
-        tly_buf_printf(&sql, "SELECT count() FROM %s.events_local WHERE %s", database, tly_buf_cstr(&cond));
+        tly_buf_printf(&sql, "SELECT count() FROM %s.events_local WHERE %s", database, cond);
         rc = tly_ch_run_on(url, tly_buf_cstr(&sql), &out, err);
         long long n = rc == 0 ? atoll(tly_buf_cstr(&out)) : 0;
         if (rc == 0 && n > 0) {
             tly_buf_reset(&sql);
-            tly_buf_printf(&sql, "ALTER TABLE %s.events_local DELETE WHERE %s", database, tly_buf_cstr(&cond));
+            tly_buf_printf(&sql, "ALTER TABLE %s.events_local DELETE WHERE %s", database, cond);
             rc = tly_ch_run_on(url, tly_buf_cstr(&sql), &out, err);
         }
         if (rc == 0) *deleted += n;
@@ -242,8 +239,25 @@ static int ch_purge(tly_db *db, long long *deleted, tly_db_error *err)
         tly_buf_free(&out);
     }
     free(list);
+    return rc;
+}
+
+static int ch_purge(tly_db *db, long long *deleted, tly_db_error *err)
+{
+    *deleted = 0;
+    tly_buf cond = {0};
+    int rc = purge_condition(db, &cond, err);
+    if (rc == 0) rc = delete_where(tly_buf_cstr(&cond), deleted, err);
     tly_buf_free(&cond);
     return rc;
+}
+
+static int ch_purge_property(tly_db *db, int property_pk, long long *deleted, tly_db_error *err)
+{
+    (void)db;
+    char cond[64];
+    snprintf(cond, sizeof cond, "property_pk = %d", property_pk);
+    return delete_where(cond, deleted, err);
 }
 
 /* --- payments --------------------------------------------------------------------------------- */
@@ -578,6 +592,7 @@ const tly_events_store_ops tly_store_clickhouse = {
     .count_today = ch_count_today,
     .visit_of_token = ch_visit_of_token,
     .purge = ch_purge,
+    .purge_property = ch_purge_property,
     .export_events = ch_export_events,
     .figures = ch_figures,
     .goal_revenue = ch_goal_revenue,

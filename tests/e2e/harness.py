@@ -357,7 +357,8 @@ include "%(src)s/conf/lighttpd.conf"
     def _store_conf(self):
         if self.events_store != "clickhouse":
             return ""
-        return "events_store = clickhouse\nclickhouse_url = %s\n" % self.clickhouse.url
+        return "events_store = clickhouse\nclickhouse_url = %s\nclickhouse_shards = %s\n" % (
+            self.clickhouse.url, " ".join("http://127.0.0.1:%d/" % port for port in self.clickhouse.http_ports))
 
     def stop_clickhouse(self):
         if self.clickhouse:
