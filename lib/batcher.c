@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A request waiting for its rows to be committed. Each has a condition of its own, so that a
+ * commit wakes exactly the requests whose rows it carried, not every waiting thread. */
 typedef struct pending {
     tly_store_job *job;
+    pthread_cond_t done;      /* signalled once finished is set */
     bool finished;
     int rc;
     tly_db_error err;
@@ -21,7 +24,6 @@ typedef struct pending {
 struct tly_batcher {
     pthread_mutex_t lock;
     pthread_cond_t wake;      /* the writer: work arrived, or stop */
-    pthread_cond_t finished;  /* the submitters: a transaction ended */
     pending *head, *tail;
     bool stopping;
     size_t max_jobs;
@@ -70,8 +72,8 @@ static void *writer(void *arg)
             batch[i]->rc = rc;
             batch[i]->err = err;
             batch[i]->finished = true;
+            pthread_cond_signal(&batch[i]->done);
         }
-        pthread_cond_broadcast(&b->finished);
     }
     pthread_mutex_unlock(&b->lock);
     free(batch);
@@ -85,7 +87,6 @@ tly_batcher *tly_batcher_start(const char *conninfo, const char *application_nam
     tly_batcher *b = tly_xcalloc(1, sizeof *b);
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->wake, NULL);
-    pthread_cond_init(&b->finished, NULL);
     b->max_jobs = max_jobs ? max_jobs : 1;
     b->spool = spool;
     b->db = tly_db_new(conninfo, application_name);
@@ -100,14 +101,19 @@ tly_batcher *tly_batcher_start(const char *conninfo, const char *application_nam
 
 int tly_batcher_store(tly_batcher *b, tly_store_job *job, tly_db_error *err)
 {
-    pending p = {job, false, 0, {0}, NULL};
+    pending p = {.job = job};
+    pthread_cond_init(&p.done, NULL);
     pthread_mutex_lock(&b->lock);
+    bool writer_idle = !b->head;
     if (b->tail) b->tail->next = &p;
     else b->head = &p;
     b->tail = &p;
-    pthread_cond_signal(&b->wake);
-    while (!p.finished) pthread_cond_wait(&b->finished, &b->lock);
+    /* A queue that was not empty has already woken the writer (or it is committing and will look
+     * again): one wake-up per batch, not one per request. */
+    if (writer_idle) pthread_cond_signal(&b->wake);
+    while (!p.finished) pthread_cond_wait(&p.done, &b->lock);
     pthread_mutex_unlock(&b->lock);
+    pthread_cond_destroy(&p.done);
     if (p.rc != 0) *err = p.err;
     return p.rc;
 }
@@ -123,6 +129,5 @@ void tly_batcher_stop(tly_batcher *b)
     tly_db_free(b->db);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->wake);
-    pthread_cond_destroy(&b->finished);
     free(b);
 }
