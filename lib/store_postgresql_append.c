@@ -1,0 +1,166 @@
+#include "first.h"
+#include "store_postgresql_append.h"
+#include "buf.h"
+#include "event_copy.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const tly_db_stmt stmt_claim = {
+    "claim_events", "SELECT tally_claim_events($1::integer[], $2::text[])", 2};
+
+static const char copy_sql[] = "COPY events (" TLY_EVENT_COPY_COLUMNS ") FROM STDIN";
+
+/* One event of the batch: its job and its row. */
+typedef struct entry {
+    size_t job;
+    const json_t *row;
+} entry;
+
+/* An array literal element: quoted, with backslash and double quote escaped. */
+static void put_array_text(tly_buf *out, const char *s)
+{
+    tly_buf_append_char(out, '"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') tly_buf_append_char(out, '\\');
+        tly_buf_append_char(out, *s);
+    }
+    tly_buf_append_char(out, '"');
+}
+
+/* Lists every job's rows in order, with the array literals of their properties and ids. */
+static size_t list_entries(tly_store_job *const *jobs, size_t n, entry **out, tly_buf *pks, tly_buf *ids)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += json_array_size(jobs[i]->rows);
+    entry *e = tly_xcalloc(total ? total : 1, sizeof *e);
+    size_t k = 0;
+    tly_buf_append_char(pks, '{');
+    tly_buf_append_char(ids, '{');
+    for (size_t i = 0; i < n; i++) {
+        size_t r;
+        json_t *row;
+        json_array_foreach(jobs[i]->rows, r, row) {
+            if (k) {
+                tly_buf_append_char(pks, ',');
+                tly_buf_append_char(ids, ',');
+            }
+            tly_buf_printf(pks, "%d", jobs[i]->property_pk);
+            const char *id = json_string_value(json_object_get(row, "event_id"));
+            if (id) put_array_text(ids, id);
+            else tly_buf_append_str(ids, "NULL");
+            e[k++] = (entry){i, row};
+        }
+    }
+    tly_buf_append_char(pks, '}');
+    tly_buf_append_char(ids, '}');
+    *out = e;
+    return total;
+}
+
+/* Claims the ids; appends the COPY line of every event to store to `lines` and counts it. */
+static int claim(tly_db *db, tly_store_job *const *jobs, const entry *entries, size_t total, const char *pks,
+                 const char *ids, tly_buf *lines, tly_db_error *err)
+{
+    const char *params[] = {pks, ids};
+    PGresult *res = tly_db_exec(db, &stmt_claim, params, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        long k = strtol(PQgetvalue(res, r, 0), NULL, 10) - 1;
+        if (k < 0 || (size_t)k >= total) continue;
+        const entry *e = &entries[k];
+        jobs[e->job]->stored++;
+        tly_event_copy_row(lines, jobs[e->job]->property_pk, e->row);
+    }
+    PQclear(res);
+    return 0;
+}
+
+static void copy_error(PGconn *conn, const PGresult *res, tly_db_error *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    err->unreachable = PQstatus(conn) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
+                       (state && strcmp(state, "57P01") == 0);
+    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state ? state : "");
+    snprintf(err->message, sizeof err->message, "COPY events: %s", msg && *msg ? msg : "failed");
+    size_t n = strlen(err->message);
+    while (n && (err->message[n - 1] == '\n' || err->message[n - 1] == ' ')) err->message[--n] = '\0';
+    tly_metrics_inc(TLY_METRIC_DB_ERRORS);
+}
+
+/* Sends the lines with COPY FROM STDIN. 0 ok, -1 with err. */
+static int copy_lines(tly_db *db, const tly_buf *lines, tly_db_error *err)
+{
+    PGconn *conn = tly_db_conn(db);
+    if (!conn) {
+        err->unreachable = true;
+        snprintf(err->sqlstate, sizeof err->sqlstate, "%s", "");
+        snprintf(err->message, sizeof err->message, "COPY events: not connected");
+        return -1;
+    }
+    PGresult *res = PQexec(conn, copy_sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        copy_error(conn, res, err);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    bool sent = PQputCopyData(conn, lines->ptr, (int)lines->len) == 1 && PQputCopyEnd(conn, NULL) == 1;
+    /* Every result is read, so that the connection is ready for the next command. */
+    bool failed = false;
+    while ((res = PQgetResult(conn))) {
+        if (!failed && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            copy_error(conn, res, err);
+            failed = true;
+        }
+        PQclear(res);
+    }
+    if (!failed && !sent) {
+        copy_error(conn, NULL, err);
+        failed = true;
+    }
+    return failed ? -1 : 0;
+}
+
+/* The claim and the COPY, inside the caller's transaction. */
+static int append_in_transaction(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_error *err)
+{
+    tly_buf pks = {0}, ids = {0}, lines = {0};
+    entry *entries;
+    size_t total = list_entries(jobs, n, &entries, &pks, &ids);
+    int rc = claim(db, jobs, entries, total, tly_buf_cstr(&pks), tly_buf_cstr(&ids), &lines, err);
+    if (rc == 0 && lines.len > 0) rc = copy_lines(db, &lines, err);
+    free(entries);
+    tly_buf_free(&pks);
+    tly_buf_free(&ids);
+    tly_buf_free(&lines);
+    return rc;
+}
+
+int tly_pg_append(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_error *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i]->sent = (int)json_array_size(jobs[i]->rows);
+        jobs[i]->stored = 0;
+        total += (size_t)jobs[i]->sent;
+    }
+    if (total == 0) return 0;
+    if (tly_db_command(db, "BEGIN", err) != 0) return -1;
+    int rc = append_in_transaction(db, jobs, n, err);
+    if (rc == 0) {
+        rc = tly_db_command(db, "COMMIT", err);
+    } else if (!err->unreachable) {
+        tly_db_error ignored;
+        if (tly_db_command(db, "ROLLBACK", &ignored) != 0) tly_log_warn("rollback failed: %s", ignored.message);
+    }
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++) jobs[i]->stored = 0;
+    return rc;
+}

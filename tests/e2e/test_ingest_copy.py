@@ -1,0 +1,86 @@
+"""End-to-end tests of how ingest stores events: ids claimed in the dedupe ledger
+(tally_claim_events, sql/migrations/014_ingest_copy.sql), then the events COPYed into events, many
+requests of several properties in one transaction (group commit)."""
+import json
+import threading
+
+from harness import new_event_id
+from client import count, ev, expect, expect_counts, new_client, rows
+
+NO_SUCH_PROPERTY = 2147483000
+
+
+def claim(h, pks, ids):
+    """Positions (from 1) that tally_claim_events gives back for these properties and ids."""
+    lit = "{%s}" % ",".join("NULL" if i is None else json.dumps(i) for i in ids)
+    got = h.sql("SELECT tally_claim_events(%s::integer[], %s::text[])", "{%s}" % ",".join(map(str, pks)), lit)
+    return [int(r[0]) for r in got]
+
+
+def test_claim_rules(h):
+    p, q = h.create_property(), h.create_property()
+    x, y, z = new_event_id(), new_event_id(), new_event_id()
+    pks = [p.pk, p.pk, p.pk, q.pk, p.pk, p.pk, NO_SUCH_PROPERTY]
+    ids = [x, y, x, x, None, None, z]
+    # The first of each (property, id); the same id of another property is another event; events
+    # without an id are always stored; a property that no longer exists stores nothing.
+    assert claim(h, pks, ids) == [1, 2, 4, 5, 6]
+    # Claimed ids stay claimed: sent again, only the events without an id are stored.
+    assert claim(h, pks, ids) == [5, 6]
+    assert h.sql_int("SELECT count(*) FROM event_ids WHERE property_pk = %s", p.pk) == 2
+    assert h.sql_int("SELECT count(*) FROM event_ids WHERE property_pk = %s", NO_SUCH_PROPERTY) == 0
+
+
+def test_duplicate_id_within_one_request(h):
+    p = h.create_property()
+    a, b = ev("/a"), ev("/b")
+    twin = dict(a, context={"page": {"url": "https://example.com/twin", "path": "/twin"}})
+    expect_counts(h.post_events(p, [a, b, twin], headers=new_client(h)), 3, duplicates=1)
+    stored = rows(h, p, "event_id, path")
+    assert sorted((r["event_id"], r["path"]) for r in stored) == sorted([(a["event_id"], "/a"), (b["event_id"], "/b")])
+
+
+def test_concurrent_requests_of_several_properties_store_each_event_once(h):
+    """Threads send the same ids to three properties at once, so that requests with the same ids
+    share transactions: each property stores each id once, and the 202s count it stored once."""
+    props = [h.create_property() for _ in range(3)]
+    ids = [new_event_id() for _ in range(40)]
+    stored = {p.pk: 0 for p in props}
+    failures = []
+    lock = threading.Lock()
+
+    def sender(n):
+        c = new_client(h)
+        for round_ in range(4):
+            for p in props:
+                chunk = ids[(n + round_) % 4::4] + ids[:2]   # overlapping slices, and two ids every time
+                resp = h.post_events(p, [dict(ev("/c%d" % n), event_id=i) for i in chunk], headers=c)
+                if resp.status != 202:
+                    failures.append(resp)
+                    continue
+                body = resp.json()
+                with lock:
+                    stored[p.pk] += body["accepted"] - body["duplicates"]
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+    for p in props:
+        assert count(h, p) == len(ids)
+        assert stored[p.pk] == len(ids), "the answers counted %d stored, not %d" % (stored[p.pk], len(ids))
+
+
+def test_text_with_copy_escapes_stored_verbatim(h):
+    """Backslashes, tabs, newlines and carriage returns are COPY's own syntax: stored as sent."""
+    p = h.create_property()
+    title = "tab\there\nnew line\\N back\\slash\rcr \\. end"
+    e = ev("/esc", data={"note": "a\tb\\c\nd", "n": 2})
+    e["context"]["page"]["title"] = title
+    expect(h.post_events(p, [e], headers=new_client(h)), 202)
+    got = rows(h, p, "title, props")
+    assert len(got) == 1
+    assert got[0]["title"] == title
+    assert got[0]["props"] == {"note": "a\tb\\c\nd", "n": 2}
