@@ -56,6 +56,10 @@ typedef struct tly_events_store_ops {
      * ok; -1 with a message naming the setting. */
     int (*setup)(const tly_conf *conf, char *err, size_t errlen);
 
+    /* Whether the store answers (health checks): 0, or -1 with err naming what does not. NULL
+     * when the store is PostgreSQL itself, which the health check asks anyway. */
+    int (*ping)(tly_db_error *err);
+
     /* Appends the rows of every job (several requests, maybe several properties), deduplicated
      * by (property, event_id) against every event stored within the dedupe window and within
      * the jobs; fills each job's sent and stored. All or nothing. */

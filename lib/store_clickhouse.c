@@ -152,6 +152,22 @@ static int ch_append(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_er
     return rc;
 }
 
+/* --- health ----------------------------------------------------------------------------------- */
+
+/* Every shard node answers a trivial query (an insert needs them all). */
+static int ch_ping(tly_db_error *err)
+{
+    int rc = 0;
+    char *list = tly_xstrdup(shards);
+    for (char *save = NULL, *url = strtok_r(list, " \t", &save); url && rc == 0; url = strtok_r(NULL, " \t", &save)) {
+        tly_buf out = {0};
+        rc = tly_ch_run_on(url, "SELECT 1", &out, err);
+        tly_buf_free(&out);
+    }
+    free(list);
+    return rc;
+}
+
 /* --- quotas ------------------------------------------------------------------------------------ */
 
 static int ch_count_today(tly_db *db, int property_pk, long long *count, tly_db_error *err)
@@ -587,6 +603,7 @@ static int ch_realtime(tly_db *db, int property_pk, unsigned limit, tly_rows *ou
 const tly_events_store_ops tly_store_clickhouse = {
     .name = "clickhouse",
     .setup = ch_setup,
+    .ping = ch_ping,
     .append = ch_append,
     .build_visits = NULL,
     .count_today = ch_count_today,

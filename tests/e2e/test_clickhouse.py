@@ -347,3 +347,35 @@ def test_shard_down_events_spool(h):
     r = h.post_events(p, events, headers=c)
     assert r.status == 202 and r.json()["duplicates"] == 20, r
     assert clickhouse_count(h, p.pk) == 20
+
+
+def test_shard_down_health_and_property_delete(h):
+    """With a shard down, /v1/health (track.fcgi and admin.fcgi) answers 503 naming ClickHouse, and
+    deleting a property is refused (503) and leaves it in place; once the shard is back both work."""
+    clickhouse_only(h)
+    import test_admin
+    o = test_admin.owner(h)
+    p = test_admin.new_property(o)
+    pk = test_admin.pk_of(h, p["id"])
+    wk = test_admin.new_key(o, p["id"], "write")["secret"]
+    expect_counts(h.post_events(test_admin.as_property(h, p["id"], wk), [ev("/x"), ev("/y")],
+                                headers=new_client(h)), 2)
+    assert h.http("GET", "/v1/health").json() == {"status": "ok", "db": "ok", "clickhouse": "ok"}
+    h.clickhouse.stop_shard(1)
+    try:
+        for path in ("/v1/health", "/admin/api/health"):
+            r = h.http("GET", path)
+            body = r.json()
+            assert r.status == 503 and body["status"] == "degraded" and body["db"] == "ok", (path, r)
+            assert body["clickhouse"] == "unreachable" and "clickhouse" in body["error"], (path, body)
+        r = o.delete("properties/" + p["id"], {"confirm": p["id"]})
+        assert r.status == 503 and "clickhouse" in r.json()["error"], r
+        assert h.sql_int("SELECT count(*) FROM properties WHERE pk = %s", pk) == 1
+    finally:
+        h.clickhouse.start_shard(1)
+    deadline = time.time() + 30
+    while time.time() < deadline and h.http("GET", "/v1/health").status != 200:
+        time.sleep(0.3)
+    assert h.http("GET", "/v1/health").status == 200
+    got = test_admin.ok(o.delete("properties/" + p["id"], {"confirm": p["id"]}))
+    assert got["events"] == 2, got
