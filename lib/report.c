@@ -122,8 +122,10 @@ static void base_spec(const report *r, tly_report_spec *spec)
  * metrics. NULL after answering an error. */
 static json_t *rows_json(report *r, const tly_report_spec *spec, unsigned metrics, const char *const *keys)
 {
+    tly_report_spec asked = *spec;
+    asked.visit_figures_unused = !(metrics & VISIT_METRICS);
     tly_rows res;
-    if (run_spec(r, spec, &res) != 0) return NULL;
+    if (run_spec(r, &asked, &res) != 0) return NULL;
     size_t dated = spec->interval != TLY_INTERVAL_NONE;
     size_t first_figure = dated + spec->n_group_by;
     json_t *rows = json_array();

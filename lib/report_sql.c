@@ -1,5 +1,6 @@
 #include "first.h"
 #include "report_sql.h"
+#include "timeparse.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -117,6 +118,8 @@ static void visit_filter(tly_sql *q, const tly_filter *f)
 /* Placeholders shared by every part of the statement. */
 typedef struct shared {
     int pk, tz, from, to;
+    int32_t from_day_n, to_day_n;
+    int ts_lo, ts_hi;    /* instants surely before and after the range (0: not a parameter yet) */
     bool rollups;        /* closed, summarised days come from rollup_days */
     char from_day[48], to_day[48];   /* the range's first and last day as SQL dates */
 } shared;
@@ -168,8 +171,30 @@ static void not_rolled(tly_sql *q, const shared *sh, const char *instant)
         tly_sql_add(q, " AND (%s AT TIME ZONE $%d)::date NOT IN (SELECT day FROM rolled)", instant, sh->tz);
 }
 
+/* A day at UTC midnight as a parameter. */
+static int utc_midnight(tly_sql *q, int32_t day)
+{
+    char date[11], instant[32];
+    tly_time_format_date(day, date);
+    snprintf(instant, sizeof instant, "%s 00:00:00+00", date);
+    return tly_sql_param(q, instant);
+}
+
+/* " AND e.ts ..." between constants that enclose the range, so that the planner drops the other
+ * monthly partitions of events (raw's bounds are known only when the statement runs). UTC
+ * offsets are within -12 and +14 hours: the day before the first and two days after the last,
+ * at UTC midnight, enclose the range in any zone. */
+static void events_within(tly_sql *q, shared *sh)
+{
+    if (sh->ts_lo == 0) {
+        sh->ts_lo = utc_midnight(q, sh->from_day_n - 1);
+        sh->ts_hi = utc_midnight(q, sh->to_day_n + 2);
+    }
+    tly_sql_add(q, " AND e.ts >= $%d::timestamptz AND e.ts < $%d::timestamptz", sh->ts_lo, sh->ts_hi);
+}
+
 /* FROM and WHERE over the raw events of days without rollups, under the filters. */
-static void event_source(tly_sql *q, const tly_report_spec *spec, const shared *sh, bool join_goals)
+static void event_source(tly_sql *q, const tly_report_spec *spec, shared *sh, bool join_goals)
 {
     tly_sql_add(q, " FROM events e");
     if (tly_report_needs_visits(spec))
@@ -182,6 +207,7 @@ static void event_source(tly_sql *q, const tly_report_spec *spec, const shared *
         tly_sql_add(q, " JOIN goals g ON g.property_pk = e.property_pk AND tally_goal_hit(g, e.name, e.path)");
     tly_sql_add(q, " WHERE e.property_pk = $%d AND e.ts >= (SELECT lo FROM raw) AND e.ts < (SELECT hi FROM raw)",
                 sh->pk);
+    events_within(q, sh);
     not_rolled(q, sh, "e.ts");
     /* Grouped by a custom property: the events that carry it (as in the rollups). */
     for (size_t i = 0; i < spec->n_group_by; i++) {
@@ -197,7 +223,7 @@ static void event_source(tly_sql *q, const tly_report_spec *spec, const shared *
 }
 
 /* Daily figures of days without rollups, from raw events. */
-static void event_part(tly_sql *q, const tly_report_spec *spec, const shared *sh)
+static void event_part(tly_sql *q, const tly_report_spec *spec, shared *sh)
 {
     tly_sql_add(q, "SELECT ");
     bucket(q, spec, sh, "e.ts");
@@ -257,7 +283,8 @@ static void rollup_part(tly_sql *q, const tly_report_spec *spec, const shared *s
                    "r.duration FROM rollup_days r WHERE r.property_pk = $%d AND r.dim = ",
                 spec->n_group_by == 1 ? ", r.value" : "", sh->pk);
     tly_sql_value(q, label);
-    tly_sql_add(q, " AND r.day IN (SELECT day FROM rolled)");
+    /* The range bounds the index scan; rolled picks the current days within it. */
+    tly_sql_add(q, " AND r.day BETWEEN %s AND %s AND r.day IN (SELECT day FROM rolled)", sh->from_day, sh->to_day);
 }
 
 static const char *interval_unit(tly_interval iv)
@@ -318,6 +345,9 @@ static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool ro
     sh->rollups = rollups;
     snprintf(sh->from_day, sizeof sh->from_day, "(date '1970-01-01' + $%d::int)", sh->from);
     snprintf(sh->to_day, sizeof sh->to_day, "(date '1970-01-01' + $%d::int)", sh->to);
+    sh->from_day_n = spec->from_day;
+    sh->to_day_n = spec->to_day;
+    sh->ts_lo = sh->ts_hi = 0;
 
     tly_sql_add(q, "WITH ");
     if (rollups)
@@ -340,7 +370,8 @@ int tly_report_revenue_sql(const tly_report_spec *spec, tly_sql *q)
     tly_sql_add(q, "money (goal, currency, amount) AS (");
     if (rollups)
         tly_sql_add(q, "SELECT goal, currency, amount FROM rollup_revenue WHERE property_pk = $%d"
-                       " AND day IN (SELECT day FROM rolled) UNION ALL ", sh.pk);
+                       " AND day BETWEEN %s AND %s AND day IN (SELECT day FROM rolled) UNION ALL ",
+                    sh.pk, sh.from_day, sh.to_day);
     tly_sql_add(q, "SELECT g.name, e.revenue_currency, e.revenue_amount");
     event_source(q, spec, &sh, true);
     tly_sql_add(q, " AND e.revenue_amount IS NOT NULL)"
@@ -429,8 +460,10 @@ int tly_report_sql(const tly_report_spec *spec, tly_sql *q)
     switch (mode) {
     case TLY_REPORT_TOTAL:
         event_part(q, spec, &sh);
-        tly_sql_add(q, " UNION ALL ");
-        visit_part(q, spec, &sh, true);
+        if (!spec->visit_figures_unused) {
+            tly_sql_add(q, " UNION ALL ");
+            visit_part(q, spec, &sh, true);
+        }
         break;
     case TLY_REPORT_VISITS: visit_part(q, spec, &sh, false); break;
     case TLY_REPORT_EVENTS: event_part(q, spec, &sh); break;

@@ -42,6 +42,8 @@ typedef struct tly_report_spec {
                                     * "events", "sessions"), then the dimensions; NULL: dimensions */
     unsigned limit, offset;        /* limit 0: every row */
     bool zero_fill;                /* with an interval and no dimension: every interval appears */
+    bool visit_figures_unused;     /* sessions, bounces and duration are not shown: a query
+                                    * without dimensions may leave them 0 and skip the visits */
 } tly_report_spec;
 
 /* Whether a dimension belongs to events (path, hostname, event_type, goal, prop:*) rather than

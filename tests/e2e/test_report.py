@@ -254,6 +254,64 @@ def test_property_time_zone(h):
     assert get(h, p, "metrics", interval="day", **{"from": day(-5), "to": day(-2)})["results"] == series
 
 
+def test_rollups_answer_the_same_over_part_of_the_range(h):
+    """Rollup rows are read within the asked days only: ranges that start or end on rolled-up days
+    answer as they did from raw events."""
+    rollups_only_on_postgresql(h)
+    p = build_site(h)
+    ranges = [(-3, -3), (-2, -2), (-3, -2), (-2, 0), (-4, -3)]
+    asked = [("overview", {}), ("pages", {}), ("sources", {}), ("exit-pages", {}), ("goals", {}),
+             ("metrics", {"interval": "day"}), ("metrics", {"metrics": "sessions,bounce_rate,unique_visitors"})]
+
+    def answers():
+        return [get(h, p, r, **dict(params, **{"from": day(a), "to": day(b)})) for a, b in ranges for r, params in asked]
+
+    raw = answers()
+    assert rollup(h) >= 2
+    assert answers() == raw
+    assert get(h, p, "overview", **{"from": day(-2), "to": day(-2)})["pageviews"] == 3
+
+
+def test_site_figures_without_visit_metrics(h):
+    """Asking only for event figures (as metrics does by default) gives the same numbers as asking
+    for them along with the visit figures, on raw and on rolled-up days."""
+    p = build_site(h)
+    for rolled in (False, True):
+        if rolled and h.events_store == "postgresql":
+            rollup(h)
+        series = get(h, p, "metrics", interval="day", **rng())["results"]
+        full = get(h, p, "metrics", interval="day", metrics="pageviews,unique_visitors,sessions,bounce_rate",
+                   **rng())["results"]
+        assert series == [{k: r[k] for k in ("date", "pageviews", "unique_visitors")} for r in full], (series, full)
+        assert [r["sessions"] for r in full] == [1, 2, 0, 1], full
+        o = get(h, p, "overview", metrics="pageviews,unique_visitors,events", **rng())
+        assert (o["pageviews"], o["unique_visitors"], o["events"]) == (6, 4, 7) and "sessions" not in o, o
+
+
+def test_days_at_the_ends_of_the_zones(h):
+    """Raw events are read between instants that hold the range in any zone: an event at 00:30 on
+    the first local day at UTC+14 and one at 23:30 on the last local day at UTC-12 both count, and
+    the events just outside do not."""
+    east = h.create_property(timezone="Pacific/Kiritimati")    # UTC+14
+    west = h.create_property(timezone="Etc/GMT+12")            # UTC-12
+    midnight = noon(-3) - 12 * 3600                            # D-3 00:00 UTC
+    inside_east, inside_west = midnight - 14 * 3600 + 1800, midnight + 12 * 3600 + 86400 - 1800
+    expect_counts(h.post_events(east, [ev("/first", ts=inside_east), ev("/before", ts=inside_east - 3600)],
+                                headers=new_client(h)), 2)
+    expect_counts(h.post_events(west, [ev("/last", ts=inside_west), ev("/after", ts=inside_west + 3600)],
+                                headers=new_client(h)), 2)
+    h.sessionize()
+    for rolled in (False, True):
+        if rolled and h.events_store == "postgresql":
+            rollup(h)
+        for p, path in ((east, "/first"), (west, "/last")):
+            one_day = {"from": day(-3), "to": day(-3)}
+            assert [r["path"] for r in get(h, p, "pages", **one_day)["results"]] == [path], (p, rolled)
+            assert get(h, p, "overview", **one_day)["pageviews"] == 1, (p, rolled)
+            assert get(h, p, "metrics", interval="day", **one_day)["results"] == [
+                {"date": day(-3), "pageviews": 1, "unique_visitors": 1}], (p, rolled)
+
+
 def test_realtime(h):
     p = h.create_property()
     c = new_client(h)

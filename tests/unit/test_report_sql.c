@@ -2,6 +2,7 @@
 #include "tap.h"
 #include "report_sql.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static tly_filter filter(tly_dim_kind kind, tly_filter_op op, const char *value)
@@ -114,6 +115,86 @@ static void test_rollups_only_when_they_answer(void)
     tly_sql_free(&q);
 }
 
+/* Every parameter appears in the text: PostgreSQL refuses a statement with one it cannot type. */
+static bool every_param_used(const tly_sql *q)
+{
+    for (size_t i = 1; i <= q->n_params; i++) {
+        char ref[16];
+        snprintf(ref, sizeof ref, "$%zu", i);
+        const char *at = tly_buf_cstr(&q->text);
+        bool found = false;
+        while (!found && (at = strstr(at, ref)) != NULL) {
+            at += strlen(ref);
+            found = *at < '0' || *at > '9';   /* $1 is not $12 */
+        }
+        if (!found) return false;
+    }
+    return true;
+}
+
+/* Rollup rows are read within the range's days, and raw events between constant instants that
+ * enclose the range in any zone (so that the planner keeps only the months it needs). */
+static void test_reads_are_bounded(void)
+{
+    tly_report_spec spec = base();
+    tly_sql q = {0};
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(strstr(tly_buf_cstr(&q.text), "r.day BETWEEN (date '1970-01-01' + $3::int) AND "
+                                        "(date '1970-01-01' + $4::int)") != NULL);
+    CHECK(has_param(&q, "2024-10-03 00:00:00+00"));   /* the day before 2024-10-04 */
+    CHECK(has_param(&q, "2024-11-04 00:00:00+00"));   /* two days after 2024-11-02 */
+    CHECK(strstr(tly_buf_cstr(&q.text), "e.ts >= $") != NULL);
+    CHECK(every_param_used(&q));
+    tly_sql_free(&q);
+
+    tly_dim goal = {TLY_DIM_GOAL, ""};
+    spec.group_by = &goal;
+    spec.n_group_by = 1;
+    CHECK_INT(tly_report_revenue_sql(&spec, &q), 0);
+    CHECK(strstr(tly_buf_cstr(&q.text), "day BETWEEN") != NULL);
+    CHECK(every_param_used(&q));
+    tly_sql_free(&q);
+
+    tly_dim source = {TLY_DIM_SOURCE, ""};
+    spec.group_by = &source;
+    CHECK_INT(tly_report_revenue_by_sql(&spec, &q), 0);
+    CHECK(every_param_used(&q));
+    tly_sql_free(&q);
+    tly_filter step = filter(TLY_DIM_PATH, TLY_FILTER_EQ, "/pricing");
+    spec.n_group_by = 0;
+    CHECK_INT(tly_report_funnel_sql(&spec, &step, 1, &q), 0);
+    CHECK(every_param_used(&q));
+    tly_sql_free(&q);
+}
+
+/* Whole-site figures without visit metrics leave the visits unread; with them, or by a visit
+ * dimension, the visits are read. */
+static void test_visits_only_when_asked(void)
+{
+    tly_report_spec spec = base();
+    tly_sql q = {0};
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(strstr(tly_buf_cstr(&q.text), "FROM sessions s") != NULL);
+    tly_sql_free(&q);
+
+    spec.visit_figures_unused = true;
+    spec.interval = TLY_INTERVAL_DAY;
+    spec.zero_fill = true;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(strstr(tly_buf_cstr(&q.text), "FROM sessions s") == NULL);
+    CHECK(strstr(tly_buf_cstr(&q.text), "FROM events e") != NULL);
+    CHECK(every_param_used(&q));
+    tly_sql_free(&q);
+
+    tly_dim source = {TLY_DIM_SOURCE, ""};
+    spec.group_by = &source;
+    spec.n_group_by = 1;
+    spec.zero_fill = false;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(strstr(tly_buf_cstr(&q.text), "FROM sessions s") != NULL);
+    tly_sql_free(&q);
+}
+
 static void test_too_many_values(void)
 {
     tly_report_spec spec = base();
@@ -131,5 +212,7 @@ static void run_tests(void)
     test_modes();
     test_values_are_parameters();
     test_rollups_only_when_they_answer();
+    test_reads_are_bounded();
+    test_visits_only_when_asked();
     test_too_many_values();
 }
