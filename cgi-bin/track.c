@@ -75,9 +75,6 @@ static void serve(tly_ingest *ing, tly_req *req, tly_resp *resp, const tly_io_op
     tly_req_reset(req);
 }
 
-/* Some platforms need accept() on a shared socket serialised; it costs nothing here. */
-static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static void *worker(void *arg)
 {
     tly_ingest *ing = arg;
@@ -86,10 +83,9 @@ static void *worker(void *arg)
     tly_req req = {0};
     tly_resp resp = {0};
     for (;;) {
-        pthread_mutex_lock(&accept_lock);
-        int rc = FCGX_Accept_r(&fr);
-        pthread_mutex_unlock(&accept_lock);
-        if (rc < 0) break;
+        /* Every worker waits in accept() itself: Linux hands each connection to one of them, and
+         * a lock around accept() would cost a wake-up per request. */
+        if (FCGX_Accept_r(&fr) < 0) break;
         serve(ing, &req, &resp, &tly_io_fcgx_ops, &fr);
         FCGX_Finish_r(&fr);
     }

@@ -403,26 +403,39 @@ static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_prope
     return 0;
 }
 
-/* Commits the rows, through the writer thread when there is one; the lock is released meanwhile
- * so that other requests can be prepared and join the same transaction. */
-static int store_batch(tly_ingest *ing, const tly_property *prop, json_t *batch, outcome *o,
-                       tly_db_error *dberr)
+/* Commits the rows: through the writer thread, or itself without one (plain CGI, one request per
+ * process). Called with the lock held; returns with it released, so that other requests are
+ * prepared meanwhile and join the same transaction, and the answer need not wait for the lock. */
+static int store_batch_unlocking(tly_ingest *ing, const tly_property *prop, json_t *batch, outcome *o,
+                                 tly_db_error *dberr)
 {
-    if (json_array_size(batch) == 0) return 0;
+    if (json_array_size(batch) == 0) {
+        pthread_mutex_unlock(&ing->lock);
+        return 0;
+    }
     tly_store_job job = {prop->pk, batch, 0, 0};
     tly_store_job *jobs[] = {&job};
     int rc;
     if (ing->batcher) {
         pthread_mutex_unlock(&ing->lock);
         rc = tly_batcher_store(ing->batcher, &job, dberr);
-        pthread_mutex_lock(&ing->lock);
     } else {
         rc = tly_store_durably(ing->db, ing->spool, jobs, 1, dberr);
+        pthread_mutex_unlock(&ing->lock);
     }
     if (rc != 0) return -1;
     o->stored += job.stored;
     o->duplicates += job.sent - job.stored;
     return 0;
+}
+
+/* Counts stored events against the property's daily quota, if it has one. */
+static void count_quota(tly_ingest *ing, const tly_property *prop, int stored)
+{
+    if (prop->event_quota_daily <= 0 || stored == 0) return;
+    pthread_mutex_lock(&ing->lock);
+    tly_quota_add(ing->quota, prop->pk, stored);
+    pthread_mutex_unlock(&ing->lock);
 }
 
 /* What became of a request's events, for /v1/metrics. */
@@ -539,20 +552,21 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     tly_db_error dberr;
     int wait = 0;
     if (build_batch(ing, &env, &prop, &s, server_key, now_ms, batch, &o, &dberr) != 0) {
+        pthread_mutex_unlock(&ing->lock);
         database_unavailable(resp, &dberr);
     } else if ((wait = tly_quota_check(ing->quota, ing->db, prop.pk, prop.event_quota_daily,
                                        (long long)json_array_size(batch), now_ms)) > 0) {
+        pthread_mutex_unlock(&ing->lock);
         too_many(resp, wait, "quota: the property's daily event quota is used up");
-    } else if (store_batch(ing, &prop, batch, &o, &dberr) != 0) {
+    } else if (store_batch_unlocking(ing, &prop, batch, &o, &dberr) != 0) {
         database_unavailable(resp, &dberr);
     } else {
-        tly_quota_add(ing->quota, prop.pk, o.stored);
+        count_quota(ing, &prop, o.stored);
         count_outcome(&o);
         answer(resp, &o);
         tly_log_debug("property %s: %d stored, %d duplicates, %d filtered, %d rejected", prop.id,
                       o.stored, o.duplicates, o.filtered, o.rejected);
     }
-    pthread_mutex_unlock(&ing->lock);
     json_decref(batch);
     json_decref(o.errors);
     tly_property_clear(&prop);
@@ -569,7 +583,10 @@ static int plausible_store(tly_ingest *ing, const tly_property *prop, const send
     outcome o = {0, 0, 0, 0, NULL};
     json_t *batch = json_array();
     int rc = enrich_into_batch(ing, prop, s, ev, batch, &o, dberr);
-    if (rc == 0) rc = store_batch(ing, prop, batch, &o, dberr);
+    if (rc == 0) {
+        rc = store_batch_unlocking(ing, prop, batch, &o, dberr);
+        pthread_mutex_lock(&ing->lock);   /* the caller goes on with the next domain */
+    }
     if (rc == 0) {
         tly_quota_add(ing->quota, prop->pk, o.stored);
         count_outcome(&o);
