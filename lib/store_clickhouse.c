@@ -238,23 +238,34 @@ static int delete_where(const char *cond, long long *deleted, tly_db_error *err)
                  "has %lld: list every shard node's URL, or events would stay on the others", n_urls, database, nodes);
         return -1;
     }
-    int rc = 0;
+    /* Counted on every shard first, so that one being down deletes nothing anywhere. */
+    long long *counts = tly_xcalloc(n_urls ? n_urls : 1, sizeof *counts);
     char *list = tly_xstrdup(shards);
-    for (char *save = NULL, *url = strtok_r(list, " \t", &save); url && rc == 0; url = strtok_r(NULL, " \t", &save)) {
-        tly_buf sql = {0}, out = {0};
+    char **urls = tly_xcalloc(n_urls ? n_urls : 1, sizeof *urls);
+    size_t k = 0;
+    for (char *save = NULL, *url = strtok_r(list, " \t", &save); url && k < n_urls; url = strtok_r(NULL, " \t", &save))
+        urls[k++] = url;
+    int rc = 0;
+    tly_buf sql = {0}, out = {0};
+    for (size_t i = 0; i < k && rc == 0; i++) {
+        tly_buf_reset(&sql);
+        tly_buf_reset(&out);
         tly_buf_printf(&sql, "SELECT count() FROM %s.events_local WHERE %s", database, cond);
-        rc = tly_ch_run_on(url, tly_buf_cstr(&sql), &out, err);
-        long long n = rc == 0 ? atoll(tly_buf_cstr(&out)) : 0;
-        if (rc == 0 && n > 0) {
-            tly_buf_reset(&sql);
-            tly_buf_printf(&sql, "ALTER TABLE %s.events_local DELETE WHERE %s", database, cond);
-            rc = tly_ch_run_on(url, tly_buf_cstr(&sql), &out, err);
-        }
-        if (rc == 0) *deleted += n;
-        tly_buf_free(&sql);
-        tly_buf_free(&out);
+        rc = tly_ch_run_on(urls[i], tly_buf_cstr(&sql), &out, err);
+        counts[i] = rc == 0 ? atoll(tly_buf_cstr(&out)) : 0;
     }
+    for (size_t i = 0; i < k && rc == 0; i++) {
+        if (counts[i] == 0) continue;
+        tly_buf_reset(&sql);
+        tly_buf_printf(&sql, "ALTER TABLE %s.events_local DELETE WHERE %s", database, cond);
+        rc = tly_ch_run_on(urls[i], tly_buf_cstr(&sql), &out, err);
+        if (rc == 0) *deleted += counts[i];
+    }
+    tly_buf_free(&sql);
+    tly_buf_free(&out);
+    free(urls);
     free(list);
+    free(counts);
     return rc;
 }
 
