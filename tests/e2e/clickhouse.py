@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 
-SERVER = "/usr/sbin/clickhouse-server"
+SERVER = os.environ.get("TALLY_CLICKHOUSE_SERVER", "/usr/sbin/clickhouse-server")   # tests: another binary
 
 
 class ClickHouseError(Exception):

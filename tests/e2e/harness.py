@@ -346,6 +346,14 @@ include "%(src)s/conf/lighttpd.conf"
         return errors
 
     # --- the clickhouse events store -------------------------------------------------------
+    def unavailable(self):
+        """Why this run cannot take place on this machine (a part it needs is not installed), or None."""
+        if self.events_store == "clickhouse":
+            import clickhouse
+            if not os.access(clickhouse.SERVER, os.X_OK):
+                return "the clickhouse events store needs clickhouse-server (%s), which is not installed" % clickhouse.SERVER
+        return None
+
     def _start_clickhouse(self):
         import clickhouse
         self.sql("CREATE SCHEMA tally_ch_mirror")
@@ -383,17 +391,26 @@ include "%(src)s/conf/lighttpd.conf"
                                   for k, v, t in zip(keys, values, kinds))
 
     def _mirror_events(self):
-        """Copies ClickHouse's events into tally_ch_mirror.events, when they changed since the last copy."""
+        """Copies ClickHouse's events into tally_ch_mirror.events, when they changed since the last copy:
+        only the new ones when nothing else changed (what arrived since has higher seq), else all."""
         db = self.clickhouse.database
-        state = tuple(self.clickhouse.query("SELECT count(), max(seq), sum(cityHash64(event_id)) FROM %s.events" % db)[0])
+        state = tuple(int(v) for v in self.clickhouse.query(
+            "SELECT count(), max(seq), sum(cityHash64(event_id)) FROM %s.events" % db)[0])
         if state == self._mirrored:
             return
+        where, truncate = "", "TRUNCATE tally_ch_mirror.events;\n"
+        if self._mirrored:
+            count, top, digest = self._mirrored
+            added = [int(v) for v in self.clickhouse.query(
+                "SELECT count(), sum(cityHash64(event_id)) FROM %s.events WHERE seq > %d" % (db, top))[0]]
+            if count + added[0] == state[0] and (digest + added[1]) % 2 ** 64 == state[2]:
+                where, truncate = " WHERE seq > %d" % top, ""
         cols = ("property_pk, ts_ms, seq, event_id, name, visitor, prev_visitor, session, %s, screen_width, "
                 "user_id_hash, interactive, revenue_amount_e4, revenue_currency, visit_token, props.key, props.value, "
                 "props.kind"
                 % ", ".join(self._MIRROR_TEXT))
         lines = []
-        for r in self.clickhouse.query("SELECT %s FROM %s.events" % (cols, db)):
+        for r in self.clickhouse.query("SELECT %s FROM %s.events%s" % (cols, db, where)):
             pk, ts_ms, seq, event_id, name, visitor, prev, session = r[:8]
             width, uid, interactive, e4, currency, token, keys, values, kinds = r[28:]
             rec = dict(zip(self._MIRROR_TEXT, r[8:28]))
@@ -405,12 +422,12 @@ include "%(src)s/conf/lighttpd.conf"
                        revenue_currency=currency, visit_token=token, props="\x00props" if keys else None)
             line = json.dumps(rec).replace('"\\u0000props"', self._props_json(keys, values, kinds))
             lines.append(line.replace("\\", "\\\\"))
-        load = ("BEGIN;\nTRUNCATE tally_ch_mirror.events;\nCREATE TEMP TABLE mirror_in (doc jsonb) ON COMMIT DROP;\n"
+        load = ("BEGIN;\n%sCREATE TEMP TABLE mirror_in (doc jsonb) ON COMMIT DROP;\n"
                 "COPY mirror_in (doc) FROM STDIN;\n%s\\.\n"
                 # ts as tally_ingest() makes it from the milliseconds.
                 "INSERT INTO tally_ch_mirror.events SELECT x.* FROM mirror_in, jsonb_populate_record("
                 "NULL::tally_ch_mirror.events, doc || jsonb_build_object('ts', to_timestamp((doc->>'ts_ms')::bigint / 1000.0))) x;\n"
-                "COMMIT;\n") % "".join(l + "\n" for l in lines)
+                "COMMIT;\n") % (truncate, "".join(l + "\n" for l in lines))
         p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.pg_sock, "-p", str(self.pg_port),
                             "-U", "postgres", "-d", "tally"], input=load.encode(), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)

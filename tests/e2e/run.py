@@ -68,6 +68,13 @@ def main():
 
     passed = failed = skipped = 0
     h = harness_mod.Harness(args.build, verbose=args.verbose)
+    missing = h.unavailable()
+    if missing:
+        # Nothing to run against: every test is skipped, with the reason.
+        for name, _ in tests:
+            print("skip - %s: %s" % (name, missing))
+        print("0 passed, 0 failed, %d skipped" % len(tests))
+        return 0
     t0 = time.time()
     try:
         h.start()
