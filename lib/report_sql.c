@@ -283,8 +283,9 @@ static void rollup_part(tly_sql *q, const tly_report_spec *spec, const shared *s
                    "r.duration FROM rollup_days r WHERE r.property_pk = $%d AND r.dim = ",
                 spec->n_group_by == 1 ? ", r.value" : "", sh->pk);
     tly_sql_value(q, label);
-    /* The range bounds the index scan; rolled picks the current days within it. */
-    tly_sql_add(q, " AND r.day BETWEEN %s AND %s AND r.day IN (SELECT day FROM rolled)", sh->from_day, sh->to_day);
+    /* Each rolled day is one range of the key (property, day, dimension): whatever the dimension,
+     * only its rows of the asked days are read. */
+    tly_sql_add(q, " AND r.day = ANY (ARRAY(SELECT day FROM rolled))");
 }
 
 static const char *interval_unit(tly_interval iv)
@@ -370,8 +371,7 @@ int tly_report_revenue_sql(const tly_report_spec *spec, tly_sql *q)
     tly_sql_add(q, "money (goal, currency, amount) AS (");
     if (rollups)
         tly_sql_add(q, "SELECT goal, currency, amount FROM rollup_revenue WHERE property_pk = $%d"
-                       " AND day BETWEEN %s AND %s AND day IN (SELECT day FROM rolled) UNION ALL ",
-                    sh.pk, sh.from_day, sh.to_day);
+                       " AND day = ANY (ARRAY(SELECT day FROM rolled)) UNION ALL ", sh.pk);
     tly_sql_add(q, "SELECT g.name, e.revenue_currency, e.revenue_amount");
     event_source(q, spec, &sh, true);
     tly_sql_add(q, " AND e.revenue_amount IS NOT NULL)"
