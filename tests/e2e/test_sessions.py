@@ -128,10 +128,11 @@ def test_visit_across_midnight_in_one_run(h):
     sessioniser run, as in a bulk load) is one visit, as when they arrive on either side."""
     p, events = night_visit(h)
     h.sessionize()
+    # One batch is one transaction: whichever run takes it (this one or track.fcgi's background
+    # sessioniser) takes its three events together.
     expect_counts(h.post_events(p, events, headers=new_client(h)), 3)
-    ran = h.sessionize()
+    h.sessionize()
     if h.events_store == "postgresql":
-        assert ran >= 3, ran
         got = h.sql_dicts("SELECT entry_path, exit_path, pageviews, extract(epoch FROM last_seen - started_at)::int AS d "
                           "FROM sessions WHERE property_pk = %s", p.pk)
         assert got == [{"entry_path": "/late", "exit_path": "/after-midnight", "pageviews": 3, "d": 900}], got
