@@ -2,7 +2,7 @@
 """Ingest benchmark (targets.md, "Ingest"): track.fcgi behind lighttpd against ceilings measured
 in the same run, with PostgreSQL durable (fsync and synchronous commit on).
 
-    python3 tests/bench/ingest.py [--build DIR] [--runs 3] [--seconds 10]
+    python3 tests/bench/ingest.py [--build DIR] [--runs 3] [--seconds 10] [--sessionize-interval N]
 
 Figures (medians of --runs runs):
   HTTP ceiling      lighttpd answering a tiny static file, 64 keep-alive connections
@@ -10,7 +10,11 @@ Figures (medians of --runs runs):
   p99 latency       single events throttled to 50% of the measured rate
   storage ceiling   COPY FROM STDIN of the same rows into the same table and indexes
   batched events    100 events per POST                                -> % of storage ceiling
-  memory            resident size of each track.fcgi after everything above
+  memory            resident size of each of this run's track.fcgi processes after everything above
+  CPU per event     CPU time of track.fcgi, PostgreSQL (all its processes, the sessioniser's work
+                    included) and lighttpd during the single-event runs, per event
+Also prints the load average before and after: other work on the machine lowers every figure
+(the ratios less so). --sessionize-interval 0 leaves visits to cron, to see the ingest path alone.
 Needs wrk (Debian package wrk). Prints figures; never fails on speed.
 """
 import argparse
@@ -108,20 +112,60 @@ def copy_ceiling(h, pk, rows):
     return rows / (time.time() - start)
 
 
-def track_rss_kb():
-    sizes = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+def _stat(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _children(pid):
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and (_stat(int(p)) or [None, None])[1] == str(pid)]
+
+
+def _cpu_seconds(pid):
+    f = _stat(pid)
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK") if f else 0.0
+
+
+def track_pids(h):
+    """This run's track.fcgi processes (children of its lighttpd)."""
+    program = os.path.join(h.cgibin, "track.fcgi")
+    pids = []
+    for pid in _children(h.lighttpd.pid):
         try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                if not f.read().split(b"\0")[0].endswith(b"track.fcgi"):
-                    continue
-            with open("/proc/%s/status" % pid) as f:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if f.read().split(b"\0")[0] == program.encode():
+                    pids.append(pid)
+        except OSError:
+            continue
+    return pids
+
+
+def cpu_snapshot(h):
+    """CPU seconds used so far by this run's track.fcgi, PostgreSQL and lighttpd processes."""
+    with open(os.path.join(h.pg_data, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    return {"track.fcgi": sum(_cpu_seconds(p) for p in track_pids(h)),
+            "PostgreSQL": sum(_cpu_seconds(p) for p in [postmaster] + _children(postmaster)),
+            "lighttpd": _cpu_seconds(h.lighttpd.pid)}
+
+
+def track_rss_kb(h):
+    sizes = []
+    for pid in track_pids(h):
+        try:
+            with open("/proc/%d/status" % pid) as f:
                 sizes.append(int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)))
         except (OSError, AttributeError):
             continue
     return sizes
+
+
+def load_average():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def main():
@@ -129,9 +173,13 @@ def main():
     ap.add_argument("--build", default=None)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--sessionize-interval", type=int, default=None,
+                    help="tally.conf sessionize_interval (default: tally.conf's); 0 leaves visits to cron")
     args = ap.parse_args()
 
-    h = Harness(args.build, durable=True).start()
+    load_before = load_average()
+    conf = "" if args.sessionize_interval is None else "sessionize_interval = %d\n" % args.sessionize_interval
+    h = Harness(args.build, durable=True, conf=conf).start()
     try:
         prop = h.create_property(domains=["example.com"])
         base = "http://127.0.0.1:%d" % h.http_port
@@ -142,10 +190,16 @@ def main():
         wrk(base + "/v1/events", 2, 8, single)          # warm up processes and caches
 
         results = {"static": [], "single": [], "batch": []}
+        cpu = dict.fromkeys(("track.fcgi", "PostgreSQL", "lighttpd"), 0.0)
         for _ in range(args.runs):
             results["static"].append(wrk(base + "/index.html", args.seconds, 64))
             write_lua(single, prop.id, prop.write_key, 1)   # fresh event ids every run
+            before = cpu_snapshot(h)
             results["single"].append(wrk(base + "/v1/events", args.seconds, 64, single))
+            after = cpu_snapshot(h)
+            for k in cpu:
+                cpu[k] += after[k] - before[k]
+        single_events = sum(r["rps"] for r in results["single"]) * args.seconds
         ceiling = median(results["static"])
         rate = median(results["single"])
         # 50% of the measured rate across 64 connections: each pauses 64 / (rate / 2) seconds.
@@ -160,14 +214,18 @@ def main():
         storage = statistics.median(copy_rates)
         batch_rate = median(results["batch"]) * 100
         stored = h.sql_int("SELECT count(*) FROM events WHERE property_pk = %s AND event_id NOT LIKE 'copy-%%'", prop.pk)
-        rss = track_rss_kb()
+        rss = track_rss_kb(h)
         bad = sum(r["non2xx"] for k in ("single", "batch") for r in results[k]) + lat["non2xx"]
 
-        print("Ingest benchmark (medians of %d runs x %ds; PostgreSQL durable; %d cores)" % (
-            args.runs, args.seconds, os.cpu_count()))
+        print("Ingest benchmark (medians of %d runs x %ds; PostgreSQL durable; %d cores; sessionize_interval %s)" % (
+            args.runs, args.seconds, os.cpu_count(),
+            "as tally.conf" if args.sessionize_interval is None else args.sessionize_interval))
+        print("  load average before / after                     %s / %s" % (load_before, load_average()))
         print("  HTTP ceiling (lighttpd static file, 64 conns)   %9.0f req/s" % ceiling)
         print("  single-event POSTs (64 conns)                   %9.0f events/s  = %.0f%% of HTTP ceiling" % (
             rate, 100 * rate / ceiling))
+        print("  CPU per single event                            %s" % ", ".join(
+            "%s %.0f us" % (k, v * 1e6 / single_events) for k, v in cpu.items()))
         print("  p99 latency at %5.0f events/s (50%%)             %9.2f ms   (actual %.0f req/s)" % (
             rate / 2, lat["p99_ms"] or -1, lat["rps"]))
         print("  storage ceiling (COPY FROM STDIN)               %9.0f rows/s" % storage)
