@@ -262,10 +262,12 @@ static void event_window(tly_buf *q, const shared *sh, int days)
 typedef struct visit_attrs {
     const char *names[TLY_DIM_COUNT];
     size_t n;
+    bool paths;         /* entry and exit pages (else they are left empty, and paths unread) */
 } visit_attrs;
 
 static void want_attr(visit_attrs *a, tly_dim_kind kind)
 {
+    if (kind == TLY_DIM_ENTRY_PAGE || kind == TLY_DIM_EXIT_PAGE) a->paths = true;
     const char *names[2] = {visit_attr(kind), NULL};
     if (kind == TLY_DIM_CAMPAIGN) {
         names[0] = "campaign_id";
@@ -286,17 +288,23 @@ static void attrs_of(const tly_report_spec *spec, visit_attrs *a)
 }
 
 /* Each visitor's key for building visits: the same person's hash of yesterday (prev_visitor) when
- * its last event is within the timeout of this hash's first, so that a visit crosses midnight. */
+ * its last event is within the timeout of this hash's first, so that a visit crosses midnight.
+ * A daily hash's events all fall on its UTC day, so only hashes whose first event is within the
+ * timeout after a midnight can continue one, and only the last timeout before a midnight can be
+ * continued: the map reads just those events and holds just those visitors (the others keep
+ * their own hash). */
 static void person_map(tly_buf *q, const shared *sh)
 {
-    add(q, "SELECT visitor, if(prev != 0 AND prev_last >= first_ms - %lld, prev, visitor) AS person FROM ("
-           "SELECT visitor, min(ts_ms) AS first_ms, ifNull(any(prev_visitor), 0) AS prev FROM %s WHERE ",
+    long long day_ms = (long long)DAY_SECONDS * 1000;
+    add(q, "SELECT visitor, if(prev_last >= first_ms - %lld, prev, visitor) AS person FROM ("
+           "SELECT visitor, min(ts_ms) AS first_ms, any(assumeNotNull(prev_visitor)) AS prev FROM %s WHERE ",
         sh->gap_ms, sh->table);
     event_window(q, sh, 1);
-    add(q, " AND isNull(session) GROUP BY visitor) ANY LEFT JOIN (SELECT visitor AS prev, max(ts_ms) AS prev_last"
-           " FROM %s WHERE ", sh->table);
+    add(q, " AND isNull(session) AND isNotNull(prev_visitor) AND ts_ms %% %lld < %lld GROUP BY visitor)"
+           " ALL INNER JOIN (SELECT visitor AS prev, max(ts_ms) AS prev_last FROM %s WHERE ",
+        day_ms, sh->gap_ms, sh->table);
     event_window(q, sh, 1);
-    add(q, " AND isNull(session) GROUP BY visitor) USING prev");
+    add(q, " AND isNull(session) AND ts_ms %% %lld >= %lld GROUP BY visitor) USING prev", day_ms, day_ms - sh->gap_ms);
 }
 
 /* Every visit of the events from a day before the range to a day after it: v_kind (0 by
@@ -305,22 +313,28 @@ static void person_map(tly_buf *q, const shared *sh)
  * events other than pageviews), and v_<attribute> for each attribute asked for. */
 static void visits(tly_buf *q, const shared *sh, const visit_attrs *a)
 {
-    add(q, "SELECT v_kind, v_kid, v_no, argMin(e.3, i) AS v_visitor, min(e.1) AS v_start, max(e.1) AS v_last,"
-           " argMinIf(e.5, i, e.4 = 'pageview') AS v_entry_path, argMaxIf(e.5, i, e.4 = 'pageview') AS v_exit_path,"
-           " toUInt64(countIf(e.4 = 'pageview')) AS v_pageviews, toUInt64(count()) AS v_events,"
-           " toUInt64(countIf(e.4 != 'pageview' AND e.6 = 1)) AS v_interactive");
+    /* Each event as a tuple e: (ts_ms, seq, visitor, is a pageview, path, interactive, the
+     * attributes asked for). Without entry or exit pages the path is a constant 0: sorting and
+     * regrouping strings is much of what building visits costs. */
+    add(q, "SELECT v_kind, v_kid, v_no, argMin(e.3, i) AS v_visitor, min(e.1) AS v_start, max(e.1) AS v_last, %s,"
+           " toUInt64(countIf(e.4 = 1)) AS v_pageviews, toUInt64(count()) AS v_events,"
+           " toUInt64(countIf(e.4 = 0 AND e.6 = 1)) AS v_interactive",
+        a->paths ? "argMinIf(e.5, i, e.4 = 1) AS v_entry_path, argMaxIf(e.5, i, e.4 = 1) AS v_exit_path"
+                 : "'' AS v_entry_path, '' AS v_exit_path");
     for (size_t i = 0; i < a->n; i++) add(q, ", argMin(e.%zu, i) AS v_%s", i + 7, a->names[i]);
     /* Each key's events in order of time and arrival; a new visit where the gap exceeds the
      * timeout (never within an explicit session). */
     add(q, " FROM (SELECT kind AS v_kind, kid AS v_kid,"
-           " arraySort(x -> (x.1, x.2), groupArray((ts_ms, seq, visitor, name, path, interactive");
+           " arraySort(x -> (x.1, x.2), groupArray((ts_ms, seq, visitor, pv, %s, interactive",
+        a->paths ? "path" : "toUInt8(0)");
     for (size_t i = 0; i < a->n; i++) add(q, ", %s", a->names[i]);
     add(q, "))) AS s, arrayCumSum(arrayMap(j -> toUInt32(j = 1 OR (kind = 0 AND s[j].1 - s[j - 1].1 > %lld)),"
            " arrayEnumerate(s))) AS nos FROM (SELECT if(isNull(session), 0, 1) AS kind,"
            " if(isNull(session), if(person = 0, visitor, person), assumeNotNull(session)) AS kid,"
-           " ts_ms, seq, visitor, name, path, interactive", sh->gap_ms);
+           " ts_ms, seq, visitor, pv%s, interactive", sh->gap_ms, a->paths ? ", path" : "");
     for (size_t i = 0; i < a->n; i++) add(q, ", %s", a->names[i]);
-    add(q, " FROM (SELECT session, ts_ms, seq, visitor, name, path, interactive");
+    add(q, " FROM (SELECT session, ts_ms, seq, visitor, toUInt8(name = 'pageview') AS pv%s, interactive",
+        a->paths ? ", path" : "");
     for (size_t i = 0; i < a->n; i++) add(q, ", %s", a->names[i]);
     add(q, " FROM %s WHERE ", sh->table);
     event_window(q, sh, 1);
