@@ -16,10 +16,15 @@ static const tly_db_stmt stmt_claim = {
 
 static const char copy_sql[] = "COPY events (" TLY_EVENT_COPY_COLUMNS ") FROM STDIN";
 
-/* One event of the batch: its job and its row. */
+/* COPY data goes to the server in pieces of about this size, so that a large batch is never
+ * encoded whole in memory. */
+#define COPY_CHUNK 32768
+
+/* One event of the batch: its job, its row, and whether it is to be stored. */
 typedef struct entry {
     size_t job;
     const json_t *row;
+    bool keep;
 } entry;
 
 /* An array literal element: quoted, with backslash and double quote escaped. */
@@ -54,7 +59,7 @@ static size_t list_entries(tly_store_job *const *jobs, size_t n, entry **out, tl
             const char *id = json_string_value(json_object_get(row, "event_id"));
             if (id) put_array_text(ids, id);
             else tly_buf_append_str(ids, "NULL");
-            e[k++] = (entry){i, row};
+            e[k++] = (entry){i, row, false};
         }
     }
     tly_buf_append_char(pks, '}');
@@ -63,19 +68,20 @@ static size_t list_entries(tly_store_job *const *jobs, size_t n, entry **out, tl
     return total;
 }
 
-/* Claims the ids; appends the COPY line of every event to store to `lines` and counts it. */
-static int claim(tly_db *db, tly_store_job *const *jobs, const entry *entries, size_t total, const char *pks,
-                 const char *ids, tly_buf *lines, tly_db_error *err)
+/* Claims the ids; marks every event to store and counts it for its job. */
+static int claim(tly_db *db, tly_store_job *const *jobs, entry *entries, size_t total, const char *pks,
+                 const char *ids, size_t *kept, tly_db_error *err)
 {
     const char *params[] = {pks, ids};
     PGresult *res = tly_db_exec(db, &stmt_claim, params, PGRES_TUPLES_OK, err);
     if (!res) return -1;
+    *kept = 0;
     for (int r = 0; r < PQntuples(res); r++) {
         long k = strtol(PQgetvalue(res, r, 0), NULL, 10) - 1;
-        if (k < 0 || (size_t)k >= total) continue;
-        const entry *e = &entries[k];
-        jobs[e->job]->stored++;
-        tly_event_copy_row(lines, jobs[e->job]->property_pk, e->row);
+        if (k < 0 || (size_t)k >= total || entries[k].keep) continue;
+        entries[k].keep = true;
+        jobs[entries[k].job]->stored++;
+        (*kept)++;
     }
     PQclear(res);
     return 0;
@@ -94,8 +100,9 @@ static void copy_error(PGconn *conn, const PGresult *res, tly_db_error *err)
     tly_metrics_inc(TLY_METRIC_DB_ERRORS);
 }
 
-/* Sends the lines with COPY FROM STDIN. 0 ok, -1 with err. */
-static int copy_lines(tly_db *db, const tly_buf *lines, tly_db_error *err)
+/* Sends the events to store with COPY FROM STDIN. 0 ok, -1 with err. */
+static int copy_kept(tly_db *db, tly_store_job *const *jobs, const entry *entries, size_t total,
+                     tly_db_error *err)
 {
     PGconn *conn = tly_db_conn(db);
     if (!conn) {
@@ -111,7 +118,19 @@ static int copy_lines(tly_db *db, const tly_buf *lines, tly_db_error *err)
         return -1;
     }
     PQclear(res);
-    bool sent = PQputCopyData(conn, lines->ptr, (int)lines->len) == 1 && PQputCopyEnd(conn, NULL) == 1;
+    tly_buf chunk = {0};
+    bool sent = true;
+    for (size_t k = 0; k < total && sent; k++) {
+        if (!entries[k].keep) continue;
+        tly_event_copy_row(&chunk, jobs[entries[k].job]->property_pk, entries[k].row);
+        if (chunk.len >= COPY_CHUNK) {
+            sent = PQputCopyData(conn, chunk.ptr, (int)chunk.len) == 1;
+            tly_buf_reset(&chunk);
+        }
+    }
+    if (sent && chunk.len > 0) sent = PQputCopyData(conn, chunk.ptr, (int)chunk.len) == 1;
+    tly_buf_free(&chunk);
+    sent = sent && PQputCopyEnd(conn, NULL) == 1;
     /* Every result is read, so that the connection is ready for the next command. */
     bool failed = false;
     while ((res = PQgetResult(conn))) {
@@ -131,15 +150,14 @@ static int copy_lines(tly_db *db, const tly_buf *lines, tly_db_error *err)
 /* The claim and the COPY, inside the caller's transaction. */
 static int append_in_transaction(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_error *err)
 {
-    tly_buf pks = {0}, ids = {0}, lines = {0};
+    tly_buf pks = {0}, ids = {0};
     entry *entries;
-    size_t total = list_entries(jobs, n, &entries, &pks, &ids);
-    int rc = claim(db, jobs, entries, total, tly_buf_cstr(&pks), tly_buf_cstr(&ids), &lines, err);
-    if (rc == 0 && lines.len > 0) rc = copy_lines(db, &lines, err);
+    size_t total = list_entries(jobs, n, &entries, &pks, &ids), kept = 0;
+    int rc = claim(db, jobs, entries, total, tly_buf_cstr(&pks), tly_buf_cstr(&ids), &kept, err);
+    if (rc == 0 && kept > 0) rc = copy_kept(db, jobs, entries, total, err);
     free(entries);
     tly_buf_free(&pks);
     tly_buf_free(&ids);
-    tly_buf_free(&lines);
     return rc;
 }
 

@@ -84,3 +84,19 @@ def test_text_with_copy_escapes_stored_verbatim(h):
     assert len(got) == 1
     assert got[0]["title"] == title
     assert got[0]["props"] == {"note": "a\tb\\c\nd", "n": 2}
+
+
+def test_large_batch_sent_in_pieces_stored_whole(h):
+    """A batch far larger than one piece of COPY data (32 KB) arrives whole and in order."""
+    p = h.create_property()
+    events = []
+    for i in range(400):
+        e = ev("/big/%d" % i)
+        e["context"]["page"]["title"] = ("%03d " % i) + "t\\i\tt\nl" * 60   # about 500 characters
+        events.append(e)
+    expect_counts(h.post_events(p, events, headers=new_client(h)), 400)
+    got = {r["event_id"]: r["title"] for r in rows(h, p, "event_id, title")}
+    assert len(got) == 400
+    assert all(got[e["event_id"]] == e["context"]["page"]["title"] for e in events)
+    expect_counts(h.post_events(p, events, headers=new_client(h)), 400, duplicates=400)
+    assert count(h, p) == 400
