@@ -9,12 +9,18 @@
 #define SESSIONIZE_CHUNK 20000
 
 static const tly_db_stmt stmt_sessionize = {"sessionize", "SELECT tally_sessionize($1::int)", 1};
+static const tly_db_stmt stmt_summarize = {"summarize_new_events", "SELECT tally_summarize_new_events()", 0};
 
 long long tly_sessionize_pending(tly_db *db, tly_db_error *err)
 {
     long long total = 0;
     char chunk[16];
     snprintf(chunk, sizeof chunk, "%d", SESSIONIZE_CHUNK);
+    /* The new events are found through a block range index: without summarizing what arrived
+     * since the last call, every call would read every event since the last vacuum. */
+    PGresult *summarized = tly_db_exec(db, &stmt_summarize, NULL, PGRES_TUPLES_OK, err);
+    if (!summarized) return -1;
+    PQclear(summarized);
     for (;;) {
         const char *params[] = {chunk};
         PGresult *res = tly_db_exec(db, &stmt_sessionize, params, PGRES_TUPLES_OK, err);
