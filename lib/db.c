@@ -98,8 +98,7 @@ static bool is_prepared(const tly_db *db, const tly_db_stmt *stmt)
     return false;
 }
 
-/* Classifies a failed result; a broken connection is dropped so the next call reconnects. */
-static void result_error(tly_db *db, PGresult *res, tly_db_error *err)
+void tly_db_result_error(tly_db *db, const PGresult *res, tly_db_error *err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     bool broken = PQstatus(db->conn) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
@@ -115,7 +114,7 @@ static int prepare(tly_db *db, const tly_db_stmt *stmt, tly_db_error *err)
     if (is_prepared(db, stmt)) return 0;
     PGresult *res = PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        result_error(db, res, err);
+        tly_db_result_error(db, res, err);
         tly_log_error("preparing %s failed: %s", stmt->name, err->message);
         PQclear(res);
         return -1;
@@ -151,7 +150,7 @@ PGresult *tly_db_exec_bin(tly_db *db, const tly_db_stmt *stmt, const char *const
         }
         PGresult *res = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, lengths, formats, 0);
         if (PQresultStatus(res) == expect) return res;
-        result_error(db, res, err);
+        tly_db_result_error(db, res, err);
         PQclear(res);
         if (!resend(was_idle, err, attempt)) return NULL;
     }
@@ -171,7 +170,7 @@ PGresult *tly_db_query(tly_db *db, const char *sql, const char *const *params, i
         bool was_idle = idle(db);
         PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) == expect) return res;
-        result_error(db, res, err);
+        tly_db_result_error(db, res, err);
         PQclear(res);
         if (!resend(was_idle, err, attempt)) return NULL;
     }
@@ -184,7 +183,7 @@ int tly_db_command(tly_db *db, const char *sql, tly_db_error *err)
         bool was_idle = idle(db);
         PGresult *res = PQexec(db->conn, sql);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        if (!ok) result_error(db, res, err);
+        if (!ok) tly_db_result_error(db, res, err);
         PQclear(res);
         if (ok) return 0;
         if (!resend(was_idle, err, attempt)) return -1;

@@ -51,5 +51,9 @@ int tly_db_command(tly_db *db, const char *sql, tly_db_error *err) TLY_NONNULL(1
     TLY_MUST_CHECK;
 /* The connection, for modules that need libpq directly (COPY); NULL when not connected. */
 PGconn *tly_db_conn(tly_db *db) TLY_NONNULL(1);
+/* Fills err from a failed result of such direct use (NULL: the connection's own error), as every
+ * statement's failure is filled: counted, classified, and a broken connection dropped so that the
+ * next call reconnects (tly_db_conn is then NULL). */
+void tly_db_result_error(tly_db *db, const PGresult *res, tly_db_error *err) TLY_NONNULL(1, 3);
 
 #endif

@@ -4,12 +4,9 @@
 #include "event_copy.h"
 #include "log.h"
 #include "mem.h"
-#include "metrics.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 static const tly_db_stmt stmt_claim = {
     "claim_events", "SELECT tally_claim_events($1::integer[], $2::text[])", 2};
@@ -87,33 +84,14 @@ static int claim(tly_db *db, tly_store_job *const *jobs, entry *entries, size_t 
     return 0;
 }
 
-static void copy_error(PGconn *conn, const PGresult *res, tly_db_error *err)
-{
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-    err->unreachable = PQstatus(conn) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
-                       (state && strcmp(state, "57P01") == 0);
-    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state ? state : "");
-    snprintf(err->message, sizeof err->message, "COPY events: %s", msg && *msg ? msg : "failed");
-    size_t n = strlen(err->message);
-    while (n && (err->message[n - 1] == '\n' || err->message[n - 1] == ' ')) err->message[--n] = '\0';
-    tly_metrics_inc(TLY_METRIC_DB_ERRORS);
-}
-
 /* Sends the events to store with COPY FROM STDIN. 0 ok, -1 with err. */
 static int copy_kept(tly_db *db, tly_store_job *const *jobs, const entry *entries, size_t total,
                      tly_db_error *err)
 {
     PGconn *conn = tly_db_conn(db);
-    if (!conn) {
-        err->unreachable = true;
-        snprintf(err->sqlstate, sizeof err->sqlstate, "%s", "");
-        snprintf(err->message, sizeof err->message, "COPY events: not connected");
-        return -1;
-    }
-    PGresult *res = PQexec(conn, copy_sql);
+    PGresult *res = conn ? PQexec(conn, copy_sql) : NULL;
     if (PQresultStatus(res) != PGRES_COPY_IN) {
-        copy_error(conn, res, err);
+        tly_db_result_error(db, res, err);
         PQclear(res);
         return -1;
     }
@@ -135,13 +113,14 @@ static int copy_kept(tly_db *db, tly_store_job *const *jobs, const entry *entrie
     bool failed = false;
     while ((res = PQgetResult(conn))) {
         if (!failed && PQresultStatus(res) != PGRES_COMMAND_OK) {
-            copy_error(conn, res, err);
+            tly_db_result_error(db, res, err);
             failed = true;
         }
         PQclear(res);
+        if (failed && !tly_db_conn(db)) break;   /* dropped as broken: nothing more to read */
     }
     if (!failed && !sent) {
-        copy_error(conn, NULL, err);
+        tly_db_result_error(db, NULL, err);
         failed = true;
     }
     return failed ? -1 : 0;

@@ -4,7 +4,6 @@
 #include "store_postgresql_export.h"
 
 #include <stdio.h>
-#include <string.h>
 
 static const char export_sql[] =
     "SELECT to_char(e.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), e.event_id, e.name, "
@@ -32,12 +31,13 @@ static void abandon(PGconn *conn)
     while ((res = PQgetResult(conn))) PQclear(res);
 }
 
-static int fail(PGconn *conn, const char *message, tly_db_error *err)
+/* Fills err as for any failed statement (res NULL: the connection's error), then stops the query
+ * unless the connection was dropped as broken. */
+static int fail(tly_db *db, PGresult *res, tly_db_error *err)
 {
-    memset(err, 0, sizeof *err);
-    snprintf(err->message, sizeof err->message, "%s", message);
-    err->unreachable = PQstatus(conn) != CONNECTION_OK;
-    abandon(conn);
+    tly_db_result_error(db, res, err);
+    PQclear(res);
+    if (tly_db_conn(db)) abandon(tly_db_conn(db));
     return -1;
 }
 
@@ -50,7 +50,7 @@ int tly_pg_export_events(tly_db *db, int property_pk, const char *from, const ch
     snprintf(pk, sizeof pk, "%d", property_pk);
     const char *params[] = {pk, from, to};
     if (!PQsendQueryParams(conn, export_sql, 3, NULL, params, NULL, NULL, 0) || !PQsetSingleRowMode(conn))
-        return fail(conn, PQerrorMessage(conn), err);
+        return fail(db, NULL, err);
     PGresult *res;
     while ((res = PQgetResult(conn))) {
         ExecStatusType status = PQresultStatus(res);
@@ -65,10 +65,7 @@ int tly_pg_export_events(tly_db *db, int property_pk, const char *from, const ch
                 return 0;
             }
         } else if (status != PGRES_TUPLES_OK) {
-            char message[256];
-            snprintf(message, sizeof message, "%s", PQresultErrorMessage(res));
-            PQclear(res);
-            return fail(conn, message, err);
+            return fail(db, res, err);
         } else {
             PQclear(res);
         }
