@@ -460,19 +460,25 @@ static void context_free(context *c)
 
 typedef int (*sql_builder)(const tly_report_spec *, const tly_ch_report_context *, tly_buf *);
 
+/* Runs the SQL a builder made (built: the builder's result, non-zero when the query would be too
+ * large) and frees it. */
+static int run_built(int built, tly_buf *sql, tly_rows *out, tly_db_error *err)
+{
+    int rc = TLY_STORE_TOO_LARGE;
+    if (built == 0) {
+        tly_buf_append_str(sql, " FORMAT JSONCompact");
+        rc = run(tly_buf_cstr(sql), NULL, 0, out, err);
+    }
+    tly_buf_free(sql);
+    return rc;
+}
+
 static int report(tly_db *db, const tly_report_spec *spec, sql_builder build, tly_rows *out, tly_db_error *err)
 {
     context c;
     if (context_load(db, spec->property_pk, &c, err) != 0) return -1;
     tly_buf sql = {0};
-    int rc = build(spec, &c.cx, &sql);
-    if (rc == 0) {
-        tly_buf_append_str(&sql, " FORMAT JSONCompact");
-        rc = run(tly_buf_cstr(&sql), NULL, 0, out, err);
-    } else {
-        rc = TLY_STORE_TOO_LARGE;
-    }
-    tly_buf_free(&sql);
+    int rc = run_built(build(spec, &c.cx, &sql), &sql, out, err);
     context_free(&c);
     return rc;
 }
@@ -544,14 +550,7 @@ static int ch_funnel(tly_db *db, const tly_report_spec *spec, const tly_filter *
     context c;
     if (context_load(db, spec->property_pk, &c, err) != 0) return -1;
     tly_buf sql = {0};
-    int rc = tly_ch_funnel_sql(spec, steps, n_steps, &c.cx, &sql);
-    if (rc == 0) {
-        tly_buf_append_str(&sql, " FORMAT JSONCompact");
-        rc = run(tly_buf_cstr(&sql), NULL, 0, out, err);
-    } else {
-        rc = TLY_STORE_TOO_LARGE;
-    }
-    tly_buf_free(&sql);
+    int rc = run_built(tly_ch_funnel_sql(spec, steps, n_steps, &c.cx, &sql), &sql, out, err);
     context_free(&c);
     return rc;
 }
