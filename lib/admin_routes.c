@@ -124,19 +124,12 @@ static void health(tly_admin_ctx *c)
 {
     tly_db_error err = {0};
     PGresult *res = tly_db_query(c->db, "SELECT 1", NULL, 0, PGRES_TUPLES_OK, &err);
-    const tly_events_store_ops *store = tly_events_store();
     if (res) {
         PQclear(res);
-        if (store->ping && store->ping(&err) != 0) {
-            tly_resp_header(c->resp, "Retry-After", "5");
-            char why[sizeof err.message + 64];
-            snprintf(why, sizeof why, "events store %s unavailable: %s", store->name, err.message);
-            tly_admin_reply(c, 503, json_pack("{s:s, s:s, s:s, s:s}", "status", "degraded", "db", "ok", store->name,
-                                              "unreachable", "error", why));
-            return;
-        }
-        tly_admin_reply(c, 200, store->ping ? json_pack("{s:s, s:s, s:s}", "status", "ok", "db", "ok", store->name, "ok")
-                                            : json_pack("{s:s, s:s}", "status", "ok", "db", "ok"));
+        int status;
+        json_t *body = tly_events_store_health(&status);
+        if (status != 200) tly_resp_header(c->resp, "Retry-After", "5");
+        tly_admin_reply(c, status, body);
     } else {
         tly_resp_header(c->resp, "Retry-After", "5");
         tly_admin_reply(c, 503, json_pack("{s:s, s:s}", "status", "degraded", "db", "unreachable"));

@@ -18,3 +18,17 @@ const tly_events_store_ops *tly_events_store(void)
 {
     return selected;
 }
+
+json_t *tly_events_store_health(int *status)
+{
+    tly_db_error err = {0};
+    *status = 200;
+    if (!selected->ping) return json_pack("{s:s, s:s}", "status", "ok", "db", "ok");
+    if (selected->ping(&err) == 0)
+        return json_pack("{s:s, s:s, s:s}", "status", "ok", "db", "ok", selected->name, "ok");
+    *status = 503;
+    char why[sizeof err.message + 64];
+    snprintf(why, sizeof why, "events store %s unavailable: %s", selected->name, err.message);
+    return json_pack("{s:s, s:s, s:s, s:s}", "status", "degraded", "db", "ok", selected->name, "unreachable",
+                     "error", why);
+}

@@ -114,4 +114,9 @@ int tly_events_store_setup(const tly_conf *conf, char *err, size_t errlen) TLY_N
 /* The selected store; postgresql until tly_events_store_setup chose another. */
 const tly_events_store_ops *tly_events_store(void);
 
+/* The body of a health check whose PostgreSQL answered, with *status: 200 {"status": "ok", "db":
+ * "ok"} (and "<store>": "ok" for a store outside PostgreSQL), or 503 with "<store>": "unreachable"
+ * and an error naming it when that store does not answer. */
+json_t *tly_events_store_health(int *status) TLY_NONNULL(1);
+
 #endif

@@ -718,20 +718,13 @@ void tly_ingest_health(tly_ingest *ing, tly_resp *resp)
     pthread_mutex_lock(&ing->lock);
     PGresult *res = tly_db_exec(ing->db, &stmt_health, NULL, PGRES_TUPLES_OK, &dberr);
     pthread_mutex_unlock(&ing->lock);
-    const tly_events_store_ops *store = tly_events_store();
     if (res) {
         PQclear(res);
         /* Events stored elsewhere (ClickHouse): that store must answer too, or ingest spools. */
-        if (store->ping && store->ping(&dberr) != 0) {
-            tly_resp_header(resp, "Retry-After", RETRY_AFTER_SECONDS);
-            char why[sizeof dberr.message + 64];
-            snprintf(why, sizeof why, "events store %s unavailable: %s", store->name, dberr.message);
-            tly_resp_json(resp, 503, json_pack("{s:s, s:s, s:s, s:s}", "status", "degraded", "db", "ok",
-                                               store->name, "unreachable", "error", why));
-            return;
-        }
-        tly_resp_json(resp, 200, store->ping ? json_pack("{s:s, s:s, s:s}", "status", "ok", "db", "ok", store->name, "ok")
-                                             : json_pack("{s:s, s:s}", "status", "ok", "db", "ok"));
+        int status;
+        json_t *body = tly_events_store_health(&status);
+        if (status != 200) tly_resp_header(resp, "Retry-After", RETRY_AFTER_SECONDS);
+        tly_resp_json(resp, status, body);
         return;
     }
     tly_resp_header(resp, "Retry-After", RETRY_AFTER_SECONDS);
