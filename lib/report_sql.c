@@ -121,6 +121,7 @@ typedef struct shared {
     int32_t from_day_n, to_day_n;
     int ts_lo, ts_hi;    /* instants surely before and after the range (0: not a parameter yet) */
     bool rollups;        /* closed, summarised days come from rollup_days */
+    bool live;           /* days under way come from live_days and the tail of raw events */
     char from_day[48], to_day[48];   /* the range's first and last day as SQL dates */
 } shared;
 
@@ -169,6 +170,8 @@ static void not_rolled(tly_sql *q, const shared *sh, const char *instant)
 {
     if (sh->rollups)
         tly_sql_add(q, " AND (%s AT TIME ZONE $%d)::date NOT IN (SELECT day FROM rolled)", instant, sh->tz);
+    if (sh->live)
+        tly_sql_add(q, " AND (%s AT TIME ZONE $%d)::date NOT IN (SELECT day FROM live)", instant, sh->tz);
 }
 
 /* A day at UTC midnight as a parameter. */
@@ -288,6 +291,39 @@ static void rollup_part(tly_sql *q, const tly_report_spec *spec, const shared *s
     tly_sql_add(q, " AND r.day = ANY (ARRAY(SELECT day FROM rolled))");
 }
 
+/* The live figures of days under way, as of the sessioniser's mark (migration 017). */
+static void live_part(tly_sql *q, const tly_report_spec *spec, const shared *sh)
+{
+    tly_sql_add(q, "SELECT l.day::timestamp%s, l.visitors, l.pageviews, l.events, l.sessions, l.bounces, "
+                   "l.duration::bigint FROM live_days l WHERE l.property_pk = $%d AND l.dim = '%s'"
+                   " AND l.day = ANY (ARRAY(SELECT day FROM live))",
+                spec->n_group_by == 1 ? ", l.value" : "", sh->pk, spec->n_group_by == 1 ? "path" : "total");
+}
+
+/* The events of live days stored after the sessioniser's mark (seconds' worth): their pageviews
+ * and events add up; a visitor counts when not yet in the day's set of visitors (per path: of
+ * those who viewed it). Their visits are not in `sessions` yet either, so visit figures are the
+ * live rows' alone, as raw days' are the visits table's. */
+static void tail_part(tly_sql *q, const tly_report_spec *spec, const shared *sh)
+{
+    bool by_path = spec->n_group_by == 1;
+    tly_sql_add(q, "SELECT (t.ts AT TIME ZONE $%d)::date::timestamp%s, count(DISTINCT t.visitor) FILTER (WHERE ",
+                sh->tz, by_path ? ", t.path" : "");
+    if (by_path)
+        tly_sql_add(q, "t.name = 'pageview' AND NOT EXISTS (SELECT 1 FROM live_page_visitors v"
+                       " WHERE v.property_pk = $%d AND v.day = (t.ts AT TIME ZONE $%d)::date AND v.path = t.path"
+                       " AND v.visitor = t.visitor)", sh->pk, sh->tz);
+    else
+        tly_sql_add(q, "NOT EXISTS (SELECT 1 FROM live_visitors v WHERE v.property_pk = $%d"
+                       " AND v.day = (t.ts AT TIME ZONE $%d)::date AND v.visitor = t.visitor)", sh->pk, sh->tz);
+    tly_sql_add(q, "), count(*) FILTER (WHERE t.name = 'pageview'), count(*), 0::bigint, 0::bigint, 0::bigint"
+                   " FROM tally_live_tail($%d, (SELECT tally_day_start(min(day), $%d) FROM live),"
+                   " (SELECT tally_day_start(max(day) + 1, $%d) FROM live)) t"
+                   " WHERE (t.ts AT TIME ZONE $%d)::date IN (SELECT day FROM live)",
+                sh->pk, sh->tz, sh->tz, sh->tz);
+    group_list(q, spec->n_group_by);
+}
+
 static const char *interval_unit(tly_interval iv)
 {
     switch (iv) {
@@ -333,7 +369,7 @@ static void order_and_page(tly_sql *q, const tly_report_spec *spec, bool dated)
 
 /* The parameters every part shares, and the two CTEs that say which days come from where:
  * rolled (closed days with current rollups) and raw (the span of the other days, as instants). */
-static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool rollups)
+static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool rollups, bool live)
 {
     char n[16];
     snprintf(n, sizeof n, "%d", spec->property_pk);
@@ -344,6 +380,7 @@ static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool ro
     snprintf(n, sizeof n, "%d", (int)spec->to_day);
     sh->to = tly_sql_param(q, n);
     sh->rollups = rollups;
+    sh->live = rollups && live;
     snprintf(sh->from_day, sizeof sh->from_day, "(date '1970-01-01' + $%d::int)", sh->from);
     snprintf(sh->to_day, sizeof sh->to_day, "(date '1970-01-01' + $%d::int)", sh->to);
     sh->from_day_n = spec->from_day;
@@ -356,18 +393,24 @@ static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool ro
                        " AND r.day BETWEEN %s AND %s AND NOT EXISTS (SELECT 1 FROM rollup_dirty d"
                        " WHERE d.property_pk = r.property_pk AND d.day = r.day)), ",
                     sh->pk, sh->from_day, sh->to_day);
+    if (sh->live)
+        tly_sql_add(q, "live AS MATERIALIZED (SELECT l.day FROM live_days l WHERE l.property_pk = $%d"
+                       " AND l.dim = 'total' AND l.value = '' AND l.day BETWEEN %s AND %s"
+                       " AND l.day NOT IN (SELECT day FROM rolled)), ",
+                    sh->pk, sh->from_day, sh->to_day);
     tly_sql_add(q, "raw AS MATERIALIZED (SELECT tally_day_start(min(g.d)::date, $%d) AS lo,"
                    " tally_day_start(max(g.d)::date + 1, $%d) AS hi"
-                   " FROM generate_series(%s::timestamp, %s::timestamp, interval '1 day') AS g(d)%s), ",
+                   " FROM generate_series(%s::timestamp, %s::timestamp, interval '1 day') AS g(d)%s%s), ",
                 sh->tz, sh->tz, sh->from_day, sh->to_day,
-                rollups ? " WHERE g.d::date NOT IN (SELECT day FROM rolled)" : "");
+                rollups ? " WHERE g.d::date NOT IN (SELECT day FROM rolled)" : "",
+                sh->live ? " AND g.d::date NOT IN (SELECT day FROM live)" : "");
 }
 
 int tly_report_revenue_sql(const tly_report_spec *spec, tly_sql *q)
 {
     shared sh;
     bool rollups = spec->n_filters == 0;
-    prelude(q, spec, &sh, rollups);
+    prelude(q, spec, &sh, rollups, false);
     tly_sql_add(q, "money (goal, currency, amount) AS (");
     if (rollups)
         tly_sql_add(q, "SELECT goal, currency, amount FROM rollup_revenue WHERE property_pk = $%d"
@@ -382,7 +425,7 @@ int tly_report_revenue_sql(const tly_report_spec *spec, tly_sql *q)
 int tly_report_revenue_by_sql(const tly_report_spec *spec, tly_sql *q)
 {
     shared sh;
-    prelude(q, spec, &sh, false);
+    prelude(q, spec, &sh, false, false);
     bool keyed = spec->n_group_by == 1;
     tly_sql_add(q, "v AS MATERIALIZED (SELECT s.property_pk, s.visitor, s.started_at, s.last_seen, %s AS k1"
                    " FROM sessions s WHERE s.property_pk = $%d AND s.started_at >= (SELECT lo FROM raw)"
@@ -412,7 +455,7 @@ int tly_report_revenue_by_sql(const tly_report_spec *spec, tly_sql *q)
 int tly_report_funnel_sql(const tly_report_spec *spec, const tly_filter *steps, size_t n_steps, tly_sql *q)
 {
     shared sh;
-    prelude(q, spec, &sh, false);
+    prelude(q, spec, &sh, false, false);
     tly_sql_add(q, "v AS MATERIALIZED (SELECT s.property_pk, s.session, s.visitor, s.started_at, s.last_seen"
                    " FROM sessions s WHERE s.property_pk = $%d AND s.started_at >= (SELECT lo FROM raw)"
                    " AND s.started_at < (SELECT hi FROM raw)", sh.pk);
@@ -446,15 +489,23 @@ int tly_report_funnel_sql(const tly_report_spec *spec, const tly_filter *steps, 
 int tly_report_sql(const tly_report_spec *spec, tly_sql *q)
 {
     shared sh;
-    prelude(q, spec, &sh,
-            spec->n_filters == 0 && spec->n_group_by <= 1 && spec->interval != TLY_INTERVAL_HOUR);
     tly_report_mode mode = tly_report_mode_of(spec);
+    /* Days under way have live figures for the whole site and per path (017). */
+    bool live = mode == TLY_REPORT_TOTAL || (spec->n_group_by == 1 && spec->group_by[0].kind == TLY_DIM_PATH);
+    prelude(q, spec, &sh,
+            spec->n_filters == 0 && spec->n_group_by <= 1 && spec->interval != TLY_INTERVAL_HOUR, live);
     const char *from_day = sh.from_day, *to_day = sh.to_day;
     tly_sql_add(q, "parts (bucket");
     for (size_t i = 0; i < spec->n_group_by; i++) tly_sql_add(q, ", k%zu", i + 1);
     tly_sql_add(q, ", " FIGURES ") AS (");
     if (sh.rollups) {
         rollup_part(q, spec, &sh);
+        tly_sql_add(q, " UNION ALL ");
+    }
+    if (sh.live) {
+        live_part(q, spec, &sh);
+        tly_sql_add(q, " UNION ALL ");
+        tail_part(q, spec, &sh);
         tly_sql_add(q, " UNION ALL ");
     }
     switch (mode) {

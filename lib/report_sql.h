@@ -3,8 +3,11 @@
  *
  * Closed days that the rollup job has summarised (rollup_state, and not marked dirty since) are
  * read from rollup_days when the question allows it (no filters, at most one dimension, no hourly
- * interval); every other day is computed from raw events and visits. Both produce the same daily
- * partial figures, which are then added up, so a day reads the same either way.
+ * interval). Days under way that the sessioniser keeps live figures of (live_days: the site's and
+ * each path's) are read from them, plus the events stored after its mark, when the question is
+ * the site's or per path under the same conditions. Every other day is computed from raw events
+ * and visits. All produce the same daily partial figures, which are then added up, so a day reads
+ * the same either way.
  *
  * Figures: visitors (distinct visitor hashes per day, added up over days: the hash changes every
  * day, so a person counts once per day; per path, the visitors who viewed it), pageviews, events, sessions, bounces (visits with at most
