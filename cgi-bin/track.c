@@ -87,7 +87,7 @@ static void *worker(void *arg)
          * a lock around accept() would cost a wake-up per request. */
         if (FCGX_Accept_r(&fr) < 0) break;
         serve(ing, &req, &resp, &tly_io_fcgx_ops, &fr);
-        FCGX_Finish_r(&fr);
+        tly_io_fcgx_finish(&fr);
     }
     FCGX_Free(&fr, 1);
     tly_req_free(&req);

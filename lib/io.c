@@ -62,6 +62,16 @@ static int fcgx_write(void *ctx, const char *buf, size_t len)
 
 const tly_io_ops tly_io_fcgx_ops = {fcgx_param, fcgx_read, fcgx_write};
 
+void tly_io_fcgx_finish(void *ctx)
+{
+    FCGX_Request *r = ctx;
+    /* The end of stdin is usually in the buffer already (the server sends it with the body). A
+     * request whose body was left unread (refused by its length) keeps the lingering close, which
+     * reads the rest so that the server can finish sending and read the answer. */
+    if (r->in && FCGX_GetChar(r->in) == EOF && FCGX_HasSeenEOF(r->in) == EOF) FCGX_Detach(r);
+    FCGX_Finish_r(r);
+}
+
 /* --- memory, for unit tests --------------------------------------------------------------- */
 
 static const char *mem_param(void *ctx, const char *name)
@@ -205,7 +215,7 @@ static void serve_fastcgi(tly_io_handler *handle, void *app, tly_req *req)
         tly_req_begin(req, &tly_io_fcgx_ops, &fr);
         handle(app, req);
         tly_req_reset(req);
-        FCGX_Finish_r(&fr);
+        tly_io_fcgx_finish(&fr);
     }
     FCGX_Free(&fr, 1);
 }

@@ -60,6 +60,12 @@ typedef struct tly_body_error {
 int tly_req_read_body(tly_req *req, size_t max_bytes, tly_body_error *err) TLY_NONNULL(1, 3)
     TLY_MUST_CHECK;
 
+/* Ends an accepted FastCGI request (ctx: its FCGX_Request *): sends what is left of the answer
+ * and closes the connection, unless the web server keeps it. Once the server has sent all of the
+ * request, the connection is closed at once: libfcgi's lingering close (shut down, then wait for
+ * the server to hang up) would put the thread to sleep once more per request. */
+void tly_io_fcgx_finish(void *ctx) TLY_NONNULL(1);
+
 /* Answers one request: reads it through req and writes the whole response before returning. */
 typedef void tly_io_handler(void *app, tly_req *req);
 
