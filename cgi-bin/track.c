@@ -101,7 +101,7 @@ static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
 {
     int threads = conf->ingest_threads;
     FCGX_Init();
-    if (tly_ingest_start_writer(ing, "tally-track") != 0) return 1;
+    if (tly_ingest_start_group_commit(ing, "tally-track") != 0) return 1;
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);

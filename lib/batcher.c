@@ -6,16 +6,22 @@
 #include "timeparse.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A request waiting for its rows to be committed. Each has a condition of its own, so that a
- * commit wakes exactly the requests whose rows it carried, not every waiting thread. */
+/* What a waiting request is woken for. */
+typedef enum role { WAITING, FINISHED, LEADER } role;
+
+/* A request whose rows are to be committed. It sleeps on a semaphore of its own, posted once by
+ * whoever decides its fate, outside the lock: a condition variable would wake it only for it to
+ * wait again for the lock still held by the waker. (A semaphore may be destroyed as soon as its
+ * sem_wait returns, even while sem_post is returning.) */
 typedef struct pending {
     tly_store_job *job;
-    pthread_cond_t done;      /* signalled once finished is set */
-    bool finished;
+    sem_t wake;
+    role role;
     int rc;
     tly_db_error err;
     struct pending *next;
@@ -23,62 +29,70 @@ typedef struct pending {
 
 struct tly_batcher {
     pthread_mutex_t lock;
-    pthread_cond_t wake;      /* the writer: work arrived, or stop */
-    pending *head, *tail;
-    bool stopping;
+    pending *head, *tail;     /* queued requests, not yet taken by a leader */
+    bool committing;          /* a leader is storing a batch */
     size_t max_jobs;
-    tly_db *db;
+    tly_db *db;               /* used by the leader only */
     tly_spool *spool;         /* borrowed; NULL: none */
-    pthread_t thread;
+    pending **batch;          /* the leader's, max_jobs each */
+    tly_store_job **jobs;
 };
 
-/* Takes up to max_jobs waiting requests off the queue. Called with the lock held. */
-static size_t take(tly_batcher *b, pending **batch)
+/* Takes up to max_jobs queued requests. Called with the lock held. */
+static size_t take(tly_batcher *b)
 {
     size_t n = 0;
     while (b->head && n < b->max_jobs) {
-        batch[n++] = b->head;
+        b->batch[n++] = b->head;
         b->head = b->head->next;
     }
     if (!b->head) b->tail = NULL;
     return n;
 }
 
-static void *writer(void *arg)
+/* Stores the jobs of a batch in one transaction (or the spool). Called without the lock. */
+static int commit(tly_batcher *b, size_t n, tly_db_error *err)
 {
-    tly_batcher *b = arg;
-    pending **batch = tly_xcalloc(b->max_jobs, sizeof *batch);
-    tly_store_job **jobs = tly_xcalloc(b->max_jobs, sizeof *jobs);
-    pthread_mutex_lock(&b->lock);
-    for (;;) {
-        while (!b->head && !b->stopping) pthread_cond_wait(&b->wake, &b->lock);
-        if (!b->head) break;   /* stopping, and nothing left */
-        /* No waiting for company: whatever queued up during the last commit is the batch. */
-        size_t n = take(b, batch);
-        pthread_mutex_unlock(&b->lock);
-        for (size_t i = 0; i < n; i++) jobs[i] = batch[i]->job;
-        tly_db_error err;
-        memset(&err, 0, sizeof err);
-        int64_t started = tly_time_now_ms();
-        double clock = tly_metrics_clock();
-        int rc = tly_store_durably(b->db, b->spool, jobs, n, &err);
-        tly_log_debug("writer: %zu requests in %lld ms", n, (long long)(tly_time_now_ms() - started));
-        size_t events = 0;
-        for (size_t i = 0; i < n; i++) events += json_array_size(jobs[i]->rows);
-        tly_metrics_observe(TLY_HISTOGRAM_BATCH_EVENTS, (double)events);
-        tly_metrics_observe(TLY_HISTOGRAM_COMMIT_SECONDS, tly_metrics_clock() - clock);
-        pthread_mutex_lock(&b->lock);
-        for (size_t i = 0; i < n; i++) {
-            batch[i]->rc = rc;
-            batch[i]->err = err;
-            batch[i]->finished = true;
-            pthread_cond_signal(&batch[i]->done);
-        }
-    }
+    for (size_t i = 0; i < n; i++) b->jobs[i] = b->batch[i]->job;
+    memset(err, 0, sizeof *err);
+    double clock = tly_metrics_clock();
+    int rc = tly_store_durably(b->db, b->spool, b->jobs, n, err);
+    double seconds = tly_metrics_clock() - clock;
+    tly_log_debug("group commit: %zu requests in %.1f ms", n, seconds * 1000);
+    size_t events = 0;
+    for (size_t i = 0; i < n; i++) events += json_array_size(b->jobs[i]->rows);
+    tly_metrics_observe(TLY_HISTOGRAM_BATCH_EVENTS, (double)events);
+    tly_metrics_observe(TLY_HISTOGRAM_COMMIT_SECONDS, seconds);
+    return rc;
+}
+
+/* The leader's work: stores what is queued (its own request first) in one transaction, wakes
+ * the requests it carried, and hands what arrived meanwhile to the first of those requests, which
+ * leads the next batch. Called with the lock held and committing set; returns without the lock. */
+static void lead(tly_batcher *b, pending *self)
+{
+    size_t n = take(b);
     pthread_mutex_unlock(&b->lock);
-    free(batch);
-    free(jobs);
-    return NULL;
+    tly_db_error err;
+    int rc = commit(b, n, &err);
+    self->rc = rc;
+    if (rc != 0) self->err = err;
+    for (size_t i = 0; i < n; i++) {
+        pending *p = b->batch[i];
+        if (p == self) continue;
+        p->rc = rc;
+        if (rc != 0) p->err = err;
+        p->role = FINISHED;
+        sem_post(&p->wake);
+    }
+    pthread_mutex_lock(&b->lock);
+    pending *next = b->head;
+    b->committing = next != NULL;
+    pthread_mutex_unlock(&b->lock);
+    if (next) {
+        next->role = LEADER;
+        sem_post(&next->wake);
+    }
 }
 
 tly_batcher *tly_batcher_start(const char *conninfo, const char *application_name, size_t max_jobs,
@@ -86,34 +100,36 @@ tly_batcher *tly_batcher_start(const char *conninfo, const char *application_nam
 {
     tly_batcher *b = tly_xcalloc(1, sizeof *b);
     pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->wake, NULL);
     b->max_jobs = max_jobs ? max_jobs : 1;
     b->spool = spool;
     b->db = tly_db_new(conninfo, application_name);
-    if (pthread_create(&b->thread, NULL, writer, b) != 0) {
-        tly_log_error("cannot start the writer thread");
-        tly_db_free(b->db);
-        free(b);
-        return NULL;
-    }
+    b->batch = tly_xcalloc(b->max_jobs, sizeof *b->batch);
+    b->jobs = tly_xcalloc(b->max_jobs, sizeof *b->jobs);
     return b;
 }
 
 int tly_batcher_store(tly_batcher *b, tly_store_job *job, tly_db_error *err)
 {
-    pending p = {.job = job};
-    pthread_cond_init(&p.done, NULL);
+    pending p = {.job = job, .role = WAITING};
+    sem_init(&p.wake, 0, 0);
     pthread_mutex_lock(&b->lock);
-    bool writer_idle = !b->head;
     if (b->tail) b->tail->next = &p;
     else b->head = &p;
     b->tail = &p;
-    /* A queue that was not empty has already woken the writer (or it is committing and will look
-     * again): one wake-up per batch, not one per request. */
-    if (writer_idle) pthread_cond_signal(&b->wake);
-    while (!p.finished) pthread_cond_wait(&p.done, &b->lock);
-    pthread_mutex_unlock(&b->lock);
-    pthread_cond_destroy(&p.done);
+    if (b->committing) {
+        /* A leader is committing: this request waits to be stored by the next batch, or to lead
+         * it. Nobody else touches p once its semaphore is posted. */
+        pthread_mutex_unlock(&b->lock);
+        while (sem_wait(&p.wake) != 0) {}
+        if (p.role == LEADER) {
+            pthread_mutex_lock(&b->lock);
+            lead(b, &p);
+        }
+    } else {
+        b->committing = true;
+        lead(b, &p);
+    }
+    sem_destroy(&p.wake);
     if (p.rc != 0) *err = p.err;
     return p.rc;
 }
@@ -121,13 +137,10 @@ int tly_batcher_store(tly_batcher *b, tly_store_job *job, tly_db_error *err)
 void tly_batcher_stop(tly_batcher *b)
 {
     if (!b) return;
-    pthread_mutex_lock(&b->lock);
-    b->stopping = true;
-    pthread_cond_signal(&b->wake);
-    pthread_mutex_unlock(&b->lock);
-    pthread_join(b->thread, NULL);
+    /* Every request has returned from tly_batcher_store by now: nothing is queued. */
     tly_db_free(b->db);
     pthread_mutex_destroy(&b->lock);
-    pthread_cond_destroy(&b->wake);
+    free(b->batch);
+    free(b->jobs);
     free(b);
 }

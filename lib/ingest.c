@@ -75,13 +75,13 @@ int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, 
 }
 
 /* At most this many requests share one transaction. */
-#define WRITER_MAX_JOBS 256
+#define GROUP_MAX_JOBS 256
 
-int tly_ingest_start_writer(tly_ingest *ing, const char *program)
+int tly_ingest_start_group_commit(tly_ingest *ing, const char *program)
 {
     char name[64];
     snprintf(name, sizeof name, "%s-writer", program);
-    ing->batcher = tly_batcher_start(ing->conf->database, name, WRITER_MAX_JOBS, ing->spool);
+    ing->batcher = tly_batcher_start(ing->conf->database, name, GROUP_MAX_JOBS, ing->spool);
     return ing->batcher ? 0 : -1;
 }
 
@@ -403,7 +403,7 @@ static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_prope
     return 0;
 }
 
-/* Commits the rows: through the writer thread, or itself without one (plain CGI, one request per
+/* Commits the rows: by group commit, or on its own without it (plain CGI, one request per
  * process). Called with the lock held; returns with it released, so that other requests are
  * prepared meanwhile and join the same transaction, and the answer need not wait for the lock. */
 static int store_batch_unlocking(tly_ingest *ing, const tly_property *prop, json_t *batch, outcome *o,

@@ -35,9 +35,9 @@ typedef struct tly_ingest {
 int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, char *err,
                     size_t errlen) TLY_NONNULL(1, 2, 3, 4) TLY_MUST_CHECK;
 void tly_ingest_close(tly_ingest *ing) TLY_NONNULL(1);
-/* Switches to group commit: a writer thread stores the rows of concurrent requests together.
- * 0 ok, -1 when the thread cannot start. */
-int tly_ingest_start_writer(tly_ingest *ing, const char *program) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
+/* Switches to group commit (batcher.h): the rows of concurrent requests are stored together,
+ * on a connection of their own. 0 ok, -1 when it cannot be set up. */
+int tly_ingest_start_group_commit(tly_ingest *ing, const char *program) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
 
 void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp) TLY_NONNULL(1, 2, 3);
 /* POST /api/event: Plausible's Events API body; answers 202 "ok". */
