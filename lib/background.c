@@ -102,9 +102,6 @@ tly_background *tly_background_start(const char *conninfo, const char *applicati
     bg->sessionize_ms = sessionize_ms;
     bg->next_sessionize_ms = tly_time_now_ms() + sessionize_ms;
     bg->db = tly_db_new(conninfo, application_name);
-    /* The sessioniser's statements look costly to the planner (they forbid sequential scans, which
-     * it prices at "disabled"), so it would JIT-compile them on every run: more CPU than the run. */
-    tly_db_set_options(bg->db, "-c jit=off");
     if (pthread_create(&bg->thread, NULL, loop, bg) != 0) {
         tly_log_error("cannot start the background thread");
         tly_db_free(bg->db);
