@@ -122,6 +122,7 @@ typedef struct shared {
     int ts_lo, ts_hi;    /* instants surely before and after the range (0: not a parameter yet) */
     bool rollups;        /* closed, summarised days come from rollup_days */
     bool live;           /* days under way come from live_days and the tail of raw events */
+    bool weeks;          /* whole rolled-up weeks come from rollup_weeks (no interval asked) */
     char from_day[48], to_day[48];   /* the range's first and last day as SQL dates */
 } shared;
 
@@ -288,7 +289,18 @@ static void rollup_part(tly_sql *q, const tly_report_spec *spec, const shared *s
     tly_sql_value(q, label);
     /* Each rolled day is one range of the key (property, day, dimension): whatever the dimension,
      * only its rows of the asked days are read. */
-    tly_sql_add(q, " AND r.day = ANY (ARRAY(SELECT day FROM rolled))");
+    if (!sh->weeks) {
+        tly_sql_add(q, " AND r.day = ANY (ARRAY(SELECT day FROM rolled))");
+        return;
+    }
+    /* The days of whole weeks are read as their weeks' sums (017), one range of the key each. */
+    tly_sql_add(q, " AND r.day = ANY (ARRAY(SELECT day FROM rolled WHERE NOT EXISTS (SELECT 1 FROM weeks w"
+                   " WHERE day BETWEEN w.week AND w.week + 6)))"
+                   " UNION ALL SELECT w.week::timestamp%s, w.visitors, w.pageviews, w.events, w.sessions, w.bounces,"
+                   " w.duration FROM rollup_weeks w WHERE w.property_pk = $%d AND w.dim = ",
+                spec->n_group_by == 1 ? ", w.value" : "", sh->pk);
+    tly_sql_value(q, label);
+    tly_sql_add(q, " AND w.week = ANY (ARRAY(SELECT week FROM weeks))");
 }
 
 /* The live figures of days under way, as of the sessioniser's mark (migration 017). */
@@ -367,9 +379,10 @@ static void order_and_page(tly_sql *q, const tly_report_spec *spec, bool dated)
     limit_offset(q, spec);
 }
 
-/* The parameters every part shares, and the two CTEs that say which days come from where:
- * rolled (closed days with current rollups) and raw (the span of the other days, as instants). */
-static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool rollups, bool live)
+/* The parameters every part shares, and the CTEs that say which days come from where: rolled
+ * (closed days with current rollups), weeks (of rolled days, summed), live (days under way with
+ * live figures) and raw (the span of the other days, as instants). */
+static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool rollups, bool live, bool weeks)
 {
     char n[16];
     snprintf(n, sizeof n, "%d", spec->property_pk);
@@ -381,6 +394,7 @@ static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool ro
     sh->to = tly_sql_param(q, n);
     sh->rollups = rollups;
     sh->live = rollups && live;
+    sh->weeks = rollups && weeks;
     snprintf(sh->from_day, sizeof sh->from_day, "(date '1970-01-01' + $%d::int)", sh->from);
     snprintf(sh->to_day, sizeof sh->to_day, "(date '1970-01-01' + $%d::int)", sh->to);
     sh->from_day_n = spec->from_day;
@@ -392,6 +406,12 @@ static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool ro
         tly_sql_add(q, "rolled AS MATERIALIZED (SELECT r.day FROM rollup_state r WHERE r.property_pk = $%d"
                        " AND r.day BETWEEN %s AND %s AND NOT EXISTS (SELECT 1 FROM rollup_dirty d"
                        " WHERE d.property_pk = r.property_pk AND d.day = r.day)), ",
+                    sh->pk, sh->from_day, sh->to_day);
+    /* Weeks whose seven days are all within the range, rolled up and clean. */
+    if (sh->weeks)
+        tly_sql_add(q, "weeks AS MATERIALIZED (SELECT w.week FROM rollup_week_state w WHERE w.property_pk = $%d"
+                       " AND w.week >= %s AND w.week + 6 <= %s"
+                       " AND (SELECT count(*) FROM rolled r WHERE r.day BETWEEN w.week AND w.week + 6) = 7), ",
                     sh->pk, sh->from_day, sh->to_day);
     if (sh->live)
         tly_sql_add(q, "live AS MATERIALIZED (SELECT l.day FROM live_days l WHERE l.property_pk = $%d"
@@ -410,7 +430,7 @@ int tly_report_revenue_sql(const tly_report_spec *spec, tly_sql *q)
 {
     shared sh;
     bool rollups = spec->n_filters == 0;
-    prelude(q, spec, &sh, rollups, false);
+    prelude(q, spec, &sh, rollups, false, false);
     tly_sql_add(q, "money (goal, currency, amount) AS (");
     if (rollups)
         tly_sql_add(q, "SELECT goal, currency, amount FROM rollup_revenue WHERE property_pk = $%d"
@@ -425,7 +445,7 @@ int tly_report_revenue_sql(const tly_report_spec *spec, tly_sql *q)
 int tly_report_revenue_by_sql(const tly_report_spec *spec, tly_sql *q)
 {
     shared sh;
-    prelude(q, spec, &sh, false, false);
+    prelude(q, spec, &sh, false, false, false);
     bool keyed = spec->n_group_by == 1;
     tly_sql_add(q, "v AS MATERIALIZED (SELECT s.property_pk, s.visitor, s.started_at, s.last_seen, %s AS k1"
                    " FROM sessions s WHERE s.property_pk = $%d AND s.started_at >= (SELECT lo FROM raw)"
@@ -455,7 +475,7 @@ int tly_report_revenue_by_sql(const tly_report_spec *spec, tly_sql *q)
 int tly_report_funnel_sql(const tly_report_spec *spec, const tly_filter *steps, size_t n_steps, tly_sql *q)
 {
     shared sh;
-    prelude(q, spec, &sh, false, false);
+    prelude(q, spec, &sh, false, false, false);
     tly_sql_add(q, "v AS MATERIALIZED (SELECT s.property_pk, s.session, s.visitor, s.started_at, s.last_seen"
                    " FROM sessions s WHERE s.property_pk = $%d AND s.started_at >= (SELECT lo FROM raw)"
                    " AND s.started_at < (SELECT hi FROM raw)", sh.pk);
@@ -492,8 +512,9 @@ int tly_report_sql(const tly_report_spec *spec, tly_sql *q)
     tly_report_mode mode = tly_report_mode_of(spec);
     /* Days under way have live figures for the whole site and per path (017). */
     bool live = mode == TLY_REPORT_TOTAL || (spec->n_group_by == 1 && spec->group_by[0].kind == TLY_DIM_PATH);
-    prelude(q, spec, &sh,
-            spec->n_filters == 0 && spec->n_group_by <= 1 && spec->interval != TLY_INTERVAL_HOUR, live);
+    /* Without an interval, whole rolled-up weeks are read as their sums (017). */
+    prelude(q, spec, &sh, spec->n_filters == 0 && spec->n_group_by <= 1 && spec->interval != TLY_INTERVAL_HOUR,
+            live, spec->interval == TLY_INTERVAL_NONE);
     const char *from_day = sh.from_day, *to_day = sh.to_day;
     tly_sql_add(q, "parts (bucket");
     for (size_t i = 0; i < spec->n_group_by; i++) tly_sql_add(q, ", k%zu", i + 1);

@@ -17,6 +17,9 @@
 -- (tally_live_seed: the recent days when this migration is applied). Closing the day into
 -- rollup_days (tally_rollup_day) deletes its live rows; a later event of a closed day leaves it
 -- to rollups and raw events as before.
+--
+-- Also weekly sums of rollups (rollup_weeks, below), so that reports over many closed days read a
+-- row per value and week rather than per day; and two fixes to the sessioniser's cost.
 
 CREATE TABLE live_days (
     property_pk integer NOT NULL,
@@ -388,8 +391,11 @@ BEGIN
     IF tz IS NULL THEN
         RETURN;   -- the property is gone
     END IF;
-    -- The day's live figures give way to its rollups (or to its raw events while it is dirty).
+    -- The day's live figures give way to its rollups (or to its raw events while it is dirty),
+    -- and its week's sums are built again (tally_rollup).
     PERFORM tally_live_forget(p_property, p_day);
+    DELETE FROM rollup_week_state WHERE property_pk = p_property AND week = date_trunc('week', p_day)::date;
+    DELETE FROM rollup_weeks WHERE property_pk = p_property AND week = date_trunc('week', p_day)::date;
     lo := tally_day_start(p_day, tz);
     hi := tally_day_start(p_day + 1, tz);
     DELETE FROM rollup_days WHERE property_pk = p_property AND day = p_day;
@@ -456,11 +462,87 @@ BEGIN
 END $$;
 
 
+-- Weeks of rollups: the rows of a property's seven closed days (Monday to Sunday) added up, so that
+-- a report over many days reads one row per value and week instead of seven. Every figure adds up
+-- across days (visitors too: they are distinct per day). A week is built when all seven of its
+-- days are rolled up and none is dirty; rebuilding one of its days drops it until it is built
+-- again. A report reads a week only while all seven days are still rolled up and not dirty.
+CREATE TABLE rollup_weeks (
+    property_pk integer NOT NULL,
+    week        date NOT NULL,                  -- its Monday
+    dim         text NOT NULL,
+    value       text NOT NULL,
+    visitors    bigint NOT NULL DEFAULT 0,
+    pageviews   bigint NOT NULL DEFAULT 0,
+    events      bigint NOT NULL DEFAULT 0,
+    sessions    bigint NOT NULL DEFAULT 0,
+    bounces     bigint NOT NULL DEFAULT 0,
+    duration    bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (property_pk, week, dim, value)
+);
+CREATE TABLE rollup_week_state (
+    property_pk integer NOT NULL,
+    week        date NOT NULL,
+    built_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (property_pk, week)
+);
+
+-- Builds a week's sums when its seven days are rolled up and clean; returns whether it did.
+CREATE FUNCTION tally_rollup_week(p_property integer, p_week date) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM rollup_week_state WHERE property_pk = p_property AND week = p_week;
+    DELETE FROM rollup_weeks WHERE property_pk = p_property AND week = p_week;
+    IF (SELECT count(*) FROM rollup_state r WHERE r.property_pk = p_property AND r.day BETWEEN p_week AND p_week + 6
+          AND NOT EXISTS (SELECT 1 FROM rollup_dirty d WHERE d.property_pk = r.property_pk AND d.day = r.day)) < 7 THEN
+        RETURN false;
+    END IF;
+    INSERT INTO rollup_weeks (property_pk, week, dim, value, visitors, pageviews, events, sessions, bounces, duration)
+    SELECT p_property, p_week, dim, value, sum(visitors), sum(pageviews), sum(events), sum(sessions), sum(bounces),
+           sum(duration)
+    FROM rollup_days WHERE property_pk = p_property AND day BETWEEN p_week AND p_week + 6
+    GROUP BY dim, value;
+    INSERT INTO rollup_week_state (property_pk, week) VALUES (p_property, p_week);
+    RETURN true;
+END $$;
+
+-- 005's, then the weeks of the days it rolled up.
+CREATE OR REPLACE FUNCTION tally_rollup(max_days integer DEFAULT 50) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    d record;
+    n integer := 0;
+    weeks date[] := '{}';
+    props integer[] := '{}';
+BEGIN
+    FOR d IN
+        SELECT r.property_pk, r.day, r.marked_at
+        FROM rollup_dirty r JOIN properties p ON p.pk = r.property_pk
+        WHERE r.day < (now() AT TIME ZONE p.timezone)::date
+        ORDER BY r.day, r.property_pk
+        LIMIT max_days
+    LOOP
+        PERFORM tally_rollup_day(d.property_pk, d.day);
+        -- A mark made while this day was being rebuilt stays, for the next run.
+        DELETE FROM rollup_dirty
+        WHERE property_pk = d.property_pk AND day = d.day AND marked_at <= d.marked_at;
+        props := props || d.property_pk;
+        weeks := weeks || date_trunc('week', d.day)::date;
+        n := n + 1;
+    END LOOP;
+    PERFORM tally_rollup_week(w.property_pk, w.week)
+    FROM (SELECT DISTINCT u.property_pk, u.week FROM unnest(props, weeks) AS u(property_pk, week)
+          ORDER BY 1, 2) w;
+    RETURN n;
+END $$;
+
 -- A new time zone moves every day boundary, and a deleted property has no figures: their live
--- rows go (the property's days are then read raw until they are rolled up).
+-- rows and weekly sums go (the property's days are then read raw until they are rolled up).
 CREATE FUNCTION tally_live_property_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN
+        DELETE FROM rollup_week_state WHERE property_pk = OLD.pk;
+        DELETE FROM rollup_weeks WHERE property_pk = OLD.pk;
         DELETE FROM live_days WHERE property_pk = OLD.pk;
         DELETE FROM live_visitors WHERE property_pk = OLD.pk;
         DELETE FROM live_page_visitors WHERE property_pk = OLD.pk;
@@ -471,6 +553,10 @@ CREATE TRIGGER properties_live_timezone AFTER UPDATE OF timezone ON properties
     FOR EACH ROW EXECUTE FUNCTION tally_live_property_changed();
 CREATE TRIGGER properties_live_deleted AFTER DELETE ON properties
     FOR EACH ROW EXECUTE FUNCTION tally_live_property_changed();
+
+-- The weeks already rolled up are added up.
+SELECT count(*) FILTER (WHERE tally_rollup_week(w.property_pk, w.week)) AS weeks_built
+FROM (SELECT DISTINCT property_pk, date_trunc('week', day)::date AS week FROM rollup_state ORDER BY 1, 2) w;
 
 -- The days already under way (today and yesterday in each property's zone, not rolled up yet)
 -- start live from their raw events.

@@ -360,8 +360,14 @@ def main():
               "parallel workers %s; %d cores)" % (settings["server_version"].split()[0], settings["shared_buffers"],
                                                   settings["work_mem"], settings["jit"],
                                                   settings["max_parallel_workers_per_gather"], os.cpu_count()))
-        print("  today so far (%s UTC): %d events and %d visits of the main property, read raw by the reports "
-              "(closed days come from rollups)" % (time.strftime("%H:%M", time.gmtime()), today_events, today_visits))
+        tail = h.sql_int("SELECT count(*) FROM events WHERE property_pk = %s AND ts >= %s "
+                         "AND seq > (SELECT done_seq FROM sessionize_state)", main_prop.pk, str(today))
+        live = h.sql_int("SELECT count(*) FROM live_days WHERE property_pk = %s AND dim = 'total' AND day = %s",
+                         main_prop.pk, str(today)) if h.sql_value("SELECT to_regclass('live_days')") else 0
+        print("  today so far (%s UTC): %d events and %d visits of the main property; %s (closed days come from "
+              "rollups)" % (time.strftime("%H:%M", time.gmtime()), today_events, today_visits,
+                            "live figures and the %d events after the sessioniser's mark" % tail if live
+                            else "read raw by the reports"))
         if "static" in http_res:
             print("  HTTP floor: lighttpd static file %.2f ms" % http_res["static"][0])
         print("  %-10s %10s %10s %12s %9s  %s" % ("report", "HTTP ms", "status", "raw SQL ms", "raw/HTTP", "target"))

@@ -139,7 +139,9 @@ static void test_reads_are_bounded(void)
     tly_report_spec spec = base();
     tly_sql q = {0};
     CHECK_INT(tly_report_sql(&spec, &q), 0);
-    CHECK(strstr(tly_buf_cstr(&q.text), "r.day = ANY (ARRAY(SELECT day FROM rolled))") != NULL);
+    CHECK(strstr(tly_buf_cstr(&q.text), "r.day = ANY (ARRAY(SELECT day FROM rolled") != NULL);
+    CHECK(strstr(tly_buf_cstr(&q.text), "w.week = ANY (ARRAY(SELECT week FROM weeks))") != NULL);
+    CHECK(strstr(tly_buf_cstr(&q.text), "l.day = ANY (ARRAY(SELECT day FROM live))") != NULL);
     CHECK(strstr(tly_buf_cstr(&q.text), "r.day IN") == NULL);
     CHECK(has_param(&q, "2024-10-03 00:00:00+00"));   /* the day before 2024-10-04 */
     CHECK(has_param(&q, "2024-11-04 00:00:00+00"));   /* two days after 2024-11-02 */
@@ -164,6 +166,54 @@ static void test_reads_are_bounded(void)
     spec.n_group_by = 0;
     CHECK_INT(tly_report_funnel_sql(&spec, &step, 1, &q), 0);
     CHECK(every_param_used(&q));
+    tly_sql_free(&q);
+}
+
+static bool has_text(const tly_sql *q, const char *text)
+{
+    return strstr(tly_buf_cstr(&q->text), text) != NULL;
+}
+
+/* Live figures of days under way answer the site's figures and pages, with or without an interval;
+ * weekly sums of rolled-up days answer any rolled-up dimension without an interval; neither under
+ * filters. */
+static void test_live_days_and_weeks_when_they_answer(void)
+{
+    tly_report_spec spec = base();
+    tly_sql q = {0};
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(has_text(&q, "FROM live_days") && has_text(&q, "tally_live_tail(") && has_text(&q, "live_visitors"));
+    CHECK(has_text(&q, "FROM rollup_weeks"));
+    CHECK(every_param_used(&q));
+    tly_sql_free(&q);
+
+    tly_dim path = {TLY_DIM_PATH, ""};
+    spec.group_by = &path;
+    spec.n_group_by = 1;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(has_text(&q, "l.dim = 'path'") && has_text(&q, "live_page_visitors"));
+    CHECK(has_text(&q, "FROM rollup_weeks"));
+    CHECK(every_param_used(&q));
+    tly_sql_free(&q);
+
+    tly_dim source = {TLY_DIM_SOURCE, ""};
+    spec.group_by = &source;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(!has_text(&q, "live_days") && has_text(&q, "FROM rollup_weeks"));
+    tly_sql_free(&q);
+
+    spec.n_group_by = 0;
+    spec.interval = TLY_INTERVAL_DAY;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(has_text(&q, "FROM live_days") && !has_text(&q, "rollup_weeks"));
+    tly_sql_free(&q);
+
+    spec.interval = TLY_INTERVAL_NONE;
+    tly_filter f = filter(TLY_DIM_PATH, TLY_FILTER_EQ, "/");
+    spec.filters = &f;
+    spec.n_filters = 1;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(!has_text(&q, "live_days") && !has_text(&q, "rollup_weeks") && !has_text(&q, "rollup_days"));
     tly_sql_free(&q);
 }
 
@@ -214,5 +264,6 @@ static void run_tests(void)
     test_rollups_only_when_they_answer();
     test_reads_are_bounded();
     test_visits_only_when_asked();
+    test_live_days_and_weeks_when_they_answer();
     test_too_many_values();
 }
