@@ -212,29 +212,50 @@ typedef struct sender {
     int32_t today;
 } sender;
 
-/* The sender from an address and a user agent (borrowed: ua must outlive s). */
-static void sender_set(sender *s, const tly_ingest *ing, const char *ip, const char *ua, bool gpc, int64_t now_ms)
+/* The sender from an address and a user agent (borrowed: ua must outlive s). The user-agent and
+ * bot tables keep one memo per process: they are read under the lock. */
+static void sender_set(sender *s, tly_ingest *ing, const char *ip, const char *ua, bool gpc, int64_t now_ms)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->ip, sizeof s->ip, "%s", ip);
     s->ua = ua ? ua : "";
     s->ua_len = strlen(s->ua);
     size_t parse_len = s->ua_len > TLY_MAX_UA_LEN ? TLY_MAX_UA_LEN : s->ua_len;
+    pthread_mutex_lock(&ing->lock);
     s->is_bot = tly_bot_match(s->ua, parse_len);
-    if (!s->is_bot) {
-        tly_ua_parse(s->ua, parse_len, &s->ua_info);
-        tly_geo_lookup(ing->geo, s->ip, &s->geo);
-    }
+    if (!s->is_bot) tly_ua_parse(s->ua, parse_len, &s->ua_info);
+    pthread_mutex_unlock(&ing->lock);
+    if (!s->is_bot) tly_geo_lookup(ing->geo, s->ip, &s->geo);
     s->gpc = gpc;
     s->today = tly_time_day_of_ms(now_ms);
 }
 
-static void sender_init(sender *s, const tly_ingest *ing, const tly_req *req, int64_t now_ms)
+static void sender_init(sender *s, tly_ingest *ing, const tly_req *req, int64_t now_ms)
 {
     char ip[46];
     client_address(ing, req, ip);
     const char *gpc = tly_req_param(req, "HTTP_SEC_GPC");
     sender_set(s, ing, ip, tly_req_param(req, "HTTP_USER_AGENT"), gpc && strcmp(gpc, "1") == 0, now_ms);
+}
+
+/* The salt of `day` (made if missing; today's when that day's cannot be had) and, when it exists,
+ * the previous day's. The salts are cached per process, under the lock. 0, or -1 on database
+ * error. */
+static int day_salts(tly_ingest *ing, int32_t day, int32_t today, uint8_t salt[TLY_SALT_BYTES],
+                     uint8_t prev[TLY_SALT_BYTES], bool *have_prev, tly_db_error *err)
+{
+    int rc = -1;
+    pthread_mutex_lock(&ing->lock);
+    int found = tly_salt_get(ing->db, day, today, true, salt, err);
+    if (found == 0) found = tly_salt_get(ing->db, today, today, true, salt, err);
+    if (found == 0) snprintf(err->message, sizeof err->message, "no salt for today could be made");
+    if (found == 1) {
+        found = tly_salt_get(ing->db, day - 1, today, false, prev, err);
+        *have_prev = found == 1;
+        rc = found < 0 ? -1 : 0;
+    }
+    pthread_mutex_unlock(&ing->lock);
+    return rc;
 }
 
 /* The daily visitor hash, and the same person's hash under the previous day's salt (so a visit
@@ -250,21 +271,18 @@ static int visitor_hashes(tly_ingest *ing, const tly_property *prop, const sende
     int32_t day = tly_time_day_of_ms(ev->ts_ms);
     /* Salts older than yesterday no longer exist: late events are counted under today's. */
     if (day < s->today - 1) day = s->today;
-    uint8_t salt[TLY_SALT_BYTES];
-    int found = tly_salt_get(ing->db, day, s->today, true, salt, err);
-    if (found < 0) return -1;
-    if (found == 0 && (found = tly_salt_get(ing->db, s->today, s->today, true, salt, err)) <= 0) {
-        if (found == 0) snprintf(err->message, sizeof err->message, "no salt for today could be made");
-        return -1;
+    uint8_t salt[TLY_SALT_BYTES], prev[TLY_SALT_BYTES];
+    bool have_prev = false;
+    int rc = day_salts(ing, day, s->today, salt, prev, &have_prev, err);
+    if (rc == 0) {
+        json_object_set_new(row, "visitor", json_integer(tly_visitor_hash(salt, prop->id, s->ip, s->ua, s->ua_len)));
+        if (have_prev)
+            json_object_set_new(row, "prev_visitor",
+                                json_integer(tly_visitor_hash(prev, prop->id, s->ip, s->ua, s->ua_len)));
     }
-    json_object_set_new(row, "visitor", json_integer(tly_visitor_hash(salt, prop->id, s->ip, s->ua, s->ua_len)));
-    found = tly_salt_get(ing->db, day - 1, s->today, false, salt, err);
-    if (found < 0) return -1;
-    if (found == 1)
-        json_object_set_new(row, "prev_visitor",
-                            json_integer(tly_visitor_hash(salt, prop->id, s->ip, s->ua, s->ua_len)));
     sodium_memzero(salt, sizeof salt);
-    return 0;
+    sodium_memzero(prev, sizeof prev);
+    return rc;
 }
 
 static void set_text(json_t *row, const char *key, const char *value)
@@ -404,22 +422,18 @@ static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_prope
 }
 
 /* Commits the rows: by group commit, or on its own without it (plain CGI, one request per
- * process). Called with the lock held; returns with it released, so that other requests are
- * prepared meanwhile and join the same transaction, and the answer need not wait for the lock. */
-static int store_batch_unlocking(tly_ingest *ing, const tly_property *prop, json_t *batch, outcome *o,
-                                 tly_db_error *dberr)
+ * process, on the lookup connection). Called without the lock. */
+static int store_batch(tly_ingest *ing, const tly_property *prop, json_t *batch, outcome *o,
+                       tly_db_error *dberr)
 {
-    if (json_array_size(batch) == 0) {
-        pthread_mutex_unlock(&ing->lock);
-        return 0;
-    }
+    if (json_array_size(batch) == 0) return 0;
     tly_store_job job = {prop->pk, batch, 0, 0};
     tly_store_job *jobs[] = {&job};
     int rc;
     if (ing->batcher) {
-        pthread_mutex_unlock(&ing->lock);
         rc = tly_batcher_store(ing->batcher, &job, dberr);
     } else {
+        pthread_mutex_lock(&ing->lock);
         rc = tly_store_durably(ing->db, ing->spool, jobs, 1, dberr);
         pthread_mutex_unlock(&ing->lock);
     }
@@ -427,6 +441,15 @@ static int store_batch_unlocking(tly_ingest *ing, const tly_property *prop, json
     o->stored += job.stored;
     o->duplicates += job.sent - job.stored;
     return 0;
+}
+
+/* Seconds to wait before the property's daily quota lets `events` more through; 0: go ahead. */
+static int quota_wait(tly_ingest *ing, const tly_property *prop, long long events, int64_t now_ms)
+{
+    pthread_mutex_lock(&ing->lock);
+    int wait = tly_quota_check(ing->quota, ing->db, prop->pk, prop->event_quota_daily, events, now_ms);
+    pthread_mutex_unlock(&ing->lock);
+    return wait;
 }
 
 /* Counts stored events against the property's daily quota, if it has one. */
@@ -540,11 +563,13 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     if (within_rate_limits(ing, req, resp, tly_buf_cstr(&key), now_ms) != 0) goto done;
     pthread_mutex_lock(&ing->lock);
     bool server_key = false;
-    if (authorise(ing, req, resp, tly_buf_cstr(&key), &env, &prop, &server_key) != 0) {
-        pthread_mutex_unlock(&ing->lock);
-        goto done;
-    }
+    int denied = authorise(ing, req, resp, tly_buf_cstr(&key), &env, &prop, &server_key);
+    pthread_mutex_unlock(&ing->lock);
+    if (denied != 0) goto done;
 
+    /* Enrichment runs without the lock, which is taken only for what the threads share (the
+     * memos of the user-agent tables, the salts): the events of concurrent requests are
+     * prepared at the same time. */
     sender s;
     sender_init(&s, ing, req, now_ms);
     outcome o = {0, 0, 0, 0, json_array()};
@@ -552,13 +577,10 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     tly_db_error dberr;
     int wait = 0;
     if (build_batch(ing, &env, &prop, &s, server_key, now_ms, batch, &o, &dberr) != 0) {
-        pthread_mutex_unlock(&ing->lock);
         database_unavailable(resp, &dberr);
-    } else if ((wait = tly_quota_check(ing->quota, ing->db, prop.pk, prop.event_quota_daily,
-                                       (long long)json_array_size(batch), now_ms)) > 0) {
-        pthread_mutex_unlock(&ing->lock);
+    } else if ((wait = quota_wait(ing, &prop, (long long)json_array_size(batch), now_ms)) > 0) {
         too_many(resp, wait, "quota: the property's daily event quota is used up");
-    } else if (store_batch_unlocking(ing, &prop, batch, &o, &dberr) != 0) {
+    } else if (store_batch(ing, &prop, batch, &o, &dberr) != 0) {
         database_unavailable(resp, &dberr);
     } else {
         count_quota(ing, &prop, o.stored);
@@ -583,12 +605,9 @@ static int plausible_store(tly_ingest *ing, const tly_property *prop, const send
     outcome o = {0, 0, 0, 0, NULL};
     json_t *batch = json_array();
     int rc = enrich_into_batch(ing, prop, s, ev, batch, &o, dberr);
+    if (rc == 0) rc = store_batch(ing, prop, batch, &o, dberr);
     if (rc == 0) {
-        rc = store_batch_unlocking(ing, prop, batch, &o, dberr);
-        pthread_mutex_lock(&ing->lock);   /* the caller goes on with the next domain */
-    }
-    if (rc == 0) {
-        tly_quota_add(ing->quota, prop->pk, o.stored);
+        count_quota(ing, prop, o.stored);
         count_outcome(&o);
     }
     json_decref(batch);
@@ -613,7 +632,6 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
         json_decref(domains);
         return;
     }
-    pthread_mutex_lock(&ing->lock);
     sender s;
     sender_init(&s, ing, req, now_ms);
     const char *origin = tly_req_param(req, "HTTP_ORIGIN");
@@ -624,17 +642,17 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
     /* Like Plausible: an unknown domain is answered 202 and nothing is stored. */
     json_array_foreach(domains, i, domain) {
         tly_property prop;
+        pthread_mutex_lock(&ing->lock);
         int found = tly_property_by_domain(ing->db, json_string_value(domain), &prop, &dberr);
+        pthread_mutex_unlock(&ing->lock);
         if (found < 0) { failed = 1; break; }
         if (found == 0) continue;
         if (origin && *origin && !tly_property_origin_allowed(&prop, origin)) refused++;
-        else if ((wait = tly_quota_check(ing->quota, ing->db, prop.pk, prop.event_quota_daily, 1, now_ms)) > 0)
-            over_quota++;
+        else if ((wait = quota_wait(ing, &prop, 1, now_ms)) > 0) over_quota++;
         else if (plausible_store(ing, &prop, &s, &ev, &dberr) != 0) failed = 1;
         tly_property_clear(&prop);
         if (failed) break;
     }
-    pthread_mutex_unlock(&ing->lock);
     if (failed) database_unavailable(resp, &dberr);
     else if (over_quota && over_quota + refused == (int)json_array_size(domains))
         too_many(resp, wait, "quota: the property's daily event quota is used up");
