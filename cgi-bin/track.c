@@ -173,6 +173,10 @@ int main(int argc, char **argv)
     /* glibc gives each thread that allocates an arena of its own; two are enough for requests that
      * mostly wait on the database, and keep the resident size down. */
     mallopt(M_ARENA_MAX, 2);
+    /* Without fast bins: each request allocates libfcgi's 8 KB stream buffers, and an allocation
+     * that size first merges every small chunk freed into the fast bins (malloc_consolidate),
+     * which cost more than the fast bins saved; the per-thread cache still serves small sizes. */
+    mallopt(M_MXFAST, 0);
     bool replay = argc == 2 && strcmp(argv[1], "--replay-spool") == 0;
     bool purge = argc == 2 && strcmp(argv[1], "--purge-events") == 0;
     if (argc > 1 && !replay && !purge) {
