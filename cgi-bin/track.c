@@ -75,6 +75,8 @@ static void serve(tly_ingest *ing, tly_req *req, tly_resp *resp, const tly_io_op
     tly_req_reset(req);
 }
 
+#define KEPT_BODY_BYTES 4096
+
 static void *worker(void *arg)
 {
     tly_ingest *ing = arg;
@@ -88,11 +90,28 @@ static void *worker(void *arg)
         if (FCGX_Accept_r(&fr) < 0) break;
         serve(ing, &req, &resp, &tly_io_fcgx_ops, &fr);
         tly_io_fcgx_finish(&fr);
+        /* A thread keeps the buffer of a single event for the next request, not a batch's: held
+         * by every thread, those would add up to megabytes. */
+        if (req.body.cap > KEPT_BODY_BYTES) tly_buf_free(&req.body);
     }
     FCGX_Free(&fr, 1);
     tly_req_free(&req);
     tly_resp_free(&resp);
     return NULL;
+}
+
+/* Waits for one of the stop signals; returns it. Meanwhile, every second, hands back to the system
+ * the memory that requests freed: the allocator keeps freed pages of its heaps otherwise, and
+ * the threads' requests, each alive at a different moment, would leave the resident size at the
+ * sum of their peaks. */
+static int wait_for_stop(const sigset_t *stop)
+{
+    const struct timespec second = {1, 0};
+    for (;;) {
+        int sig = sigtimedwait(stop, NULL, &second);
+        if (sig > 0) return sig;
+        malloc_trim(0);
+    }
 }
 
 /* Serves FastCGI requests with `threads` workers until SIGTERM (how lighttpd stops backends),
@@ -118,8 +137,7 @@ static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
     }
     tly_background *background = tly_background_start(conf->database, "tally-track-background", ing->spool,
                                                       conf->sessionize_interval * 1000);
-    int sig = 0;
-    sigwait(&stop, &sig);
+    int sig = wait_for_stop(&stop);
     tly_log_info("signal %d: finishing requests in flight", sig);
     FCGX_ShutdownPending();
     /* Wakes every worker blocked in accept() on the listening socket (fd 0). */
