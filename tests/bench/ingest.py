@@ -15,6 +15,8 @@ Figures (medians of --runs runs):
                     included) and lighttpd during the single-event runs, per event
 Also prints the load average before and after: other work on the machine lowers every figure
 (the ratios less so). --sessionize-interval 0 leaves visits to cron, to see the ingest path alone.
+track.fcgi runs with the ingest settings of the shipped conf/tally.conf (SHIPPED_SETTINGS) and
+lighttpd with conf/lighttpd.conf, as installed.
 Needs wrk (Debian package wrk). Prints figures; never fails on speed.
 """
 import argparse
@@ -59,6 +61,22 @@ function request()
     ["User-Agent"] = "%(ua)s"}, body)
 end
 '''
+
+
+# The settings of conf/tally.conf that shape ingest; the test harness's own tally.conf has none.
+SHIPPED_SETTINGS = ("ingest_threads", "sessionize_interval", "rate_limit_key", "rate_limit_address")
+
+
+def shipped_settings(src, overrides):
+    """The ingest settings of the shipped conf/tally.conf, with overrides."""
+    found = {}
+    with open(os.path.join(src, "conf", "tally.conf")) as f:
+        for line in f:
+            key, sep, value = line.partition("=")
+            if sep and key.strip() in SHIPPED_SETTINGS:
+                found[key.strip()] = value.strip()
+    found.update(overrides)
+    return found
 
 
 def wrk(url, seconds, connections, script=None, latency=False):
@@ -178,7 +196,10 @@ def main():
     args = ap.parse_args()
 
     load_before = load_average()
-    conf = "" if args.sessionize_interval is None else "sessionize_interval = %d\n" % args.sessionize_interval
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    settings = shipped_settings(src, {} if args.sessionize_interval is None
+                                else {"sessionize_interval": str(args.sessionize_interval)})
+    conf = "".join("%s = %s\n" % kv for kv in sorted(settings.items()))
     h = Harness(args.build, durable=True, conf=conf).start()
     try:
         prop = h.create_property(domains=["example.com"])
@@ -217,9 +238,9 @@ def main():
         rss = track_rss_kb(h)
         bad = sum(r["non2xx"] for k in ("single", "batch") for r in results[k]) + lat["non2xx"]
 
-        print("Ingest benchmark (medians of %d runs x %ds; PostgreSQL durable; %d cores; sessionize_interval %s)" % (
-            args.runs, args.seconds, os.cpu_count(),
-            "as tally.conf" if args.sessionize_interval is None else args.sessionize_interval))
+        print("Ingest benchmark (medians of %d runs x %ds; PostgreSQL durable; %d cores; %d track.fcgi; %s)" % (
+            args.runs, args.seconds, os.cpu_count(), len(track_pids(h)),
+            ", ".join("%s %s" % kv for kv in sorted(settings.items()))))
         print("  load average before / after                     %s / %s" % (load_before, load_average()))
         print("  HTTP ceiling (lighttpd static file, 64 conns)   %9.0f req/s" % ceiling)
         print("  single-event POSTs (64 conns)                   %9.0f events/s  = %.0f%% of HTTP ceiling" % (
