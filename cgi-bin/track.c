@@ -188,9 +188,11 @@ static int purge_events(tly_ingest *ing)
 
 int main(int argc, char **argv)
 {
-    /* glibc gives each thread that allocates an arena of its own; two are enough for requests that
-     * mostly wait on the database, and keep the resident size down. */
-    mallopt(M_ARENA_MAX, 2);
+    /* glibc gives each thread that allocates an arena of its own. One is enough for requests
+     * that mostly wait on the database (the per-thread cache serves most allocations without its
+     * lock), and keeps the resident size down: the requests and commits of all threads reuse the
+     * same freed memory. */
+    mallopt(M_ARENA_MAX, 1);
     /* Without fast bins: each request allocates libfcgi's 8 KB stream buffers, and an allocation
      * that size first merges every small chunk freed into the fast bins (malloc_consolidate),
      * which cost more than the fast bins saved; the per-thread cache still serves small sizes. */
