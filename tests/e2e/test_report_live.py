@@ -9,10 +9,10 @@ import contextlib
 import datetime
 import subprocess
 import time
-import urllib.parse
 
 from client import ev, expect_counts, new_client
 from harness import Skip
+from test_report import day, get
 
 SESSIONISER_LOCK = 7318002   # tally_ingest_lock() + 1: one sessioniser at a time
 
@@ -27,20 +27,9 @@ def today_has_room():
         raise Skip("needs 20 minutes of today (UTC) behind; run again after 00:20 UTC")
 
 
-def get(h, prop, report, **params):
-    r = h.http("GET", "/v1/properties/%s/%s?%s" % (prop.id, report, urllib.parse.urlencode(params)),
-               headers={"Authorization": "Bearer " + prop.read_key})
-    assert r.status == 200, (report, params, r)
-    return r.json()
-
-
 def utc_midnight(days=0, hours=0.0):
     d = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     return (d + datetime.timedelta(days=days, hours=hours)).timestamp()
-
-
-def day(offset):
-    return (datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=offset)).isoformat()
 
 
 @contextlib.contextmanager
