@@ -197,10 +197,20 @@ static void events_within(tly_sql *q, shared *sh)
     tly_sql_add(q, " AND e.ts >= $%d::timestamptz AND e.ts < $%d::timestamptz", sh->ts_lo, sh->ts_hi);
 }
 
+/* The property's raw events, stored or archived (tally_events, sql/migrations/018), from the start
+ * of the days without rollups to their end plus `after` (an SQL interval, or ""). The bounds are
+ * the raw CTE's, so that only the archived days the report needs are read. */
+static void raw_events(tly_sql *q, const shared *sh, const char *after)
+{
+    tly_sql_add(q, "tally_events($%d, (SELECT lo FROM raw), (SELECT hi FROM raw)%s)", sh->pk, after);
+}
+
 /* FROM and WHERE over the raw events of days without rollups, under the filters. */
 static void event_source(tly_sql *q, const tly_report_spec *spec, shared *sh, bool join_goals)
 {
-    tly_sql_add(q, " FROM events e");
+    tly_sql_add(q, " FROM ");
+    raw_events(q, sh, "");
+    tly_sql_add(q, " e");
     if (tly_report_needs_visits(spec))
         /* An event belongs to its visitor's visit that spans it. */
         tly_sql_add(q, " JOIN sessions s ON s.property_pk = e.property_pk AND s.visitor = e.visitor"
@@ -244,7 +254,7 @@ static void event_part(tly_sql *q, const tly_report_spec *spec, shared *sh)
 }
 
 /* The filters as conditions on a visit s ("AND ..." each). */
-static void visit_filters(tly_sql *q, const tly_report_spec *spec)
+static void visit_filters(tly_sql *q, const tly_report_spec *spec, const shared *sh)
 {
     for (size_t i = 0; i < spec->n_filters; i++) {
         const tly_filter *f = &spec->filters[i];
@@ -254,8 +264,9 @@ static void visit_filters(tly_sql *q, const tly_report_spec *spec)
             continue;
         }
         /* A visit matches an event filter when one of its events does. */
-        tly_sql_add(q, "EXISTS (SELECT 1 FROM events e WHERE e.property_pk = s.property_pk"
-                       " AND e.visitor = s.visitor AND e.ts BETWEEN s.started_at AND s.last_seen AND ");
+        tly_sql_add(q, "EXISTS (SELECT 1 FROM ");
+        raw_events(q, sh, " + interval '1 day'");
+        tly_sql_add(q, " e WHERE e.visitor = s.visitor AND e.ts BETWEEN s.started_at AND s.last_seen AND ");
         event_filter(q, f);
         tly_sql_add(q, ")");
     }
@@ -275,7 +286,7 @@ static void visit_part(tly_sql *q, const tly_report_spec *spec, const shared *sh
                    " WHERE s.property_pk = $%d AND s.started_at >= (SELECT lo FROM raw)"
                    " AND s.started_at < (SELECT hi FROM raw)", sh->pk);
     not_rolled(q, sh, "s.started_at");
-    visit_filters(q, spec);
+    visit_filters(q, spec, sh);
     group_list(q, spec->n_group_by);
 }
 
@@ -451,13 +462,13 @@ int tly_report_revenue_by_sql(const tly_report_spec *spec, tly_sql *q)
                    " FROM sessions s WHERE s.property_pk = $%d AND s.started_at >= (SELECT lo FROM raw)"
                    " AND s.started_at < (SELECT hi FROM raw)",
                 keyed ? visit_column(spec->group_by[0].kind) : "''::text", sh.pk);
-    visit_filters(q, spec);
+    visit_filters(q, spec, &sh);
     /* The revenue events of those visits (refunds are negative amounts). */
     tly_sql_add(q, "), paid AS (SELECT v.k1, v.visitor, e.revenue_currency AS currency, e.revenue_amount AS amount"
-                   " FROM v JOIN events e ON e.property_pk = v.property_pk AND e.visitor = v.visitor"
-                   " AND e.ts BETWEEN v.started_at AND v.last_seen"
-                   " WHERE e.revenue_amount IS NOT NULL AND e.ts >= (SELECT lo FROM raw)"
-                   " AND e.ts < (SELECT hi FROM raw) + interval '1 day'),"
+                   " FROM v JOIN ");
+    raw_events(q, &sh, " + interval '1 day'");
+    tly_sql_add(q, " e ON e.visitor = v.visitor AND e.ts BETWEEN v.started_at AND v.last_seen"
+                   " WHERE e.revenue_amount IS NOT NULL),"
                    " totals AS (SELECT k1, count(DISTINCT visitor) AS visitors, count(*) AS sessions FROM v GROUP BY k1),"
                    " conv AS (SELECT k1, count(DISTINCT visitor) FILTER (WHERE amount > 0) AS conversions"
                    " FROM paid GROUP BY k1),"
@@ -479,7 +490,7 @@ int tly_report_funnel_sql(const tly_report_spec *spec, const tly_filter *steps, 
     tly_sql_add(q, "v AS MATERIALIZED (SELECT s.property_pk, s.session, s.visitor, s.started_at, s.last_seen"
                    " FROM sessions s WHERE s.property_pk = $%d AND s.started_at >= (SELECT lo FROM raw)"
                    " AND s.started_at < (SELECT hi FROM raw)", sh.pk);
-    visit_filters(q, spec);
+    visit_filters(q, spec, &sh);
     /* Each event of those visits, with which steps it satisfies. */
     tly_sql_add(q, "), e AS MATERIALIZED (SELECT v.session, v.visitor, e.ts, e.seq");
     for (size_t i = 0; i < n_steps; i++) {
@@ -487,9 +498,9 @@ int tly_report_funnel_sql(const tly_report_spec *spec, const tly_filter *steps, 
         event_filter(q, &steps[i]);
         tly_sql_add(q, ") AS m%zu", i + 1);
     }
-    tly_sql_add(q, " FROM v JOIN events e ON e.property_pk = v.property_pk AND e.visitor = v.visitor"
-                   " AND e.ts BETWEEN v.started_at AND v.last_seen WHERE e.ts >= (SELECT lo FROM raw)"
-                   " AND e.ts < (SELECT hi FROM raw) + interval '1 day')");
+    tly_sql_add(q, " FROM v JOIN ");
+    raw_events(q, &sh, " + interval '1 day'");
+    tly_sql_add(q, " e ON e.visitor = v.visitor AND e.ts BETWEEN v.started_at AND v.last_seen)");
     /* f<k>: the visits that reached step k, and the first event that did, after step k-1's. */
     for (size_t i = 1; i <= n_steps; i++) {
         if (i == 1)

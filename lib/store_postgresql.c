@@ -39,9 +39,8 @@ static int pg_count_today(tly_db *db, int property_pk, long long *count, tly_db_
 static const tly_db_stmt stmt_visit_of_token = {
     "visit_of_token",
     "SELECT visitor, prev_visitor, " TLY_VISIT_ATTRIBUTES " "
-    "FROM events WHERE property_pk = $1 AND visit_token = $2 "
-    "  AND ts >= to_timestamp($3) - interval '1 day' AND ts <= to_timestamp($3) + interval '1 hour' "
-    "ORDER BY ts DESC LIMIT 1",
+    "FROM tally_events($1, to_timestamp($3) - interval '1 day', to_timestamp($3) + interval '1 hour 1 microsecond') "
+    "WHERE visit_token = $2 ORDER BY ts DESC LIMIT 1",
     3};
 
 static int pg_visit_of_token(tly_db *db, int property_pk, const char *token, long long at, tly_rows *out,

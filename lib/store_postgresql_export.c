@@ -12,10 +12,9 @@ static const char export_sql[] =
     "       e.country, e.region, e.city, e.device, e.browser, e.browser_version, e.os, e.os_version, "
     "       e.screen_width, CASE WHEN e.interactive THEN 'true' ELSE 'false' END, e.revenue_amount, "
     "       e.revenue_currency, e.props::text "
-    "FROM events e JOIN properties p ON p.pk = e.property_pk "
-    "WHERE e.property_pk = $1::int "
-    "  AND ($2::date IS NULL OR e.ts >= tally_day_start($2::date, p.timezone)) "
-    "  AND ($3::date IS NULL OR e.ts < tally_day_start($3::date + 1, p.timezone)) "
+    "FROM properties p, tally_events(p.pk, coalesce(tally_day_start($2::date, p.timezone), '-infinity'), "
+    "                                coalesce(tally_day_start($3::date + 1, p.timezone), 'infinity')) e "
+    "WHERE p.pk = $1::int "
     "ORDER BY e.ts, e.seq";
 
 /* Reads the rest of a query's results, after asking the server to stop. */

@@ -372,5 +372,7 @@ def test_cron_jobs(h):
     assert cron("partitions").startswith("partitions created ")
     assert cron("dedupe").startswith("event ids forgotten ")
     assert cron("retention").startswith("events deleted ")
+    archived = cron("archive").splitlines()
+    assert archived[0].startswith("days archived ") and archived[1].startswith("partitions dropped or split "), archived
     bad = subprocess.run(["sh", script, "nonsense"], env=h.pg_env("tally"), capture_output=True, text=True)
     assert bad.returncode == 2 and "usage" in bad.stderr, bad
