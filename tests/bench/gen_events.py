@@ -611,6 +611,30 @@ def until_zero(h, call):
         total += n
 
 
+def archive(h, main, fig, log=None):
+    """Moves every closed day into the archive (tally-cron archive), timed; then times the rollup
+    of one archived day of the main property, which reads its events back from the archive."""
+    log = log or (lambda msg: None)
+    log("archiving the days older than two days...")
+    start, days = time.time(), 0
+    while True:
+        n = h.sql_int("SELECT tally_archive_days(2, 20)")
+        if n == 0:
+            break
+        days += n
+    archive_seconds = time.time() - start
+    partitions_seconds = timed_sql(h, "SELECT tally_archive_partitions(2)")
+    h.sql("ANALYZE events_archive")
+    archived_day = (datetime.date.fromisoformat(fig["rollup_day"]) - datetime.timedelta(days=7)).isoformat()
+    rolls = [timed_sql(h, "SELECT tally_rollup_day(%d, '%s')" % (main.pk, archived_day)) for _ in range(3)]
+    return {"archive_seconds": archive_seconds, "days_archived": days, "archive_partitions_seconds": partitions_seconds,
+            "archived_events": h.sql_int("SELECT coalesce(sum(events), 0) FROM events_archive"),
+            "rollup_archived_day": archived_day, "rollup_archived_day_seconds": rolls,
+            "rollup_archived_day_events": h.sql_int(
+                "SELECT coalesce(sum(events), 0) FROM events_archive WHERE property_pk = %s AND day = %s",
+                main.pk, archived_day)}
+
+
 def disk_figures(h, events):
     """Bytes per stored event of the events table and indexes, the rollups and the visits."""
     def size(query):
@@ -630,9 +654,12 @@ def disk_figures(h, events):
     widths = h.sql("SELECT %s FROM events TABLESAMPLE SYSTEM (1) REPEATABLE (1)" % ", ".join(
         "round(avg(coalesce(pg_column_size(%s), 0)), 1)" % c for c in cols))
     columns = sorted(((float(v or 0), c) for c, v in zip(cols, widths[0])), reverse=True) if widths else []
-    return {"events": events, "events_bytes": ev_total, "column_bytes": columns, "events_heap_bytes": ev_heap,
-            "events_index_bytes": ev_total - ev_heap, "rollup_bytes": rollups, "rollup_rows": rollup_rows,
-            "sessions_bytes": sessions, "sessions": session_rows}
+    # The archive of closed days (migration 018), when the schema has it: rows, TOAST and index.
+    archived = size("SELECT coalesce(pg_total_relation_size(to_regclass('events_archive')), 0)")
+    return {"events": events, "events_bytes": ev_total + archived, "column_bytes": columns, "events_heap_bytes": ev_heap,
+            "events_index_bytes": ev_total - ev_heap, "archive_bytes": archived, "rollup_bytes": rollups,
+            "rollup_rows": rollup_rows, "sessions_bytes": sessions, "sessions": session_rows,
+            "table_events": h.sql_int("SELECT count(*) FROM events")}
 
 
 def load(h, main, others, scale=1.0, seed=1, now=None, log=None):
@@ -755,13 +782,25 @@ def print_figures(fig, out=sys.stdout):
         ", ".join("%.2f" % s for s in fig["rollup_day_seconds"])))
     w("  VACUUM ANALYZE                  %9.1f s\n" % fig["vacuum_seconds"])
     mb = 1024 * 1024
+    if fig.get("days_archived"):
+        w("  archive of closed days          %9.1f s   %d property-days, %d events; partitions dropped/split "
+          "in %.1f s\n" % (fig["archive_seconds"], fig["days_archived"], fig["archived_events"],
+                           fig["archive_partitions_seconds"]))
+        w("  rollup of one archived day (main, %s, %d events): median %.2f s of %s\n" % (
+            fig["rollup_archived_day"], fig["rollup_archived_day_events"],
+            statistics.median(fig["rollup_archived_day_seconds"]),
+            ", ".join("%.2f" % s for s in fig["rollup_archived_day_seconds"])))
+    if "table_events" in fig:
+        w("  (disk per event below: bytes over all %d events; %d of them in the events table)\n" % (n, fig["table_events"]))
     w("  disk, events heap               %9.1f MB  %6.1f B/event\n" % (fig["events_heap_bytes"] / mb, fig["events_heap_bytes"] / n))
     cols = fig.get("column_bytes") or []
-    if cols:
+    if cols and not fig.get("archive_bytes"):   # the sample is of the events table
         data = sum(v for v, _ in cols)
         w("    of which column data %.1f B (%s, ...), row headers/alignment/free space %.1f B\n" % (
             data, ", ".join("%s %.1f" % (c, v) for v, c in cols[:8]), fig["events_heap_bytes"] / n - data))
     w("  disk, events indexes            %9.1f MB  %6.1f B/event\n" % (fig["events_index_bytes"] / mb, fig["events_index_bytes"] / n))
+    if fig.get("archive_bytes"):
+        w("  disk, archive of closed days    %9.1f MB  %6.1f B/event\n" % (fig["archive_bytes"] / mb, fig["archive_bytes"] / n))
     w("  disk, rollups (%8d rows)    %9.1f MB  %6.1f B/event\n" % (fig["rollup_rows"], fig["rollup_bytes"] / mb, fig["rollup_bytes"] / n))
     w("  disk, raw + rollups             %9.1f MB  %6.1f B/event  [target <= 200 B]\n" % (
         (fig["events_bytes"] + fig["rollup_bytes"]) / mb, (fig["events_bytes"] + fig["rollup_bytes"]) / n))
