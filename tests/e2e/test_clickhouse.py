@@ -282,6 +282,10 @@ def test_migration_copies_events_once(h):
                  "revenue_currency": "EUR"})
     stored = h.sql_value("SELECT sum(stored) FROM tally_ingest(%s, %s::jsonb)", p.pk, json.dumps(rows))
     assert int(stored) == len(rows), stored
+    # The day is archived (sql/migrations/018): the copy reads the archive as well.
+    h.sessionize()
+    h.sql("SELECT tally_archive_day(%s, %s)", p.pk, day(-2))
+    assert h.sql_int("SELECT coalesce(sum(events), 0) FROM events_archive WHERE property_pk = %s", p.pk) == len(rows)
     env = h.pg_env("tally")
     script = os.path.join(h.src, "sql", "tally-events-to-clickhouse")
     urls = ["http://127.0.0.1:%d/" % port for port in h.clickhouse.http_ports]
