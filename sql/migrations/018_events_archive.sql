@@ -72,29 +72,55 @@ CREATE FUNCTION tally_archive_part_size() RETURNS integer LANGUAGE sql IMMUTABLE
 
 -- The events of a property in [lo, hi), stored or archived. Written as one SQL statement so that
 -- PostgreSQL inlines it into the caller's query: the bounds then prune the partitions of events
--- and the archive's days, and the caller's other conditions apply to both halves.
+-- and the archive's days, and the caller's other conditions apply to both halves. The arrays are
+-- unpacked by set-returning functions in the select list, which PostgreSQL runs in step, one
+-- element of each per row (several times faster than unnest() in FROM, which stores each
+-- function's output before joining them up).
 CREATE FUNCTION tally_events(p_property integer, lo timestamptz, hi timestamptz) RETURNS SETOF events
 LANGUAGE sql STABLE AS $$
     SELECT * FROM events e WHERE e.property_pk = p_property AND e.ts >= lo AND e.ts < hi
     UNION ALL
-    SELECT a.property_pk, u.*
-    FROM events_archive a,
-         unnest(
-        a.ts, a.seq, a.event_id, a.name, a.visitor, a.prev_visitor, a.session, a.hostname, a.path,
-        a.query, a.title, a.referrer, a.source, a.utm_source, a.utm_medium, a.utm_campaign,
-        a.utm_term, a.utm_content, a.campaign_id, a.country, a.region, a.city, a.device, a.browser,
-        a.browser_version, a.os, a.os_version, a.screen_width, a.user_id_hash, a.interactive,
-        a.revenue_amount, a.revenue_currency, a.props, a.visit_token
-         ) AS u(
-        ts, seq, event_id, name, visitor, prev_visitor, session, hostname, path, query, title,
-        referrer, source, utm_source, utm_medium, utm_campaign, utm_term, utm_content, campaign_id,
-        country, region, city, device, browser, browser_version, os, os_version, screen_width,
-        user_id_hash, interactive, revenue_amount, revenue_currency, props, visit_token
-         )
-    WHERE a.property_pk = p_property
-      AND a.day >= (lo AT TIME ZONE 'UTC')::date AND a.day <= (hi AT TIME ZONE 'UTC')::date
-      AND a.ts_hi >= lo AND a.ts_lo < hi
-      AND u.ts >= lo AND u.ts < hi
+    SELECT u.*
+    FROM (SELECT a.property_pk,
+               unnest(a.ts) AS ts,
+               unnest(a.seq) AS seq,
+               unnest(a.event_id) AS event_id,
+               unnest(a.name) AS name,
+               unnest(a.visitor) AS visitor,
+               unnest(a.prev_visitor) AS prev_visitor,
+               unnest(a.session) AS session,
+               unnest(a.hostname) AS hostname,
+               unnest(a.path) AS path,
+               unnest(a.query) AS query,
+               unnest(a.title) AS title,
+               unnest(a.referrer) AS referrer,
+               unnest(a.source) AS source,
+               unnest(a.utm_source) AS utm_source,
+               unnest(a.utm_medium) AS utm_medium,
+               unnest(a.utm_campaign) AS utm_campaign,
+               unnest(a.utm_term) AS utm_term,
+               unnest(a.utm_content) AS utm_content,
+               unnest(a.campaign_id) AS campaign_id,
+               unnest(a.country) AS country,
+               unnest(a.region) AS region,
+               unnest(a.city) AS city,
+               unnest(a.device) AS device,
+               unnest(a.browser) AS browser,
+               unnest(a.browser_version) AS browser_version,
+               unnest(a.os) AS os,
+               unnest(a.os_version) AS os_version,
+               unnest(a.screen_width) AS screen_width,
+               unnest(a.user_id_hash) AS user_id_hash,
+               unnest(a.interactive) AS interactive,
+               unnest(a.revenue_amount) AS revenue_amount,
+               unnest(a.revenue_currency) AS revenue_currency,
+               unnest(a.props) AS props,
+               unnest(a.visit_token) AS visit_token
+          FROM events_archive a
+          WHERE a.property_pk = p_property
+            AND a.day >= (lo AT TIME ZONE 'UTC')::date AND a.day <= (hi AT TIME ZONE 'UTC')::date
+            AND a.ts_hi >= lo AND a.ts_lo < hi) u
+    WHERE u.ts >= lo AND u.ts < hi
 $$;
 
 -- Archives a property's UTC day: its events in events that the sessioniser has seen, and its
