@@ -6,23 +6,90 @@
 #include "mem.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-static const tly_db_stmt stmt_claim = {
-    "claim_events", "SELECT tally_claim_events($1::integer[], $2::text[])", 2};
+/* Sent as an unnamed statement in a pipeline (a prepared one would need a round trip of its own
+ * on each new connection); the function's own statements are planned once per connection. */
+static const char claim_sql[] = "SELECT property_pk, event_id FROM tally_claim_event_keys($1::integer[], $2::text[])";
 
-static const char copy_sql[] = "COPY events (" TLY_EVENT_COPY_COLUMNS ") FROM STDIN";
+/* One simple query for both, so that the COMMIT needs no round trip of its own: the server runs
+ * it once the COPY data has ended, and skips it if the COPY fails. */
+static const char copy_commit_sql[] = "COPY events (" TLY_EVENT_COPY_COLUMNS ") FROM STDIN; COMMIT";
 
-/* COPY data goes to the server in pieces of about this size, so that a large batch is never
- * encoded whole in memory. */
+/* COPY data goes to the server in pieces of about this size. */
 #define COPY_CHUNK 32768
 
-/* One event of the batch: its job, its row, and whether it is to be stored. */
+/* The rows' COPY lines are encoded while the claim runs on the server, up to about this many
+ * bytes; the lines of a larger batch are encoded as they are sent, so that it is never held whole
+ * in memory. */
+#define EARLY_LINES_MAX (256 * 1024)
+
+/* One event of the batch: its job, its row and id, where its COPY line is, and whether it is to
+ * be stored. */
 typedef struct entry {
     size_t job;
+    int property_pk;
     const json_t *row;
+    const char *id;          /* NULL: none */
+    size_t line, line_len;   /* its line in the batch's early lines, if encoded early */
     bool keep;
 } entry;
+
+typedef struct batch {
+    tly_store_job *const *jobs;
+    entry *entries;
+    size_t total;
+    entry **claims;          /* the first entry of each (property, id), in (property, id) order */
+    size_t nclaims;
+    tly_buf lines;           /* the COPY lines of entries[0 .. early) */
+    size_t early;
+} batch;
+
+static int compare_claims(const void *a, const void *b)
+{
+    const entry *x = *(entry *const *)a, *y = *(entry *const *)b;
+    if (x->property_pk != y->property_pk) return x->property_pk < y->property_pk ? -1 : 1;
+    int c = strcmp(x->id, y->id);
+    if (c != 0) return c;
+    return x < y ? -1 : x > y;   /* the batch's first of the same id comes first */
+}
+
+/* Lists every job's rows in order, and the claims: each (property, id) once, the batch's first. */
+static void list_entries(batch *bt, tly_store_job *const *jobs, size_t n)
+{
+    memset(bt, 0, sizeof *bt);
+    bt->jobs = jobs;
+    for (size_t i = 0; i < n; i++) bt->total += json_array_size(jobs[i]->rows);
+    bt->entries = tly_xcalloc(bt->total ? bt->total : 1, sizeof *bt->entries);
+    bt->claims = tly_xcalloc(bt->total ? bt->total : 1, sizeof *bt->claims);
+    size_t k = 0, ids = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t r;
+        json_t *row;
+        json_array_foreach(jobs[i]->rows, r, row) {
+            const char *id = json_string_value(json_object_get(row, "event_id"));
+            bt->entries[k] = (entry){.job = i, .property_pk = jobs[i]->property_pk, .row = row, .id = id};
+            if (id) bt->claims[ids++] = &bt->entries[k];
+            k++;
+        }
+    }
+    qsort(bt->claims, ids, sizeof *bt->claims, compare_claims);
+    for (size_t c = 0; c < ids; c++) {
+        const entry *prev = bt->nclaims ? bt->claims[bt->nclaims - 1] : NULL;
+        if (prev && prev->property_pk == bt->claims[c]->property_pk && strcmp(prev->id, bt->claims[c]->id) == 0)
+            continue;   /* a later event with the same id: a duplicate within the batch */
+        bt->claims[bt->nclaims++] = bt->claims[c];
+    }
+}
+
+static void free_batch(batch *bt)
+{
+    free(bt->entries);
+    free(bt->claims);
+    tly_buf_free(&bt->lines);
+}
 
 /* An array literal element: quoted, with backslash and double quote escaped. */
 static void put_array_text(tly_buf *out, const char *s)
@@ -35,108 +102,228 @@ static void put_array_text(tly_buf *out, const char *s)
     tly_buf_append_char(out, '"');
 }
 
-/* Lists every job's rows in order, with the array literals of their properties and ids. */
-static size_t list_entries(tly_store_job *const *jobs, size_t n, entry **out, tly_buf *pks, tly_buf *ids)
+static void put_claim(tly_buf *pks, tly_buf *ids, int property_pk, const char *id)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) total += json_array_size(jobs[i]->rows);
-    entry *e = tly_xcalloc(total ? total : 1, sizeof *e);
-    size_t k = 0;
-    tly_buf_append_char(pks, '{');
-    tly_buf_append_char(ids, '{');
-    for (size_t i = 0; i < n; i++) {
-        size_t r;
-        json_t *row;
-        json_array_foreach(jobs[i]->rows, r, row) {
-            if (k) {
-                tly_buf_append_char(pks, ',');
-                tly_buf_append_char(ids, ',');
-            }
-            tly_buf_printf(pks, "%d", jobs[i]->property_pk);
-            const char *id = json_string_value(json_object_get(row, "event_id"));
-            if (id) put_array_text(ids, id);
-            else tly_buf_append_str(ids, "NULL");
-            e[k++] = (entry){i, row, false};
-        }
-    }
+    tly_buf_append_char(pks, pks->len ? ',' : '{');
+    tly_buf_append_char(ids, ids->len ? ',' : '{');
+    tly_buf_printf(pks, "%d", property_pk);
+    if (id) put_array_text(ids, id);
+    else tly_buf_append_str(ids, "NULL");
+}
+
+/* The claim's array literals: every (property, id) to claim, and each job's property (whether it
+ * still exists decides for its events without an id). */
+static void claim_arrays(const batch *bt, size_t n, tly_buf *pks, tly_buf *ids)
+{
+    for (size_t c = 0; c < bt->nclaims; c++) put_claim(pks, ids, bt->claims[c]->property_pk, bt->claims[c]->id);
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || bt->jobs[i]->property_pk != bt->jobs[i - 1]->property_pk)
+            put_claim(pks, ids, bt->jobs[i]->property_pk, NULL);
     tly_buf_append_char(pks, '}');
     tly_buf_append_char(ids, '}');
-    *out = e;
-    return total;
 }
 
-/* Claims the ids; marks every event to store and counts it for its job. */
-static int claim(tly_db *db, tly_store_job *const *jobs, entry *entries, size_t total, const char *pks,
-                 const char *ids, size_t *kept, tly_db_error *err)
+/* Encodes the COPY lines of the first rows, up to EARLY_LINES_MAX bytes. */
+static void encode_early(batch *bt)
 {
-    const char *params[] = {pks, ids};
-    PGresult *res = tly_db_exec(db, &stmt_claim, params, PGRES_TUPLES_OK, err);
-    if (!res) return -1;
-    *kept = 0;
+    while (bt->early < bt->total && bt->lines.len < EARLY_LINES_MAX) {
+        entry *e = &bt->entries[bt->early++];
+        e->line = bt->lines.len;
+        tly_event_copy_row(&bt->lines, e->property_pk, e->row);
+        e->line_len = bt->lines.len - e->line;
+    }
+}
+
+static entry *find_claim(const batch *bt, int property_pk, const char *id)
+{
+    size_t lo = 0, hi = bt->nclaims;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const entry *e = bt->claims[mid];
+        int c = e->property_pk != property_pk ? (e->property_pk < property_pk ? -1 : 1) : strcmp(e->id, id);
+        if (c == 0) return bt->claims[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+/* Marks the events to store from the claim's answer: the claimed ones, and those without an id of
+ * a property that exists. Counts them for their jobs. */
+static size_t mark_kept(batch *bt, const PGresult *res)
+{
+    size_t kept = 0;
     for (int r = 0; r < PQntuples(res); r++) {
-        long k = strtol(PQgetvalue(res, r, 0), NULL, 10) - 1;
-        if (k < 0 || (size_t)k >= total || entries[k].keep) continue;
-        entries[k].keep = true;
-        jobs[entries[k].job]->stored++;
-        (*kept)++;
-    }
-    PQclear(res);
-    return 0;
-}
-
-/* Sends the events to store with COPY FROM STDIN. 0 ok, -1 with err. */
-static int copy_kept(tly_db *db, tly_store_job *const *jobs, const entry *entries, size_t total,
-                     tly_db_error *err)
-{
-    PGconn *conn = tly_db_conn(db);
-    PGresult *res = conn ? PQexec(conn, copy_sql) : NULL;
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        tly_db_result_error(db, res, err);
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    tly_buf chunk = {0};
-    bool sent = true;
-    for (size_t k = 0; k < total && sent; k++) {
-        if (!entries[k].keep) continue;
-        tly_event_copy_row(&chunk, jobs[entries[k].job]->property_pk, entries[k].row);
-        if (chunk.len >= COPY_CHUNK) {
-            sent = PQputCopyData(conn, chunk.ptr, (int)chunk.len) == 1;
-            tly_buf_reset(&chunk);
+        int pk = (int)strtol(PQgetvalue(res, r, 0), NULL, 10);
+        if (PQgetisnull(res, r, 1)) {
+            for (size_t k = 0; k < bt->total; k++) {
+                entry *e = &bt->entries[k];
+                if (e->property_pk == pk && !e->id && !e->keep) {
+                    e->keep = true;
+                    kept++;
+                }
+            }
+        } else {
+            entry *e = find_claim(bt, pk, PQgetvalue(res, r, 1));
+            if (e && !e->keep) {
+                e->keep = true;
+                kept++;
+            }
         }
     }
-    if (sent && chunk.len > 0) sent = PQputCopyData(conn, chunk.ptr, (int)chunk.len) == 1;
-    tly_buf_free(&chunk);
-    sent = sent && PQputCopyEnd(conn, NULL) == 1;
-    /* Every result is read, so that the connection is ready for the next command. */
-    bool failed = false;
-    while ((res = PQgetResult(conn))) {
-        if (!failed && PQresultStatus(res) != PGRES_COMMAND_OK) {
+    for (size_t k = 0; k < bt->total; k++)
+        if (bt->entries[k].keep) bt->jobs[bt->entries[k].job]->stored++;
+    return kept;
+}
+
+/* Reads the results of a pipeline of `count` statements up to its end and leaves pipeline mode;
+ * results[i] is the result of statement i when its status is expect[i]. 0 ok, -1 with err filled
+ * from the first failure (and the results NULL). */
+static int read_pipeline(tly_db *db, PGresult **results, const ExecStatusType *expect, int count,
+                         tly_db_error *err)
+{
+    PGconn *conn = tly_db_conn(db);
+    bool failed = false, ended = false;
+    int statement = 0, nulls = 0;
+    while (!ended) {
+        PGresult *res = PQgetResult(conn);
+        if (!res) {
+            /* A NULL ends each statement's results; two in a row: nothing more will come. */
+            if (++nulls < 2 && PQstatus(conn) == CONNECTION_OK) continue;
+            tly_db_result_error(db, NULL, err);
+            failed = true;
+            break;
+        }
+        nulls = 0;
+        ExecStatusType status = PQresultStatus(res);
+        if (status == PGRES_PIPELINE_SYNC) {
+            ended = true;
+        } else if (!failed && statement < count && status == expect[statement]) {
+            results[statement++] = res;
+            continue;
+        } else if (!failed) {
             tly_db_result_error(db, res, err);
             failed = true;
         }
         PQclear(res);
+        if (!tly_db_conn(db)) break;   /* dropped as broken: nothing more to read */
+    }
+    if (ended && PQexitPipelineMode(conn) != 1 && !failed) {
+        tly_db_result_error(db, NULL, err);
+        failed = true;
+    }
+    if (!failed && statement == count) return 0;
+    if (!failed) tly_db_result_error(db, NULL, err);
+    for (int i = 0; i < statement; i++) {
+        PQclear(results[i]);
+        results[i] = NULL;
+    }
+    return -1;
+}
+
+/* BEGIN and the claim in one round trip; the early COPY lines are encoded meanwhile. Marks the
+ * events to store and counts them in *kept. 0 ok (inside the transaction), -1 with err. */
+static int begin_and_claim(tly_db *db, batch *bt, const char *pks, const char *ids, size_t *kept,
+                           tly_db_error *err)
+{
+    if (tly_db_ensure(db, err) != 0) return -1;
+    PGconn *conn = tly_db_conn(db);
+    const char *params[] = {pks, ids};
+    bool sent = PQenterPipelineMode(conn) == 1;
+    sent = sent && PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    sent = sent && PQsendQueryParams(conn, claim_sql, 2, NULL, params, NULL, NULL, 0) == 1;
+    sent = sent && PQpipelineSync(conn) == 1;
+    if (!sent) {
+        tly_db_result_error(db, NULL, err);
+        if (tly_db_conn(db)) PQexitPipelineMode(conn);
+        return -1;
+    }
+    encode_early(bt);
+    PGresult *results[2] = {NULL, NULL};
+    static const ExecStatusType expect[] = {PGRES_COMMAND_OK, PGRES_TUPLES_OK};
+    if (read_pipeline(db, results, expect, 2, err) != 0) return -1;
+    *kept = mark_kept(bt, results[1]);
+    PQclear(results[0]);
+    PQclear(results[1]);
+    return 0;
+}
+
+/* Sends out as a piece of COPY data once it is full. */
+static bool send_when_full(PGconn *conn, tly_buf *out)
+{
+    if (out->len < COPY_CHUNK) return true;
+    bool sent = PQputCopyData(conn, out->ptr, (int)out->len) == 1;
+    tly_buf_reset(out);
+    return sent;
+}
+
+/* Sends the COPY data: the kept rows' lines, early ones as encoded, the others encoded now. */
+static bool send_rows(PGconn *conn, const batch *bt)
+{
+    tly_buf piece = {0};
+    bool sent = true;
+    for (size_t k = 0; k < bt->total && sent; k++) {
+        const entry *e = &bt->entries[k];
+        if (!e->keep) continue;
+        if (k < bt->early) tly_buf_append(&piece, bt->lines.ptr + e->line, e->line_len);
+        else tly_event_copy_row(&piece, e->property_pk, e->row);
+        sent = send_when_full(conn, &piece);
+    }
+    if (sent && piece.len > 0) sent = PQputCopyData(conn, piece.ptr, (int)piece.len) == 1;
+    tly_buf_free(&piece);
+    return sent;
+}
+
+/* COPYs the kept events and commits, in one simple query. 0 committed, -1 with err. */
+static int copy_and_commit(tly_db *db, const batch *bt, tly_db_error *err)
+{
+    PGconn *conn = tly_db_conn(db);
+    PGresult *res = PQsendQuery(conn, copy_commit_sql) == 1 ? PQgetResult(conn) : NULL;
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        tly_db_result_error(db, res, err);
+        PQclear(res);
+        while (tly_db_conn(db) && (res = PQgetResult(conn))) PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    bool sent = send_rows(conn, bt) && PQputCopyEnd(conn, NULL) == 1;
+    /* The COPY's result, then the COMMIT's; every result is read, so that the connection is ready
+     * for the next command. */
+    bool failed = false, committed = false;
+    while ((res = PQgetResult(conn))) {
+        if (!failed && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            tly_db_result_error(db, res, err);
+            failed = true;
+        } else if (!failed && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
+            committed = true;
+        }
+        PQclear(res);
         if (failed && !tly_db_conn(db)) break;   /* dropped as broken: nothing more to read */
     }
-    if (!failed && !sent) {
+    if (!failed && (!sent || !committed)) {
         tly_db_result_error(db, NULL, err);
         failed = true;
     }
     return failed ? -1 : 0;
 }
 
-/* The claim and the COPY, inside the caller's transaction. */
-static int append_in_transaction(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_error *err)
+/* The claim, the COPY and the commit. 0 committed, -1 with err (rolled back). */
+static int append_batch(tly_db *db, batch *bt, const char *pks, const char *ids, tly_db_error *err)
 {
-    tly_buf pks = {0}, ids = {0};
-    entry *entries;
-    size_t total = list_entries(jobs, n, &entries, &pks, &ids), kept = 0;
-    int rc = claim(db, jobs, entries, total, tly_buf_cstr(&pks), tly_buf_cstr(&ids), &kept, err);
-    if (rc == 0 && kept > 0) rc = copy_kept(db, jobs, entries, total, err);
-    free(entries);
-    tly_buf_free(&pks);
-    tly_buf_free(&ids);
+    /* A connection found broken by the claim had broken while idle (the server restarted since
+     * the last batch): nothing ran, so the claim is sent once more, on a new connection. */
+    PGconn *conn = tly_db_conn(db);
+    bool was_idle = conn && PQtransactionStatus(conn) == PQTRANS_IDLE;
+    size_t kept = 0;
+    int rc = begin_and_claim(db, bt, pks, ids, &kept, err);
+    if (rc != 0 && was_idle && err->unreachable && !tly_db_conn(db))
+        rc = begin_and_claim(db, bt, pks, ids, &kept, err);
+    if (rc == 0) rc = kept > 0 ? copy_and_commit(db, bt, err) : tly_db_command(db, "COMMIT", err);
+    conn = tly_db_conn(db);
+    if (rc != 0 && conn && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+        tly_db_error ignored;
+        if (tly_db_command(db, "ROLLBACK", &ignored) != 0) tly_log_warn("rollback failed: %s", ignored.message);
+    }
     return rc;
 }
 
@@ -149,15 +336,15 @@ int tly_pg_append(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_error
         total += (size_t)jobs[i]->sent;
     }
     if (total == 0) return 0;
-    if (tly_db_command(db, "BEGIN", err) != 0) return -1;
-    int rc = append_in_transaction(db, jobs, n, err);
-    if (rc == 0) {
-        rc = tly_db_command(db, "COMMIT", err);
-    } else if (!err->unreachable) {
-        tly_db_error ignored;
-        if (tly_db_command(db, "ROLLBACK", &ignored) != 0) tly_log_warn("rollback failed: %s", ignored.message);
-    }
+    batch bt;
+    list_entries(&bt, jobs, n);
+    tly_buf pks = {0}, ids = {0};
+    claim_arrays(&bt, n, &pks, &ids);
+    int rc = append_batch(db, &bt, tly_buf_cstr(&pks), tly_buf_cstr(&ids), err);
     if (rc != 0)
         for (size_t i = 0; i < n; i++) jobs[i]->stored = 0;
+    free_batch(&bt);
+    tly_buf_free(&pks);
+    tly_buf_free(&ids);
     return rc;
 }

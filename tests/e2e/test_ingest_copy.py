@@ -1,8 +1,13 @@
 """End-to-end tests of how ingest stores events: ids claimed in the dedupe ledger
-(tally_claim_events, sql/migrations/014_ingest_copy.sql), then the events COPYed into events, many
-requests of several properties in one transaction (group commit)."""
+(tally_claim_event_keys, sql/migrations/019_claim_event_keys.sql; before it tally_claim_events, 014),
+then the events COPYed into events, many requests of several properties in one transaction (group
+commit)."""
 import json
+import os
+import subprocess
+import tempfile
 import threading
+import time
 
 from harness import new_event_id
 from client import count, ev, expect, expect_counts, new_client, rows
@@ -28,6 +33,60 @@ def test_claim_rules(h):
     # Claimed ids stay claimed: sent again, only the events without an id are stored.
     assert claim(h, pks, ids) == [5, 6]
     assert h.sql_int("SELECT count(*) FROM event_ids WHERE property_pk = %s", p.pk) == 2
+    assert h.sql_int("SELECT count(*) FROM event_ids WHERE property_pk = %s", NO_SUCH_PROPERTY) == 0
+
+
+def claim_keys(h, pks, ids):
+    """What tally_claim_event_keys gives back for these properties and ids, sorted."""
+    lit = "{%s}" % ",".join("NULL" if i is None else json.dumps(i) for i in ids)
+    got = h.sql("SELECT property_pk, event_id FROM tally_claim_event_keys(%s::integer[], %s::text[])",
+                "{%s}" % ",".join(map(str, pks)), lit)
+    return sorted((int(pk), i or "") for pk, i in got)
+
+
+def test_claim_keys_rules(h):
+    p, q = h.create_property(), h.create_property()
+    x, y, z = new_event_id(), new_event_id(), new_event_id()
+    pks = [p.pk, p.pk, p.pk, q.pk, q.pk, NO_SUCH_PROPERTY, NO_SUCH_PROPERTY]
+    ids = [x, y, x, x, None, z, None]
+    # Each property that exists, once; each new (property, id), once; the same id of another
+    # property is another event; a property that no longer exists claims nothing.
+    assert claim_keys(h, pks, ids) == sorted([(p.pk, ""), (q.pk, ""), (p.pk, x), (p.pk, y), (q.pk, x)])
+    # Claimed ids stay claimed: sent again, only the properties come back.
+    assert claim_keys(h, pks, ids) == sorted([(p.pk, ""), (q.pk, "")])
+    assert h.sql_int("SELECT count(*) FROM event_ids WHERE property_pk = %s", p.pk) == 2
+    assert h.sql_int("SELECT count(*) FROM event_ids WHERE property_pk = %s", NO_SUCH_PROPERTY) == 0
+
+
+def test_events_of_a_deleted_property_are_not_stored(h):
+    """A spool replayed late may hold events of a property deleted meanwhile: none is stored, with
+    or without an id, and the other properties' events of the same commit are."""
+    p = h.create_property()
+    spool = tempfile.mkdtemp(prefix="tally-spool-deleted-")
+    with open(h.path("tally.conf")) as f:
+        conf = "".join(line for line in f if not line.startswith("spool_dir")) + "spool_dir = %s\n" % spool
+    now = int(time.time() * 1000)
+
+    def row(event_id, path):
+        r = {"ts_ms": now, "name": "pageview", "visitor": 42, "path": path, "interactive": True}
+        if event_id:
+            r["event_id"] = event_id
+        return r
+
+    kept = [row(new_event_id(), "/kept"), row(None, "/kept-no-id")]
+    gone = [row(new_event_id(), "/gone"), row(None, "/gone-no-id")]
+    jobs = [{"property_pk": NO_SUCH_PROPERTY, "rows": gone}, {"property_pk": p.pk, "rows": kept},
+            {"property_pk": NO_SUCH_PROPERTY, "rows": [row(None, "/gone-again")]}]
+    with open(os.path.join(spool, "0000000000001-1-0.spool"), "w") as f:
+        json.dump({"format": 1, "jobs": jobs}, f)
+    env = dict(os.environ, TALLY_CONF=h.path("deleted.conf"))
+    with open(env["TALLY_CONF"], "w") as f:
+        f.write(conf)
+    out = subprocess.run([os.path.join(h.cgibin, "track.fcgi"), "--replay-spool"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert sorted(r["path"] for r in rows(h, p, "path")) == ["/kept", "/kept-no-id"]
+    assert h.sql_int("SELECT count(*) FROM events WHERE property_pk = %s", NO_SUCH_PROPERTY) == 0
     assert h.sql_int("SELECT count(*) FROM event_ids WHERE property_pk = %s", NO_SUCH_PROPERTY) == 0
 
 
@@ -87,16 +146,23 @@ def test_text_with_copy_escapes_stored_verbatim(h):
 
 
 def test_large_batch_sent_in_pieces_stored_whole(h):
-    """A batch far larger than one piece of COPY data (32 KB) arrives whole and in order."""
+    """A batch far larger than one piece of COPY data (32 KB), and than the lines encoded while the
+    ids are claimed (256 KB), arrives whole and in order."""
     p = h.create_property()
     events = []
-    for i in range(400):
+    for i in range(800):
         e = ev("/big/%d" % i)
         e["context"]["page"]["title"] = ("%03d " % i) + "t\\i\tt\nl" * 60   # about 500 characters
         events.append(e)
-    expect_counts(h.post_events(p, events, headers=new_client(h)), 400)
+    expect_counts(h.post_events(p, events, headers=new_client(h)), 800)
     got = {r["event_id"]: r["title"] for r in rows(h, p, "event_id, title")}
-    assert len(got) == 400
+    assert len(got) == 800
     assert all(got[e["event_id"]] == e["context"]["page"]["title"] for e in events)
-    expect_counts(h.post_events(p, events, headers=new_client(h)), 400, duplicates=400)
-    assert count(h, p) == 400
+    expect_counts(h.post_events(p, events, headers=new_client(h)), 800, duplicates=800)
+    assert count(h, p) == 800
+    # Old and new events mixed all along the batch: only the new ones are stored.
+    mixed = [e if i % 2 else dict(e, event_id=new_event_id()) for i, e in enumerate(events)]
+    expect_counts(h.post_events(p, mixed, headers=new_client(h)), 800, duplicates=400)
+    got = {r["event_id"]: r["title"] for r in rows(h, p, "event_id, title")}
+    assert len(got) == 1200
+    assert all(got[e["event_id"]] == e["context"]["page"]["title"] for e in mixed)
