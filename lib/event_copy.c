@@ -10,28 +10,32 @@
  * and ts. */
 typedef struct column {
     const char *key;        /* the member of the row */
+    size_t key_len;
     const char *missing;    /* the column's text when the member is absent or null */
+    size_t missing_len;
 } column;
 
 #define NULL_TEXT "\\N"
+#define COLUMN(key, missing) {key, sizeof key - 1, missing, sizeof missing - 1}
 
 static const column columns[] = {
-    {"event_id", NULL_TEXT},
-    {"name", NULL_TEXT},
-    {"visitor", NULL_TEXT},
-    {"prev_visitor", NULL_TEXT},
-    {"session_key", NULL_TEXT},
-    {"hostname", ""}, {"path", ""}, {"query", ""}, {"title", ""}, {"referrer", ""}, {"source", ""},
-    {"utm_source", ""}, {"utm_medium", ""}, {"utm_campaign", ""}, {"utm_term", ""}, {"utm_content", ""},
-    {"campaign_id", ""}, {"country", ""}, {"region", ""}, {"city", ""}, {"device", ""}, {"browser", ""},
-    {"browser_version", ""}, {"os", ""}, {"os_version", ""},
-    {"screen_width", NULL_TEXT},
-    {"user_id_hash", NULL_TEXT},
-    {"interactive", "t"},
-    {"revenue_amount", NULL_TEXT},
-    {"revenue_currency", NULL_TEXT},
-    {"props", NULL_TEXT},
-    {"visit_token", NULL_TEXT},
+    COLUMN("event_id", NULL_TEXT),
+    COLUMN("name", NULL_TEXT),
+    COLUMN("visitor", NULL_TEXT),
+    COLUMN("prev_visitor", NULL_TEXT),
+    COLUMN("session_key", NULL_TEXT),
+    COLUMN("hostname", ""), COLUMN("path", ""), COLUMN("query", ""), COLUMN("title", ""),
+    COLUMN("referrer", ""), COLUMN("source", ""), COLUMN("utm_source", ""), COLUMN("utm_medium", ""),
+    COLUMN("utm_campaign", ""), COLUMN("utm_term", ""), COLUMN("utm_content", ""), COLUMN("campaign_id", ""),
+    COLUMN("country", ""), COLUMN("region", ""), COLUMN("city", ""), COLUMN("device", ""), COLUMN("browser", ""),
+    COLUMN("browser_version", ""), COLUMN("os", ""), COLUMN("os_version", ""),
+    COLUMN("screen_width", NULL_TEXT),
+    COLUMN("user_id_hash", NULL_TEXT),
+    COLUMN("interactive", "t"),
+    COLUMN("revenue_amount", NULL_TEXT),
+    COLUMN("revenue_currency", NULL_TEXT),
+    COLUMN("props", NULL_TEXT),
+    COLUMN("visit_token", NULL_TEXT),
 };
 
 /* Text with COPY's escapes: a backslash starts an escape; tab and newline would end the field or
@@ -53,7 +57,21 @@ static void put_escaped(tly_buf *out, const char *s, size_t len)
     tly_buf_commit(out, n);
 }
 
-static void put_value(tly_buf *out, const json_t *v, const char *missing)
+/* A decimal integer, without printf's parsing of a format (a row has several). */
+static void put_integer(tly_buf *out, long long v)
+{
+    char digits[24];
+    size_t n = sizeof digits;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) digits[--n] = '-';
+    tly_buf_append(out, digits + n, sizeof digits - n);
+}
+
+static void put_value(tly_buf *out, const json_t *v, const column *col)
 {
     char num[32];
     switch (v ? json_typeof(v) : JSON_NULL) {
@@ -61,25 +79,24 @@ static void put_value(tly_buf *out, const json_t *v, const char *missing)
         put_escaped(out, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
-        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        tly_buf_append_str(out, num);
+        put_integer(out, json_integer_value(v));
         break;
     case JSON_REAL:
         snprintf(num, sizeof num, "%.17g", json_real_value(v));
         tly_buf_append_str(out, num);
         break;
-    case JSON_TRUE: tly_buf_append_char(out, 't'); break;
-    case JSON_FALSE: tly_buf_append_char(out, 'f'); break;
+    case JSON_TRUE: tly_buf_append(out, "t", 1); break;
+    case JSON_FALSE: tly_buf_append(out, "f", 1); break;
     case JSON_OBJECT:
     case JSON_ARRAY: {
         char *text = json_dumps(v, JSON_COMPACT);
         if (text) put_escaped(out, text, strlen(text));
-        else tly_buf_append_str(out, NULL_TEXT);
+        else tly_buf_append(out, NULL_TEXT, sizeof NULL_TEXT - 1);
         free(text);
         break;
     }
     case JSON_NULL:
-        tly_buf_append_str(out, missing);
+        tly_buf_append(out, col->missing, col->missing_len);
         break;
     }
 }
@@ -88,7 +105,7 @@ static void put_value(tly_buf *out, const json_t *v, const char *missing)
 static void put_ts(tly_buf *out, const json_t *v)
 {
     if (!json_is_integer(v)) {
-        tly_buf_append_str(out, NULL_TEXT);
+        tly_buf_append(out, NULL_TEXT, sizeof NULL_TEXT - 1);
         return;
     }
     char text[32];
@@ -98,14 +115,12 @@ static void put_ts(tly_buf *out, const json_t *v)
 
 void tly_event_copy_row(tly_buf *out, int property_pk, const json_t *row)
 {
-    char pk[16];
-    snprintf(pk, sizeof pk, "%d", property_pk);
-    tly_buf_append_str(out, pk);
-    tly_buf_append_char(out, '\t');
+    put_integer(out, property_pk);
+    tly_buf_append(out, "\t", 1);
     put_ts(out, json_object_get(row, "ts_ms"));
     for (size_t i = 0; i < TLY_ARRAY_LEN(columns); i++) {
-        tly_buf_append_char(out, '\t');
-        put_value(out, json_object_get(row, columns[i].key), columns[i].missing);
+        tly_buf_append(out, "\t", 1);
+        put_value(out, json_object_getn(row, columns[i].key, columns[i].key_len), &columns[i]);
     }
-    tly_buf_append_char(out, '\n');
+    tly_buf_append(out, "\n", 1);
 }
