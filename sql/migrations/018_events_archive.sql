@@ -304,12 +304,13 @@ BEGIN
                AND (b.hi <= cutoff OR b.hi - b.lo > interval '1 day')
              ORDER BY b.lo LOOP
         BEGIN
+            -- The partition first: autovacuum, busy with the rows just archived, gives way to
+            -- this lock after deadlock_timeout, and only late events would wait for it. The
+            -- lock on events that dropping or detaching takes next is the short one.
+            PERFORM set_config('lock_timeout', '5s', true);
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p.part);
+            PERFORM set_config('lock_timeout', '200ms', true);
             IF p.hi <= cutoff THEN
-                -- Only a late event would wait for this lock; autovacuum, busy with the rows just
-                -- archived, gives way to it after deadlock_timeout.
-                PERFORM set_config('lock_timeout', '5s', true);
-                EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p.part);
-                PERFORM set_config('lock_timeout', '200ms', true);
                 CONTINUE WHEN EXISTS (SELECT 1 FROM events e WHERE e.ts >= p.lo AND e.ts < p.hi);
                 EXECUTE format('DROP TABLE %s', p.part);
             ELSE
