@@ -518,3 +518,32 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+
+-- 008's deletion of a property, counting its archived events among the events deleted (the
+-- archive rows go with the property, by their foreign key).
+CREATE OR REPLACE FUNCTION tally_delete_property(p_property integer) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    n_events bigint;
+    n_archived bigint;
+    n_sessions bigint;
+    n_rollups bigint;
+BEGIN
+    SELECT coalesce(sum(events), 0) INTO n_archived FROM events_archive WHERE property_pk = p_property;
+    -- First the row: its cascade (goals) marks rollup days dirty, which are deleted below.
+    DELETE FROM properties WHERE pk = p_property;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    DELETE FROM events WHERE property_pk = p_property;
+    GET DIAGNOSTICS n_events = ROW_COUNT;
+    DELETE FROM sessions WHERE property_pk = p_property;
+    GET DIAGNOSTICS n_sessions = ROW_COUNT;
+    DELETE FROM rollup_days WHERE property_pk = p_property;
+    GET DIAGNOSTICS n_rollups = ROW_COUNT;
+    DELETE FROM rollup_revenue WHERE property_pk = p_property;
+    DELETE FROM rollup_state WHERE property_pk = p_property;
+    DELETE FROM rollup_dirty WHERE property_pk = p_property;
+    DELETE FROM event_ids WHERE property_pk = p_property;
+    RETURN jsonb_build_object('events', n_events + n_archived, 'sessions', n_sessions, 'rollup_rows', n_rollups);
+END $$;

@@ -5,6 +5,7 @@ them through tally_events.
 
 The tests archive a site and compare it with itself before archiving (the same answers, to the
 byte), or with a twin site holding the same events that stays unarchived."""
+import json
 import urllib.parse
 
 from client import ev, expect_counts, new_client
@@ -213,3 +214,12 @@ def test_day_partitions(h):
     h.sessionize()
     assert get(h, p, "overview", **rng())["pageviews"] == 7
     assert stored(h, p) == (6, 2), "D-3 archived; D-2, today and the new event in events"
+
+
+def test_deleting_a_property_deletes_its_archive(h):
+    archive_only_on_postgresql(h)
+    p = build_site(h)
+    archive(h, p, -3, -2)
+    deleted = json.loads(h.sql_value("SELECT tally_delete_property(%s)", p.pk))
+    assert deleted["events"] == 7, deleted
+    assert h.sql_int("SELECT count(*) FROM events_archive WHERE property_pk = %s", p.pk) == 0
