@@ -123,6 +123,7 @@ typedef struct shared {
     bool rollups;        /* closed, summarised days come from rollup_days */
     bool live;           /* days under way come from live_days and the tail of raw events */
     bool weeks;          /* whole rolled-up weeks come from rollup_weeks (no interval asked) */
+    bool hours;          /* rolled days come from rollup_hours (site figures by hour, 020) */
     char from_day[48], to_day[48];   /* the range's first and last day as SQL dates */
 } shared;
 
@@ -292,6 +293,13 @@ static void visit_part(tly_sql *q, const tly_report_spec *spec, const shared *sh
 
 static void rollup_part(tly_sql *q, const tly_report_spec *spec, const shared *sh)
 {
+    if (sh->hours) {
+        /* The rolled days' hours, one range of the key (property, hour). */
+        tly_sql_add(q, "SELECT h.hour, h.visitors, h.pageviews, h.events, h.sessions, h.bounces, h.duration"
+                       " FROM rollup_hours h WHERE h.property_pk = $%d AND h.hour >= %s AND h.hour < %s + 1"
+                       " AND h.hour::date IN (SELECT day FROM rolled)", sh->pk, sh->from_day, sh->to_day);
+        return;
+    }
     char label[TLY_DIM_LABEL_SIZE] = "total";
     if (spec->n_group_by == 1) tly_dim_label(&spec->group_by[0], label);
     tly_sql_add(q, "SELECT r.day::timestamp%s, r.visitors, r.pageviews, r.events, r.sessions, r.bounces, "
@@ -395,6 +403,8 @@ static void order_and_page(tly_sql *q, const tly_report_spec *spec, bool dated)
  * live figures) and raw (the span of the other days, as instants). */
 static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool rollups, bool live, bool weeks)
 {
+    /* By hour, rollups are the site's hours (020): days under way and days without hours are raw. */
+    bool hours = rollups && spec->interval == TLY_INTERVAL_HOUR;
     char n[16];
     snprintf(n, sizeof n, "%d", spec->property_pk);
     sh->pk = tly_sql_param(q, n);
@@ -404,8 +414,9 @@ static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool ro
     snprintf(n, sizeof n, "%d", (int)spec->to_day);
     sh->to = tly_sql_param(q, n);
     sh->rollups = rollups;
-    sh->live = rollups && live;
-    sh->weeks = rollups && weeks;
+    sh->live = rollups && live && !hours;
+    sh->weeks = rollups && weeks && !hours;
+    sh->hours = hours;
     snprintf(sh->from_day, sizeof sh->from_day, "(date '1970-01-01' + $%d::int)", sh->from);
     snprintf(sh->to_day, sizeof sh->to_day, "(date '1970-01-01' + $%d::int)", sh->to);
     sh->from_day_n = spec->from_day;
@@ -415,9 +426,9 @@ static void prelude(tly_sql *q, const tly_report_spec *spec, shared *sh, bool ro
     tly_sql_add(q, "WITH ");
     if (rollups)
         tly_sql_add(q, "rolled AS MATERIALIZED (SELECT r.day FROM rollup_state r WHERE r.property_pk = $%d"
-                       " AND r.day BETWEEN %s AND %s AND NOT EXISTS (SELECT 1 FROM rollup_dirty d"
+                       " AND r.day BETWEEN %s AND %s%s AND NOT EXISTS (SELECT 1 FROM rollup_dirty d"
                        " WHERE d.property_pk = r.property_pk AND d.day = r.day)), ",
-                    sh->pk, sh->from_day, sh->to_day);
+                    sh->pk, sh->from_day, sh->to_day, hours ? " AND r.hours" : "");
     /* Weeks whose seven days are all within the range, rolled up and clean. */
     if (sh->weeks)
         tly_sql_add(q, "weeks AS MATERIALIZED (SELECT w.week FROM rollup_week_state w WHERE w.property_pk = $%d"
@@ -524,8 +535,10 @@ int tly_report_sql(const tly_report_spec *spec, tly_sql *q)
     /* Days under way have live figures for the whole site and per path (017). */
     bool live = mode == TLY_REPORT_TOTAL || (spec->n_group_by == 1 && spec->group_by[0].kind == TLY_DIM_PATH);
     /* Without an interval, whole rolled-up weeks are read as their sums (017). */
-    prelude(q, spec, &sh, spec->n_filters == 0 && spec->n_group_by <= 1 && spec->interval != TLY_INTERVAL_HOUR,
-            live, spec->interval == TLY_INTERVAL_NONE);
+    /* By hour, only the site's figures have rollups (020). */
+    bool rollups = spec->n_filters == 0 && (spec->interval == TLY_INTERVAL_HOUR ? spec->n_group_by == 0
+                                                                               : spec->n_group_by <= 1);
+    prelude(q, spec, &sh, rollups, live, spec->interval == TLY_INTERVAL_NONE);
     const char *from_day = sh.from_day, *to_day = sh.to_day;
     tly_sql_add(q, "parts (bucket");
     for (size_t i = 0; i < spec->n_group_by; i++) tly_sql_add(q, ", k%zu", i + 1);

@@ -242,6 +242,29 @@ def test_hourly_and_monthly_intervals(h):
     assert all(m["date"].endswith("-01") for m in months), months
 
 
+def test_hourly_rollups(h):
+    """A series by hour reads the rolled days' hours (rollup_hours, 020), with the same answers as
+    from raw events, visit figures included; days under way stay raw."""
+    rollups_only_on_postgresql(h)
+    p = build_site(h)
+    metrics = "pageviews,unique_visitors,sessions,bounce_rate,visit_duration,views_per_session,events"
+    raw = get(h, p, "metrics", interval="hour", metrics=metrics, **rng())
+    rollup(h)
+    hours = h.sql("SELECT hour::text, visitors, pageviews, events, sessions, bounces, duration FROM rollup_hours "
+                  "WHERE property_pk = %s ORDER BY hour", p.pk)
+    assert hours == [(day(-3) + " 12:00:00", "1", "2", "2", "1", "0", "120"),
+                     (day(-2) + " 12:00:00", "2", "3", "4", "2", "1", "90")], hours
+    assert get(h, p, "metrics", interval="hour", metrics=metrics, **rng()) == raw
+    h.sql("UPDATE rollup_hours SET pageviews = pageviews + 100 WHERE property_pk = %s AND hour = %s",
+          p.pk, day(-2) + " 12:00")
+    series = get(h, p, "metrics", interval="hour", **rng())["results"]
+    assert [r["pageviews"] for r in series if r["date"] == day(-2) + "T12:00:00"] == [103], "the hours are read"
+    # A filtered series reads raw events, as do rolled days without hours (rolled before 020).
+    assert get(h, p, "metrics", interval="hour", filters="path==/", **rng())["results"][12 + 24]["pageviews"] == 2
+    h.sql("UPDATE rollup_state SET hours = false WHERE property_pk = %s", p.pk)
+    assert get(h, p, "metrics", interval="hour", metrics=metrics, **rng()) == raw
+
+
 def test_property_time_zone(h):
     """Days are the property's local days: 03:00 UTC is the evening before in New York."""
     p = h.create_property(timezone="America/New_York")

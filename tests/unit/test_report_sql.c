@@ -95,13 +95,6 @@ static void test_rollups_only_when_they_answer(void)
     tly_sql_free(&q);
 
     spec = base();
-    spec.interval = TLY_INTERVAL_HOUR;
-    CHECK_INT(tly_report_sql(&spec, &q), 0);
-    CHECK(strstr(tly_buf_cstr(&q.text), "rollup_days") == NULL);
-    CHECK(strstr(tly_buf_cstr(&q.text), "generate_series") != NULL);
-    tly_sql_free(&q);
-
-    spec = base();
     tly_dim two[2] = {{TLY_DIM_SOURCE, ""}, {TLY_DIM_DEVICE, ""}};
     spec.group_by = two;
     spec.n_group_by = 2;
@@ -174,6 +167,27 @@ static bool has_text(const tly_sql *q, const char *text)
     return strstr(tly_buf_cstr(&q->text), text) != NULL;
 }
 
+/* By hour: the site's hours (020), of rolled days that have them; never live days' figures. */
+static void test_hourly_rollups(void)
+{
+    tly_report_spec spec = base();
+    tly_sql q = {0};
+    spec.interval = TLY_INTERVAL_HOUR;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(has_text(&q, "FROM rollup_hours") && has_text(&q, "AND r.hours"));
+    CHECK(!has_text(&q, "rollup_days") && !has_text(&q, "live_days") && !has_text(&q, "rollup_weeks"));
+    CHECK(has_text(&q, "generate_series"));
+    CHECK(every_param_used(&q));
+    tly_sql_free(&q);
+
+    tly_dim by_path = {TLY_DIM_PATH, ""};
+    spec.group_by = &by_path;
+    spec.n_group_by = 1;
+    CHECK_INT(tly_report_sql(&spec, &q), 0);
+    CHECK(!has_text(&q, "rollup_hours") && !has_text(&q, "rollup_days"));
+    tly_sql_free(&q);
+}
+
 /* Live figures of days under way answer the site's figures and pages, with or without an interval;
  * weekly sums of rolled-up days answer any rolled-up dimension without an interval; neither under
  * filters. */
@@ -232,7 +246,7 @@ static void test_visits_only_when_asked(void)
     spec.zero_fill = true;
     CHECK_INT(tly_report_sql(&spec, &q), 0);
     CHECK(strstr(tly_buf_cstr(&q.text), "FROM sessions s") == NULL);
-    CHECK(strstr(tly_buf_cstr(&q.text), "FROM events e") != NULL);
+    CHECK(strstr(tly_buf_cstr(&q.text), "FROM tally_events(") != NULL);
     CHECK(every_param_used(&q));
     tly_sql_free(&q);
 
@@ -262,6 +276,7 @@ static void run_tests(void)
     test_modes();
     test_values_are_parameters();
     test_rollups_only_when_they_answer();
+    test_hourly_rollups();
     test_reads_are_bounded();
     test_visits_only_when_asked();
     test_live_days_and_weeks_when_they_answer();
