@@ -646,7 +646,7 @@ def disk_figures(h, events):
     ev_heap = size("SELECT coalesce(sum(pg_table_size(relid)), 0) FROM pg_partition_tree('events') WHERE isleaf")
     # With the weekly sums and live figures of migration 017, when the schema has them.
     rollups = size("SELECT coalesce(sum(pg_total_relation_size(to_regclass(t))), 0) FROM unnest(ARRAY['rollup_days', "
-                   "'rollup_revenue', 'rollup_state', 'rollup_weeks', 'rollup_week_state', 'live_days', "
+                   "'rollup_revenue', 'rollup_state', 'rollup_weeks', 'rollup_week_state', 'rollup_hours', 'live_days', "
                    "'live_visitors', 'live_page_visitors']) AS t")
     rollup_rows = size("SELECT count(*) FROM rollup_days")
     sessions = size("SELECT pg_total_relation_size('sessions')")
