@@ -10,9 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Sent as an unnamed statement in a pipeline (a prepared one would need a round trip of its own
- * on each new connection); the function's own statements are planned once per connection. */
-static const char claim_sql[] = "SELECT property_pk, event_id FROM tally_claim_event_keys($1::integer[], $2::text[])";
+static const tly_db_stmt stmt_claim = {
+    "claim_event_keys", "SELECT property_pk, event_id FROM tally_claim_event_keys($1::integer[], $2::text[])", 2};
 
 /* One simple query for both, so that the COMMIT needs no round trip of its own: the server runs
  * it once the COPY data has ended, and skips it if the COPY fails. */
@@ -21,19 +20,12 @@ static const char copy_commit_sql[] = "COPY events (" TLY_EVENT_COPY_COLUMNS ") 
 /* COPY data goes to the server in pieces of about this size. */
 #define COPY_CHUNK 32768
 
-/* The rows' COPY lines are encoded while the claim runs on the server, up to about this many
- * bytes; the lines of a larger batch are encoded as they are sent, so that it is never held whole
- * in memory. */
-#define EARLY_LINES_MAX (256 * 1024)
-
-/* One event of the batch: its job, its row and id, where its COPY line is, and whether it is to
- * be stored. */
+/* One event of the batch: its job, its row and id, and whether it is to be stored. */
 typedef struct entry {
     size_t job;
     int property_pk;
     const json_t *row;
     const char *id;          /* NULL: none */
-    size_t line, line_len;   /* its line in the batch's early lines, if encoded early */
     bool keep;
 } entry;
 
@@ -43,8 +35,6 @@ typedef struct batch {
     size_t total;
     entry **claims;          /* the first entry of each (property, id), in (property, id) order */
     size_t nclaims;
-    tly_buf lines;           /* the COPY lines of entries[0 .. early) */
-    size_t early;
 } batch;
 
 static int compare_claims(const void *a, const void *b)
@@ -88,7 +78,6 @@ static void free_batch(batch *bt)
 {
     free(bt->entries);
     free(bt->claims);
-    tly_buf_free(&bt->lines);
 }
 
 /* An array literal element: quoted, with backslash and double quote escaped. */
@@ -121,17 +110,6 @@ static void claim_arrays(const batch *bt, size_t n, tly_buf *pks, tly_buf *ids)
             put_claim(pks, ids, bt->jobs[i]->property_pk, NULL);
     tly_buf_append_char(pks, '}');
     tly_buf_append_char(ids, '}');
-}
-
-/* Encodes the COPY lines of the first rows, up to EARLY_LINES_MAX bytes. */
-static void encode_early(batch *bt)
-{
-    while (bt->early < bt->total && bt->lines.len < EARLY_LINES_MAX) {
-        entry *e = &bt->entries[bt->early++];
-        e->line = bt->lines.len;
-        tly_event_copy_row(&bt->lines, e->property_pk, e->row);
-        e->line_len = bt->lines.len - e->line;
-    }
 }
 
 static entry *find_claim(const batch *bt, int property_pk, const char *id)
@@ -176,75 +154,17 @@ static size_t mark_kept(batch *bt, const PGresult *res)
     return kept;
 }
 
-/* Reads the results of a pipeline of `count` statements up to its end and leaves pipeline mode;
- * results[i] is the result of statement i when its status is expect[i]. 0 ok, -1 with err filled
- * from the first failure (and the results NULL). */
-static int read_pipeline(tly_db *db, PGresult **results, const ExecStatusType *expect, int count,
-                         tly_db_error *err)
-{
-    PGconn *conn = tly_db_conn(db);
-    bool failed = false, ended = false;
-    int statement = 0, nulls = 0;
-    while (!ended) {
-        PGresult *res = PQgetResult(conn);
-        if (!res) {
-            /* A NULL ends each statement's results; two in a row: nothing more will come. */
-            if (++nulls < 2 && PQstatus(conn) == CONNECTION_OK) continue;
-            tly_db_result_error(db, NULL, err);
-            failed = true;
-            break;
-        }
-        nulls = 0;
-        ExecStatusType status = PQresultStatus(res);
-        if (status == PGRES_PIPELINE_SYNC) {
-            ended = true;
-        } else if (!failed && statement < count && status == expect[statement]) {
-            results[statement++] = res;
-            continue;
-        } else if (!failed) {
-            tly_db_result_error(db, res, err);
-            failed = true;
-        }
-        PQclear(res);
-        if (!tly_db_conn(db)) break;   /* dropped as broken: nothing more to read */
-    }
-    if (ended && PQexitPipelineMode(conn) != 1 && !failed) {
-        tly_db_result_error(db, NULL, err);
-        failed = true;
-    }
-    if (!failed && statement == count) return 0;
-    if (!failed) tly_db_result_error(db, NULL, err);
-    for (int i = 0; i < statement; i++) {
-        PQclear(results[i]);
-        results[i] = NULL;
-    }
-    return -1;
-}
-
-/* BEGIN and the claim in one round trip; the early COPY lines are encoded meanwhile. Marks the
- * events to store and counts them in *kept. 0 ok (inside the transaction), -1 with err. */
+/* BEGIN and the claim. Marks the events to store and counts them in *kept. 0 ok (inside the
+ * transaction), -1 with err. */
 static int begin_and_claim(tly_db *db, batch *bt, const char *pks, const char *ids, size_t *kept,
                            tly_db_error *err)
 {
-    if (tly_db_ensure(db, err) != 0) return -1;
-    PGconn *conn = tly_db_conn(db);
+    if (tly_db_command(db, "BEGIN", err) != 0) return -1;
     const char *params[] = {pks, ids};
-    bool sent = PQenterPipelineMode(conn) == 1;
-    sent = sent && PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
-    sent = sent && PQsendQueryParams(conn, claim_sql, 2, NULL, params, NULL, NULL, 0) == 1;
-    sent = sent && PQpipelineSync(conn) == 1;
-    if (!sent) {
-        tly_db_result_error(db, NULL, err);
-        if (tly_db_conn(db)) PQexitPipelineMode(conn);
-        return -1;
-    }
-    encode_early(bt);
-    PGresult *results[2] = {NULL, NULL};
-    static const ExecStatusType expect[] = {PGRES_COMMAND_OK, PGRES_TUPLES_OK};
-    if (read_pipeline(db, results, expect, 2, err) != 0) return -1;
-    *kept = mark_kept(bt, results[1]);
-    PQclear(results[0]);
-    PQclear(results[1]);
+    PGresult *res = tly_db_exec(db, &stmt_claim, params, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    *kept = mark_kept(bt, res);
+    PQclear(res);
     return 0;
 }
 
@@ -257,7 +177,7 @@ static bool send_when_full(PGconn *conn, tly_buf *out)
     return sent;
 }
 
-/* Sends the COPY data: the kept rows' lines, early ones as encoded, the others encoded now. */
+/* Sends the COPY data: the kept rows' lines, encoded as they are sent. */
 static bool send_rows(PGconn *conn, const batch *bt)
 {
     tly_buf piece = {0};
@@ -265,8 +185,7 @@ static bool send_rows(PGconn *conn, const batch *bt)
     for (size_t k = 0; k < bt->total && sent; k++) {
         const entry *e = &bt->entries[k];
         if (!e->keep) continue;
-        if (k < bt->early) tly_buf_append(&piece, bt->lines.ptr + e->line, e->line_len);
-        else tly_event_copy_row(&piece, e->property_pk, e->row);
+        tly_event_copy_row(&piece, e->property_pk, e->row);
         sent = send_when_full(conn, &piece);
     }
     if (sent && piece.len > 0) sent = PQputCopyData(conn, piece.ptr, (int)piece.len) == 1;
@@ -310,16 +229,10 @@ static int copy_and_commit(tly_db *db, const batch *bt, tly_db_error *err)
 /* The claim, the COPY and the commit. 0 committed, -1 with err (rolled back). */
 static int append_batch(tly_db *db, batch *bt, const char *pks, const char *ids, tly_db_error *err)
 {
-    /* A connection found broken by the claim had broken while idle (the server restarted since
-     * the last batch): nothing ran, so the claim is sent once more, on a new connection. */
-    PGconn *conn = tly_db_conn(db);
-    bool was_idle = conn && PQtransactionStatus(conn) == PQTRANS_IDLE;
     size_t kept = 0;
     int rc = begin_and_claim(db, bt, pks, ids, &kept, err);
-    if (rc != 0 && was_idle && err->unreachable && !tly_db_conn(db))
-        rc = begin_and_claim(db, bt, pks, ids, &kept, err);
     if (rc == 0) rc = kept > 0 ? copy_and_commit(db, bt, err) : tly_db_command(db, "COMMIT", err);
-    conn = tly_db_conn(db);
+    PGconn *conn = tly_db_conn(db);
     if (rc != 0 && conn && PQtransactionStatus(conn) != PQTRANS_IDLE) {
         tly_db_error ignored;
         if (tly_db_command(db, "ROLLBACK", &ignored) != 0) tly_log_warn("rollback failed: %s", ignored.message);

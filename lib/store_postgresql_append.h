@@ -1,7 +1,7 @@
 /* The postgresql events store's append (events_store.h): one transaction per call that claims the
  * events' ids in the dedupe ledger (tally_claim_event_keys(), sql/migrations/019_claim_event_keys.sql)
- * and COPYs the events it may store into events, in three round trips: BEGIN with the claim (the
- * rows are encoded for COPY meanwhile), the start of the COPY, and its data with the COMMIT. */
+ * and COPYs the events it may store into events, in four round trips: BEGIN, the claim, the start
+ * of the COPY, and its data with the COMMIT. */
 #ifndef TLY_STORE_POSTGRESQL_APPEND_H
 #define TLY_STORE_POSTGRESQL_APPEND_H
 #include "first.h"

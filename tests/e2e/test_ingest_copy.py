@@ -146,8 +146,8 @@ def test_text_with_copy_escapes_stored_verbatim(h):
 
 
 def test_large_batch_sent_in_pieces_stored_whole(h):
-    """A batch far larger than one piece of COPY data (32 KB), and than the lines encoded while the
-    ids are claimed (256 KB), arrives whole and in order."""
+    """A batch far larger than one piece of COPY data (32 KB) arrives whole and in order, and only
+    its new events are stored when old ones are mixed in."""
     p = h.create_property()
     events = []
     for i in range(800):
