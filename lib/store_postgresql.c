@@ -1,5 +1,5 @@
 /* The PostgreSQL events store: events, visits and rollups live in the same database as the
- * metadata. Ingest claims event ids and COPYs events (store_postgresql_append.h, sql/migrations/014),
+ * metadata. Ingest claims event ids and COPYs events (store_postgresql_append.h, sql/migrations/019),
  * visits are built by tally_sessionize() (004, through sessionizer.h), and reports run the SQL of
  * report_sql.h. */
 #include "first.h"
