@@ -37,11 +37,17 @@ typedef struct batch {
     size_t nclaims;
 } batch;
 
+/* The order of claims: by property, then id. */
+static int compare_key(int pk_a, const char *id_a, int pk_b, const char *id_b)
+{
+    if (pk_a != pk_b) return pk_a < pk_b ? -1 : 1;
+    return strcmp(id_a, id_b);
+}
+
 static int compare_claims(const void *a, const void *b)
 {
     const entry *x = *(entry *const *)a, *y = *(entry *const *)b;
-    if (x->property_pk != y->property_pk) return x->property_pk < y->property_pk ? -1 : 1;
-    int c = strcmp(x->id, y->id);
+    int c = compare_key(x->property_pk, x->id, y->property_pk, y->id);
     if (c != 0) return c;
     return x < y ? -1 : x > y;   /* the batch's first of the same id comes first */
 }
@@ -68,7 +74,7 @@ static void list_entries(batch *bt, tly_store_job *const *jobs, size_t n)
     qsort(bt->claims, ids, sizeof *bt->claims, compare_claims);
     for (size_t c = 0; c < ids; c++) {
         const entry *prev = bt->nclaims ? bt->claims[bt->nclaims - 1] : NULL;
-        if (prev && prev->property_pk == bt->claims[c]->property_pk && strcmp(prev->id, bt->claims[c]->id) == 0)
+        if (prev && compare_key(prev->property_pk, prev->id, bt->claims[c]->property_pk, bt->claims[c]->id) == 0)
             continue;   /* a later event with the same id: a duplicate within the batch */
         bt->claims[bt->nclaims++] = bt->claims[c];
     }
@@ -118,7 +124,7 @@ static entry *find_claim(const batch *bt, int property_pk, const char *id)
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const entry *e = bt->claims[mid];
-        int c = e->property_pk != property_pk ? (e->property_pk < property_pk ? -1 : 1) : strcmp(e->id, id);
+        int c = compare_key(e->property_pk, e->id, property_pk, id);
         if (c == 0) return bt->claims[mid];
         if (c < 0) lo = mid + 1;
         else hi = mid;
