@@ -147,6 +147,8 @@ BEGIN
     packed AS (
         DELETE FROM events_archive a WHERE a.property_pk = p_property AND a.day = p_day RETURNING a.*
     ),
+    -- The archive rows are unpacked from what `packed` returns, not read again: that makes the
+    -- delete run before the insert below writes the day's new rows under the same keys.
     every_event AS (
         SELECT * FROM moved
         UNION ALL
