@@ -6,7 +6,10 @@ in the same run, with PostgreSQL durable (fsync and synchronous commit on).
 
 Figures (medians of --runs runs):
   HTTP ceiling      lighttpd answering a tiny static file, 64 keep-alive connections
-  single events     one pageview per POST, 64 keep-alive connections   -> % of HTTP ceiling
+  FastCGI ceiling   the same lighttpd in front of a FastCGI program that answers the same POST
+                    without doing anything (tests/bench/fastcgi_ceiling.c, served like track.fcgi:
+                    as many processes and threads): no program behind lighttpd goes faster
+  single events     one pageview per POST, 64 keep-alive connections   -> % of both ceilings
   p99 latency       single events throttled to 50% of the measured rate
   storage ceiling   COPY FROM STDIN of the same rows into the same table and indexes
   batched events    100 events per POST                                -> % of storage ceiling
@@ -22,6 +25,8 @@ Needs wrk (Debian package wrk). Prints figures; never fails on speed.
 import argparse
 import os
 import re
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +34,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from harness import Harness  # noqa: E402
+from harness import Harness, free_port  # noqa: E402
 
 UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
       "Chrome/120.0.0.0 Safari/537.36")
@@ -181,6 +186,52 @@ def track_rss_kb(h):
     return sizes
 
 
+def track_max_procs(src):
+    """The number of track.fcgi processes conf/lighttpd.conf asks lighttpd for."""
+    with open(os.path.join(src, "conf", "lighttpd.conf")) as f:
+        return int(re.search(r'"max-procs"\s*=>\s*(\d+)', f.read()).group(1))
+
+
+def start_fastcgi_ceiling(h, src, tmp, threads):
+    """A second lighttpd, configured like the harness's, in front of the no-op FastCGI program.
+    Returns (base URL, process)."""
+    program = os.path.join(h.build, "tests", "bench", "fastcgi-ceiling")
+    if not os.access(program, os.X_OK):
+        raise SystemExit("%s is missing: build first (scripts/build)" % program)
+    www = os.path.join(tmp, "www")
+    os.makedirs(www, exist_ok=True)
+    with open(os.path.join(www, "index.html"), "w") as f:
+        f.write("<!doctype html><title>ceiling</title>\n")
+    port = free_port()
+    conf = os.path.join(tmp, "ceiling-lighttpd.conf")
+    with open(conf, "w") as f:
+        f.write("""server.port = %d
+server.bind = "127.0.0.1"
+server.document-root = "%s"
+server.errorlog = "%s/ceiling-lighttpd.log"
+server.max-request-size = 4096
+server.modules = ( "mod_indexfile", "mod_fastcgi" )
+fastcgi.server = ( "/v1/events" => ((
+    "bin-path" => "%s", "socket" => "%s/ceiling.sock", "check-local" => "disable",
+    "max-procs" => %d, "bin-environment" => ( "THREADS" => "%s" ) )) )
+""" % (port, www, tmp, program, tmp, track_max_procs(src), threads))
+    proc = subprocess.Popen(["lighttpd", "-D", "-f", conf], stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return "http://127.0.0.1:%d" % port, proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("the ceiling's lighttpd did not listen; see %s/ceiling-lighttpd.log" % tmp)
+
+
+def stop_fastcgi_ceiling(proc):
+    os.killpg(proc.pid, signal.SIGTERM)   # lighttpd stops the FastCGI processes it started
+    proc.wait(timeout=20)
+
+
 def load_average():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -209,19 +260,23 @@ def main():
         write_lua(single, prop.id, prop.write_key, 1)
         write_lua(batched, prop.id, prop.write_key, 100)
         wrk(base + "/v1/events", 2, 8, single)          # warm up processes and caches
+        ceiling_base, ceiling_proc = start_fastcgi_ceiling(h, src, tmp, settings.get("ingest_threads", "16"))
 
-        results = {"static": [], "single": [], "batch": []}
+        results = {"static": [], "fastcgi": [], "single": [], "batch": []}
         cpu = dict.fromkeys(("track.fcgi", "PostgreSQL", "lighttpd"), 0.0)
         for _ in range(args.runs):
             results["static"].append(wrk(base + "/index.html", args.seconds, 64))
+            results["fastcgi"].append(wrk(ceiling_base + "/v1/events", args.seconds, 64, single))
             write_lua(single, prop.id, prop.write_key, 1)   # fresh event ids every run
             before = cpu_snapshot(h)
             results["single"].append(wrk(base + "/v1/events", args.seconds, 64, single))
             after = cpu_snapshot(h)
             for k in cpu:
                 cpu[k] += after[k] - before[k]
+        stop_fastcgi_ceiling(ceiling_proc)
         single_events = sum(r["rps"] for r in results["single"]) * args.seconds
         ceiling = median(results["static"])
+        fastcgi = median(results["fastcgi"])
         rate = median(results["single"])
         # 50% of the measured rate across 64 connections: each pauses 64 / (rate / 2) seconds.
         pause_ms = max(1, int(64 / (rate / 2) * 1000))
@@ -243,8 +298,10 @@ def main():
             ", ".join("%s %s" % kv for kv in sorted(settings.items()))))
         print("  load average before / after                     %s / %s" % (load_before, load_average()))
         print("  HTTP ceiling (lighttpd static file, 64 conns)   %9.0f req/s" % ceiling)
-        print("  single-event POSTs (64 conns)                   %9.0f events/s  = %.0f%% of HTTP ceiling" % (
-            rate, 100 * rate / ceiling))
+        print("  FastCGI ceiling (no-op FastCGI program)         %9.0f req/s    = %.0f%% of HTTP ceiling" % (
+            fastcgi, 100 * fastcgi / ceiling))
+        print("  single-event POSTs (64 conns)                   %9.0f events/s  = %.0f%% of HTTP ceiling, %.0f%% of FastCGI" % (
+            rate, 100 * rate / ceiling, 100 * rate / fastcgi))
         print("  CPU per single event                            %s" % ", ".join(
             "%s %.0f us" % (k, v * 1e6 / single_events) for k, v in cpu.items()))
         print("  p99 latency at %5.0f events/s (50%%)             %9.2f ms   (actual %.0f req/s)" % (
