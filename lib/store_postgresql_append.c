@@ -10,12 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const tly_db_stmt stmt_claim = {
-    "claim_event_keys", "SELECT property_pk, event_id FROM tally_claim_event_keys($1::integer[], $2::text[])", 2};
-
-/* One simple query for both, so that the COMMIT needs no round trip of its own: the server runs
- * it once the COPY data has ended, and skips it if the COPY fails. */
-static const char copy_commit_sql[] = "COPY events (" TLY_EVENT_COPY_COLUMNS ") FROM STDIN; COMMIT";
+/* The transaction is one simple query: BEGIN, the claim, the COPY and the COMMIT. The server
+ * answers the claim and then waits for the COPY data, which the client sends once it knows from
+ * the claim which events to keep; the COMMIT runs when the data ends (and is skipped if anything
+ * before it fails). Two round trips per commit instead of four: on a busy server each round trip
+ * costs both sides a sleep and a wake-up, more than the statements' own work for a few events. */
+static const char claim_sql[] = "BEGIN; SELECT property_pk, event_id FROM tally_claim_event_keys(";
+static const char copy_commit_sql[] = "); COPY events (" TLY_EVENT_COPY_COLUMNS ") FROM STDIN; COMMIT";
 
 /* COPY data goes to the server in pieces of about this size. */
 #define COPY_CHUNK 32768
@@ -134,44 +135,22 @@ static entry *find_claim(const batch *bt, int property_pk, const char *id)
 
 /* Marks the events to store from the claim's answer: the claimed ones, and those without an id of
  * a property that exists. Counts them for their jobs. */
-static size_t mark_kept(batch *bt, const PGresult *res)
+static void mark_kept(batch *bt, const PGresult *res)
 {
-    size_t kept = 0;
     for (int r = 0; r < PQntuples(res); r++) {
         int pk = (int)strtol(PQgetvalue(res, r, 0), NULL, 10);
         if (PQgetisnull(res, r, 1)) {
             for (size_t k = 0; k < bt->total; k++) {
                 entry *e = &bt->entries[k];
-                if (e->property_pk == pk && !e->id && !e->keep) {
-                    e->keep = true;
-                    kept++;
-                }
+                if (e->property_pk == pk && !e->id) e->keep = true;
             }
         } else {
             entry *e = find_claim(bt, pk, PQgetvalue(res, r, 1));
-            if (e && !e->keep) {
-                e->keep = true;
-                kept++;
-            }
+            if (e) e->keep = true;
         }
     }
     for (size_t k = 0; k < bt->total; k++)
         if (bt->entries[k].keep) bt->jobs[bt->entries[k].job]->stored++;
-    return kept;
-}
-
-/* BEGIN and the claim. Marks the events to store and counts them in *kept. 0 ok (inside the
- * transaction), -1 with err. */
-static int begin_and_claim(tly_db *db, batch *bt, const char *pks, const char *ids, size_t *kept,
-                           tly_db_error *err)
-{
-    if (tly_db_command(db, "BEGIN", err) != 0) return -1;
-    const char *params[] = {pks, ids};
-    PGresult *res = tly_db_exec(db, &stmt_claim, params, PGRES_TUPLES_OK, err);
-    if (!res) return -1;
-    *kept = mark_kept(bt, res);
-    PQclear(res);
-    return 0;
 }
 
 /* Sends out as a piece of COPY data once it is full. */
@@ -199,31 +178,47 @@ static bool send_rows(PGconn *conn, const batch *bt)
     return sent;
 }
 
-/* COPYs the kept events and commits, in one simple query. 0 committed, -1 with err. */
-static int copy_and_commit(tly_db *db, const batch *bt, tly_db_error *err)
+/* The transaction's query: the claim's arrays as literals (one query cannot carry parameters).
+ * false when they cannot be escaped (out of memory, invalid encoding). */
+static bool transaction_sql(PGconn *conn, const char *pks, const char *ids, tly_buf *sql)
+{
+    char *pks_literal = PQescapeLiteral(conn, pks, strlen(pks));
+    char *ids_literal = PQescapeLiteral(conn, ids, strlen(ids));
+    bool ok = pks_literal && ids_literal;
+    if (ok) tly_buf_printf(sql, "%s%s::integer[], %s::text[]%s", claim_sql, pks_literal, ids_literal, copy_commit_sql);
+    PQfreemem(pks_literal);
+    PQfreemem(ids_literal);
+    return ok;
+}
+
+/* The results of the transaction's query, in order: BEGIN, the claim (which marks the events to
+ * keep), the COPY (answered with the kept rows), the COPY's count, the COMMIT. Every result is
+ * read, so that the connection is ready for the next command. 0 committed, -1 with err. */
+static int read_results(tly_db *db, batch *bt, tly_db_error *err)
 {
     PGconn *conn = tly_db_conn(db);
-    PGresult *res = PQsendQuery(conn, copy_commit_sql) == 1 ? PQgetResult(conn) : NULL;
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        tly_db_result_error(db, res, err);
-        PQclear(res);
-        while (tly_db_conn(db) && (res = PQgetResult(conn))) PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    bool sent = send_rows(conn, bt) && PQputCopyEnd(conn, NULL) == 1;
-    /* The COPY's result, then the COMMIT's; every result is read, so that the connection is ready
-     * for the next command. */
-    bool failed = false, committed = false;
-    while ((res = PQgetResult(conn))) {
-        if (!failed && PQresultStatus(res) != PGRES_COMMAND_OK) {
+    PGresult *res;
+    bool failed = false, claimed = false, copied = false, sent = false, committed = false;
+    while (conn && (res = PQgetResult(conn))) {
+        ExecStatusType status = PQresultStatus(res);
+        if (failed) {
+            /* Only read: the rest of the query was skipped. */
+        } else if (status == PGRES_TUPLES_OK && !claimed) {
+            mark_kept(bt, res);
+            claimed = true;
+        } else if (status == PGRES_COPY_IN && claimed && !copied) {
+            copied = true;
+            sent = send_rows(conn, bt);
+            /* Rows that could not all be sent end the COPY with an error: nothing is committed. */
+            if (PQputCopyEnd(conn, sent ? NULL : "the rows could not all be sent") != 1) sent = false;
+        } else if (status == PGRES_COMMAND_OK) {
+            committed = strcmp(PQcmdStatus(res), "COMMIT") == 0;
+        } else {
             tly_db_result_error(db, res, err);
             failed = true;
-        } else if (!failed && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
-            committed = true;
         }
         PQclear(res);
-        if (failed && !tly_db_conn(db)) break;   /* dropped as broken: nothing more to read */
+        conn = tly_db_conn(db);   /* NULL once dropped as broken: nothing more to read */
     }
     if (!failed && (!sent || !committed)) {
         tly_db_result_error(db, NULL, err);
@@ -235,10 +230,15 @@ static int copy_and_commit(tly_db *db, const batch *bt, tly_db_error *err)
 /* The claim, the COPY and the commit. 0 committed, -1 with err (rolled back). */
 static int append_batch(tly_db *db, batch *bt, const char *pks, const char *ids, tly_db_error *err)
 {
-    size_t kept = 0;
-    int rc = begin_and_claim(db, bt, pks, ids, &kept, err);
-    if (rc == 0) rc = kept > 0 ? copy_and_commit(db, bt, err) : tly_db_command(db, "COMMIT", err);
+    if (tly_db_ensure(db, err) != 0) return -1;
     PGconn *conn = tly_db_conn(db);
+    tly_buf sql = {0};
+    int rc = -1;
+    if (!transaction_sql(conn, pks, ids, &sql)) tly_db_result_error(db, NULL, err);
+    else if (PQsendQuery(conn, tly_buf_cstr(&sql)) != 1) tly_db_result_error(db, NULL, err);
+    else rc = read_results(db, bt, err);
+    tly_buf_free(&sql);
+    conn = tly_db_conn(db);
     if (rc != 0 && conn && PQtransactionStatus(conn) != PQTRANS_IDLE) {
         tly_db_error ignored;
         if (tly_db_command(db, "ROLLBACK", &ignored) != 0) tly_log_warn("rollback failed: %s", ignored.message);
