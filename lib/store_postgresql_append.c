@@ -193,20 +193,21 @@ static bool transaction_sql(PGconn *conn, const char *pks, const char *ids, tly_
 
 /* The results of the transaction's query, in order: BEGIN, the claim (which marks the events to
  * keep), the COPY (answered with the kept rows), the COPY's count, the COMMIT. Every result is
- * read, so that the connection is ready for the next command. 0 committed, -1 with err. */
-static int read_results(tly_db *db, batch *bt, tly_db_error *err)
+ * read, so that the connection is ready for the next command. *claimed: whether the claim's
+ * answer came. 0 committed, -1 with err. */
+static int read_results(tly_db *db, batch *bt, bool *claimed, tly_db_error *err)
 {
     PGconn *conn = tly_db_conn(db);
     PGresult *res;
-    bool failed = false, claimed = false, copied = false, sent = false, committed = false;
+    bool failed = false, copied = false, sent = false, committed = false;
     while (conn && (res = PQgetResult(conn))) {
         ExecStatusType status = PQresultStatus(res);
         if (failed) {
             /* Only read: the rest of the query was skipped. */
-        } else if (status == PGRES_TUPLES_OK && !claimed) {
+        } else if (status == PGRES_TUPLES_OK && !*claimed) {
             mark_kept(bt, res);
-            claimed = true;
-        } else if (status == PGRES_COPY_IN && claimed && !copied) {
+            *claimed = true;
+        } else if (status == PGRES_COPY_IN && *claimed && !copied) {
             copied = true;
             sent = send_rows(conn, bt);
             /* Rows that could not all be sent end the COPY with an error: nothing is committed. */
@@ -227,16 +228,17 @@ static int read_results(tly_db *db, batch *bt, tly_db_error *err)
     return failed ? -1 : 0;
 }
 
-/* The claim, the COPY and the commit. 0 committed, -1 with err (rolled back). */
-static int append_batch(tly_db *db, batch *bt, const char *pks, const char *ids, tly_db_error *err)
+/* One attempt at the claim, the COPY and the commit, on a connection. *claimed: whether the
+ * claim's answer came. 0 committed, -1 with err (rolled back). */
+static int try_append(tly_db *db, batch *bt, const char *pks, const char *ids, bool *claimed,
+                      tly_db_error *err)
 {
-    if (tly_db_ensure(db, err) != 0) return -1;
     PGconn *conn = tly_db_conn(db);
     tly_buf sql = {0};
     int rc = -1;
     if (!transaction_sql(conn, pks, ids, &sql)) tly_db_result_error(db, NULL, err);
     else if (PQsendQuery(conn, tly_buf_cstr(&sql)) != 1) tly_db_result_error(db, NULL, err);
-    else rc = read_results(db, bt, err);
+    else rc = read_results(db, bt, claimed, err);
     tly_buf_free(&sql);
     conn = tly_db_conn(db);
     if (rc != 0 && conn && PQtransactionStatus(conn) != PQTRANS_IDLE) {
@@ -244,6 +246,19 @@ static int append_batch(tly_db *db, batch *bt, const char *pks, const char *ids,
         if (tly_db_command(db, "ROLLBACK", &ignored) != 0) tly_log_warn("rollback failed: %s", ignored.message);
     }
     return rc;
+}
+
+/* The claim, the COPY and the commit. A connection found broken before the claim answered
+ * (typically: the server restarted since the last commit) gets one more try on a new connection,
+ * as single statements do (db.c): nothing can have run on it. 0 committed, -1 with err. */
+static int append_batch(tly_db *db, batch *bt, const char *pks, const char *ids, tly_db_error *err)
+{
+    for (int attempt = 0;; attempt++) {
+        if (tly_db_ensure(db, err) != 0) return -1;
+        bool claimed = false;
+        int rc = try_append(db, bt, pks, ids, &claimed, err);
+        if (rc == 0 || claimed || !err->unreachable || attempt > 0) return rc;
+    }
 }
 
 int tly_pg_append(tly_db *db, tly_store_job *const *jobs, size_t n, tly_db_error *err)

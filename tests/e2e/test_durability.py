@@ -199,6 +199,28 @@ def test_database_restart_under_load(h):
     assert all(s == 503 for _, s in refused), set(s for _, s in refused)
 
 
+def spooled_events(h):
+    text = h.http("GET", "/v1/metrics").body.decode()
+    lines = [line for line in text.splitlines() if line.startswith('tally_events_total{program="track",outcome="spooled"}')]
+    return float(lines[0].split(" ")[1]) if lines else 0
+
+
+def test_commits_after_database_restart_go_straight_in(h):
+    """Every connection of track.fcgi dies with the server. The next commits find theirs broken
+    before anything ran on it, and commit on a new one: stored, not spooled."""
+    p = h.create_property()
+    c = new_client(h)
+    expect_counts(h.post_events(p, [ev("/before")], headers=c), 1)
+    spooled = spooled_events(h)
+    h.restart_db()
+    # Enough requests, one after another, to reach both track.fcgi processes' writer connections.
+    for i in range(8):
+        expect_counts(h.post_events(p, [ev("/after-%d" % i)], headers=c), 1)
+    expect_counts(h.post_events(p, [ev("/batch-%d" % i) for i in range(40)], headers=c), 40)
+    assert spooled_events(h) == spooled, "commits after the restart were spooled"
+    assert count(h, p) == 49
+
+
 def test_reports_after_database_restart(h):
     """report.fcgi's connection dies with the server; its next request reconnects and answers."""
     p = h.create_property()
