@@ -26,7 +26,6 @@ import argparse
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from harness import Harness, free_port  # noqa: E402
+from harness import Harness, HarnessError, free_port, wait_for_lighttpd  # noqa: E402
 
 UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
       "Chrome/120.0.0.0 Safari/537.36")
@@ -216,15 +215,12 @@ fastcgi.server = ( "/v1/events" => ((
     "max-procs" => %d, "bin-environment" => ( "THREADS" => "%s" ) )) )
 """ % (port, www, tmp, program, tmp, track_max_procs(src), threads))
     proc = subprocess.Popen(["lighttpd", "-D", "-f", conf], stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return "http://127.0.0.1:%d" % port, proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("the ceiling's lighttpd did not listen; see %s/ceiling-lighttpd.log" % tmp)
+    try:
+        wait_for_lighttpd(proc, port, "%s/ceiling-lighttpd.log" % tmp)
+    except HarnessError:
+        proc.kill()
+        raise
+    return "http://127.0.0.1:%d" % port, proc
 
 
 def stop_fastcgi_ceiling(proc):

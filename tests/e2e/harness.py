@@ -61,6 +61,21 @@ def free_port():
     return port
 
 
+def wait_for_lighttpd(proc, port, logs):
+    """Waits until the lighttpd started as proc listens on port; HarnessError naming logs if it
+    exits or does not listen within 20 seconds."""
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise HarnessError("lighttpd exited with %d; see %s" % (proc.returncode, logs))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise HarnessError("lighttpd did not listen on port %d; see %s" % (port, logs))
+
+
 def new_key(prefix):
     """A key secret: prefix + 43 base64url characters (32 random bytes)."""
     return prefix + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
@@ -295,18 +310,7 @@ include "%(src)s/conf/lighttpd.conf"
         self.lighttpd = subprocess.Popen(["lighttpd", "-D", "-f", self.path("lighttpd.conf")], stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            if self.lighttpd.poll() is not None:
-                raise HarnessError("lighttpd exited with %d; see %s and %s" % (
-                    self.lighttpd.returncode, self.path("lighttpd.out"), self.lighttpd_log))
-            try:
-                socket.create_connection(("127.0.0.1", self.http_port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise HarnessError("lighttpd did not listen on port %d" % self.http_port)
+        wait_for_lighttpd(self.lighttpd, self.http_port, "%s and %s" % (self.path("lighttpd.out"), self.lighttpd_log))
         # Wait until track.fcgi answers (its health endpoint needs the database).
         deadline = time.time() + 20
         last = None
