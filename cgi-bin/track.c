@@ -6,6 +6,7 @@
 #include "events_store.h"
 #include "ingest.h"
 #include "io.h"
+#include "json_arena.h"
 #include "log.h"
 #include "metrics.h"
 #include "resp.h"
@@ -76,6 +77,9 @@ static void serve(tly_ingest *ing, tly_req *req, tly_resp *resp, const tly_io_op
 }
 
 #define KEPT_BODY_BYTES 4096
+/* Address space for the JSON values of one request per thread (resident only as far as used): a
+ * batch of 1000 events at the body limit fits. */
+#define JSON_ARENA_BYTES ((size_t)16 << 20)
 
 static void *worker(void *arg)
 {
@@ -101,9 +105,9 @@ static void *worker(void *arg)
 }
 
 /* Waits for one of the stop signals; returns it. Meanwhile, every second, hands back to the system
- * the memory that requests freed: the allocator keeps freed pages of its heaps otherwise, and
- * the threads' requests, each alive at a different moment, would leave the resident size at the
- * sum of their peaks. */
+ * the memory that requests freed: the allocator keeps freed pages of its heaps otherwise (and
+ * each JSON arena the pages of its largest request), and the threads' requests, each alive at a
+ * different moment, would leave the resident size at the sum of their peaks. */
 static int wait_for_stop(const sigset_t *stop)
 {
     const struct timespec second = {1, 0};
@@ -111,6 +115,7 @@ static int wait_for_stop(const sigset_t *stop)
         int sig = sigtimedwait(stop, NULL, &second);
         if (sig > 0) return sig;
         malloc_trim(0);
+        tly_json_arena_trim();
     }
 }
 
@@ -119,6 +124,7 @@ static int wait_for_stop(const sigset_t *stop)
 static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
 {
     int threads = conf->ingest_threads;
+    tly_json_arena_setup((size_t)threads, JSON_ARENA_BYTES);
     FCGX_Init();
     if (tly_ingest_start_group_commit(ing, "tally-track") != 0) return 1;
     sigset_t stop;

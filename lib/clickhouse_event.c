@@ -1,5 +1,6 @@
 #include "first.h"
 #include "clickhouse_event.h"
+#include "json_arena.h"
 #include "mem.h"
 
 #include <ctype.h>
@@ -99,7 +100,7 @@ void tly_ch_prop_text(tly_buf *out, const json_t *value)
     } else if (json_is_real(value)) {
         char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
         if (text) plain_decimal(out, text);
-        free(text);
+        tly_json_free(text);
     }
 }
 
@@ -170,7 +171,7 @@ int tly_ch_event_line(tly_buf *out, int property_pk, uint64_t seq, const json_t 
     json_decref(line);
     tly_buf_append_str(out, text);
     tly_buf_append_char(out, '\n');
-    free(text);
+    tly_json_free(text);
     return 0;
 }
 

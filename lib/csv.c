@@ -1,5 +1,6 @@
 #include "first.h"
 #include "csv.h"
+#include "json_arena.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ void tly_csv_append_value(tly_buf *out, const json_t *v, int real_precision)
     } else {
         char *text = json_dumps(v, JSON_COMPACT | real_flags(real_precision));
         if (text) tly_csv_append_field(out, text, strlen(text));
-        free(text);
+        tly_json_free(text);
     }
 }
 

@@ -1,5 +1,6 @@
 #include "first.h"
 #include "event_copy.h"
+#include "json_arena.h"
 #include "timeparse.h"
 
 #include <stdio.h>
@@ -92,7 +93,7 @@ static void put_value(tly_buf *out, const json_t *v, const column *col)
         char *text = json_dumps(v, JSON_COMPACT);
         if (text) put_escaped(out, text, strlen(text));
         else tly_buf_append(out, NULL_TEXT, sizeof NULL_TEXT - 1);
-        free(text);
+        tly_json_free(text);
         break;
     }
     case JSON_NULL:

@@ -1,5 +1,6 @@
 #include "first.h"
 #include "ingest.h"
+#include "json_arena.h"
 #include "bot.h"
 #include "envelope.h"
 #include "events_store.h"
@@ -558,13 +559,17 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     tly_envelope env;
     tly_property prop;
     memset(&env, 0, sizeof env);
+    tly_json_arena_begin();
     allow_origin(req, resp);
     if (read_request(ing, req, resp, &key, &env) != 0) goto done;
     if (within_rate_limits(ing, req, resp, tly_buf_cstr(&key), now_ms) != 0) goto done;
+    /* The property comes from the key cache and may go into it: its values outlive the request. */
+    tly_json_arena_pause();
     pthread_mutex_lock(&ing->lock);
     bool server_key = false;
     int denied = authorise(ing, req, resp, tly_buf_cstr(&key), &env, &prop, &server_key);
     pthread_mutex_unlock(&ing->lock);
+    tly_json_arena_resume();
     if (denied != 0) goto done;
 
     /* Enrichment runs without the lock, which is taken only for what the threads share (the
@@ -595,6 +600,7 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     memset(&s, 0, sizeof s);   /* the address and user agent pointer do not outlive the request */
 done:
     tly_envelope_clear(&env);
+    tly_json_arena_end();
     tly_buf_free(&key);
 }
 

@@ -1,5 +1,6 @@
 #include "first.h"
 #include "log.h"
+#include "json_arena.h"
 #include "buf.h"
 #include "timeparse.h"
 
@@ -47,7 +48,7 @@ void tly_log(tly_log_level level, const char *fmt, ...)
     char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     fprintf(stderr, "%s\n", text ? text : tly_buf_cstr(&msg));
     fflush(stderr);
-    free(text);
+    tly_json_free(text);
     json_decref(line);
     tly_buf_free(&msg);
 }

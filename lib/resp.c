@@ -1,5 +1,6 @@
 #include "first.h"
 #include "resp.h"
+#include "json_arena.h"
 #include "utf8.h"
 
 #include <stdarg.h>
@@ -43,7 +44,7 @@ void tly_resp_json(tly_resp *resp, int status, json_t *body)
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(TLY_JSON_REAL_PRECISION)) : NULL;
     tly_buf_append_str(&resp->body, text ? text : "{}");
     tly_buf_append_char(&resp->body, '\n');
-    free(text);
+    tly_json_free(text);
     json_decref(body);
 }
 

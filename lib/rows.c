@@ -1,5 +1,6 @@
 #include "first.h"
 #include "rows.h"
+#include "json_arena.h"
 #include "mem.h"
 
 #include <stdio.h>
@@ -50,7 +51,7 @@ static char *cell_text(const json_t *v)
     if (!v || json_is_null(v)) return tly_xstrdup("");
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     char *copy = tly_xstrdup(text ? text : "");
-    free(text);
+    tly_json_free(text);
     return copy;
 }
 

@@ -1,5 +1,6 @@
 #include "first.h"
 #include "spool.h"
+#include "json_arena.h"
 #include "buf.h"
 #include "log.h"
 #include "mem.h"
@@ -152,7 +153,7 @@ int tly_spool_write(tly_spool *sp, tly_store_job *const *jobs, size_t n, char *e
         rc = write_durably(sp->dir, name, tmp_name, text, err, errlen);
     }
     pthread_mutex_unlock(&sp->lock);
-    free(text);
+    tly_json_free(text);
     if (rc != 0) return -1;
     for (size_t i = 0; i < n; i++) jobs[i]->sent = jobs[i]->stored = (int)json_array_size(jobs[i]->rows);
     return 0;

@@ -19,6 +19,7 @@
 #include "events_store.h"
 #include "clickhouse.h"
 #include "clickhouse_event.h"
+#include "json_arena.h"
 #include "log.h"
 #include "mem.h"
 #include "report_sql_clickhouse.h"
@@ -94,7 +95,7 @@ static int claim_group(tly_db *db, tly_store_job *const *jobs, size_t n, size_t 
     json_decref(ids);
     const char *params[] = {pk_text, text};
     PGresult *res = tly_db_exec(db, &stmt_claim, params, PGRES_TUPLES_OK, err);
-    free(text);
+    tly_json_free(text);
     if (!res) return -1;
     /* The kept positions come in order; walk the jobs' rows alongside. */
     int kept = 0, position = 0, rc = 0;
@@ -536,7 +537,7 @@ static int ch_revenue_by(tly_db *db, const tly_report_spec *spec, tly_rows *out,
         const char *row[] = {key, tly_rows_get(&figures, i, 1), tly_rows_get(&figures, i, 2),
                              tly_rows_get(&figures, i, 3), text};
         tly_rows_add_row(out, row);
-        free(text);
+        tly_json_free(text);
         json_decref(revenue);
     }
     tly_rows_free(&figures);
@@ -600,8 +601,8 @@ static int ch_realtime(tly_db *db, int property_pk, unsigned limit, tly_rows *ou
     tly_rows_init(out, 3);
     const char *row[] = {tly_rows_get(&visitors, 0, 0), series_text, top_text};
     tly_rows_add_row(out, row);
-    free(series_text);
-    free(top_text);
+    tly_json_free(series_text);
+    tly_json_free(top_text);
     json_decref(series);
     json_decref(top);
     tly_rows_free(&visitors);

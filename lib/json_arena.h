@@ -1,0 +1,38 @@
+/* Request-scoped allocation of Jansson values. A request of track.fcgi builds and frees thousands
+ * of small JSON values (the envelope, the enriched rows, the answer): through malloc, a fifth of
+ * its CPU time. Between tly_json_arena_begin and tly_json_arena_end the calling thread takes them
+ * from a bump allocator of its own, frees them by doing nothing, and empties the whole arena at
+ * the end in one step. Outside that window, and on threads without an arena, Jansson allocates
+ * with malloc as usual; either kind of value may be freed anywhere.
+ *
+ * The rule that keeps this safe: no JSON value made while an arena is active may outlive
+ * tly_json_arena_end on that thread. Code that keeps values (caches) runs with the arena paused.
+ * ASan builds poison an arena's memory when its request ends, so a value that outlives its
+ * request is reported at its first use. */
+#ifndef TLY_JSON_ARENA_H
+#define TLY_JSON_ARENA_H
+#include "first.h"
+#include <stddef.h>
+
+/* Reserves address space for `threads` arenas of `bytes` each and makes Jansson allocate through
+ * them. Call once, before any JSON value exists and before threads start. A request that needs
+ * more than `bytes` gets the rest from malloc. */
+void tly_json_arena_setup(size_t threads, size_t bytes);
+
+/* Starts a request on this thread: Jansson values come from the thread's arena (the first call on
+ * a thread claims one; threads beyond the reserved number keep using malloc). */
+void tly_json_arena_begin(void);
+/* Pauses and resumes the arena inside a request, around code that makes values to keep. */
+void tly_json_arena_pause(void);
+void tly_json_arena_resume(void);
+/* Ends the request: the arena is emptied for the next one. Every value made from the arena must
+ * be gone (or never used again). Its pages stay resident for the next request. */
+void tly_json_arena_end(void);
+/* Gives back to the kernel what idle arenas hold beyond a small request's needs (the pages of
+ * large batches). Any thread, now and then: a page given back costs a fault when next used. */
+void tly_json_arena_trim(void);
+
+/* Frees what json_dumps returned (which may come from an arena). */
+void tly_json_free(void *text);
+
+#endif
