@@ -77,7 +77,7 @@ static void serve(tly_ingest *ing, tly_req *req, tly_resp *resp, const tly_io_op
 }
 
 #define KEPT_BODY_BYTES 4096
-/* Address space for the JSON values of one request per thread (resident only as far as used): a
+/* Address space for the JSON values of each concurrent request (resident only as far as used): a
  * batch of 1000 events at the body limit fits. */
 #define JSON_ARENA_BYTES ((size_t)16 << 20)
 

@@ -3,7 +3,7 @@
 #include "mem.h"
 
 #include <jansson.h>
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,24 +24,25 @@
 #define KEEP_BYTES ((size_t)64 * 1024)
 #define ALIGNMENT 16
 
-/* Who may use an arena's memory: its thread during a request, or a trim between requests. */
-enum { IDLE, BUSY, TRIMMING };
-
 typedef struct arena {
     char *base;
     size_t touched;            /* bytes used since the last trim, so resident */
-    atomic_int state;
 } arena;
 
 static char *region;           /* every arena's memory, one after the other */
-static size_t region_bytes, arena_bytes, arena_count;
+static size_t region_bytes, arena_bytes;
 static arena *arenas;
-static atomic_size_t arenas_claimed;
+/* The arenas no request holds. A request takes the one given back last, whose pages are the most
+ * likely resident: the arenas in use, and so the resident memory, follow the number of concurrent
+ * requests, not of threads. */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static arena **pool;
+static size_t pooled;
 
 static _Thread_local struct {
-    arena *arena;              /* NULL: this thread has none */
+    arena *held;               /* NULL: no request, or no arena was free */
     size_t used;               /* bytes handed out in this request */
-    bool claimed, busy, active;
+    bool active;
 } mine;
 
 static bool in_region(const void *p)
@@ -53,7 +54,7 @@ static void *arena_malloc(size_t size)
 {
     size_t n = (size + ALIGNMENT - 1) & ~(size_t)(ALIGNMENT - 1);
     if (!mine.active || n > arena_bytes - mine.used) return malloc(size);
-    arena *a = mine.arena;
+    arena *a = mine.held;
     char *p = a->base + mine.used;
     mine.used += n;
     if (mine.used > a->touched) a->touched = mine.used;
@@ -67,38 +68,34 @@ static void arena_free(void *p)
     if (!in_region(p)) free(p);
 }
 
-void tly_json_arena_setup(size_t threads, size_t bytes)
+void tly_json_arena_setup(size_t count, size_t bytes)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t per = (bytes + page - 1) & ~(page - 1);
-    if (region || threads == 0 || per == 0) return;
-    void *p = mmap(NULL, threads * per, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (region || count == 0 || per == 0) return;
+    void *p = mmap(NULL, count * per, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return;   /* Jansson keeps allocating with malloc */
-    arenas = tly_xcalloc(threads, sizeof *arenas);
-    for (size_t i = 0; i < threads; i++) {
+    arenas = tly_xcalloc(count, sizeof *arenas);
+    pool = tly_xcalloc(count, sizeof *pool);
+    for (size_t i = 0; i < count; i++) {
         arenas[i].base = (char *)p + i * per;
-        atomic_init(&arenas[i].state, IDLE);
+        pool[count - 1 - i] = &arenas[i];
     }
+    pooled = count;
     region = p;
     arena_bytes = per;
-    arena_count = threads;
-    region_bytes = threads * per;
+    region_bytes = count * per;
     POISON(region, region_bytes);
     json_set_alloc_funcs(arena_malloc, arena_free);
 }
 
 void tly_json_arena_begin(void)
 {
-    if (!mine.claimed && region) {
-        mine.claimed = true;
-        size_t i = atomic_fetch_add(&arenas_claimed, 1);
-        if (i < arena_count) mine.arena = &arenas[i];
-    }
+    pthread_mutex_lock(&pool_lock);
+    mine.held = pooled ? pool[--pooled] : NULL;
+    pthread_mutex_unlock(&pool_lock);
     mine.used = 0;
-    /* A trim in progress lends the arena for no longer than an madvise: this request uses malloc. */
-    int idle = IDLE;
-    mine.busy = mine.arena && atomic_compare_exchange_strong(&mine.arena->state, &idle, BUSY);
-    mine.active = mine.busy;
+    mine.active = mine.held != NULL;
 }
 
 void tly_json_arena_pause(void)
@@ -108,30 +105,30 @@ void tly_json_arena_pause(void)
 
 void tly_json_arena_resume(void)
 {
-    mine.active = mine.busy;
+    mine.active = mine.held != NULL;
 }
 
 void tly_json_arena_end(void)
 {
     mine.active = false;
-    if (!mine.busy) return;
-    mine.busy = false;
-    POISON(mine.arena->base, mine.arena->touched);
-    atomic_store(&mine.arena->state, IDLE);
+    if (!mine.held) return;
+    POISON(mine.held->base, mine.held->touched);
+    pthread_mutex_lock(&pool_lock);
+    pool[pooled++] = mine.held;
+    pthread_mutex_unlock(&pool_lock);
+    mine.held = NULL;
 }
 
 void tly_json_arena_trim(void)
 {
-    for (size_t i = 0; i < arena_count; i++) {
-        arena *a = &arenas[i];
-        int idle = IDLE;
-        if (!atomic_compare_exchange_strong(&a->state, &idle, TRIMMING)) continue;
-        if (a->touched > KEEP_BYTES) {
-            madvise(a->base + KEEP_BYTES, a->touched - KEEP_BYTES, MADV_DONTNEED);
-            a->touched = KEEP_BYTES;
-        }
-        atomic_store(&a->state, IDLE);
+    pthread_mutex_lock(&pool_lock);
+    for (size_t i = 0; i < pooled; i++) {
+        arena *a = pool[i];
+        if (a->touched <= KEEP_BYTES) continue;
+        madvise(a->base + KEEP_BYTES, a->touched - KEEP_BYTES, MADV_DONTNEED);
+        a->touched = KEEP_BYTES;
     }
+    pthread_mutex_unlock(&pool_lock);
 }
 
 void tly_json_free(void *text)

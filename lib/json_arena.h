@@ -14,22 +14,22 @@
 #include "first.h"
 #include <stddef.h>
 
-/* Reserves address space for `threads` arenas of `bytes` each and makes Jansson allocate through
- * them. Call once, before any JSON value exists and before threads start. A request that needs
- * more than `bytes` gets the rest from malloc. */
-void tly_json_arena_setup(size_t threads, size_t bytes);
+/* Reserves address space for `count` arenas of `bytes` each (one per concurrent request) and
+ * makes Jansson allocate through them. Call once, before threads start. A request that needs more
+ * than `bytes` gets the rest from malloc. */
+void tly_json_arena_setup(size_t count, size_t bytes);
 
-/* Starts a request on this thread: Jansson values come from the thread's arena (the first call on
- * a thread claims one; threads beyond the reserved number keep using malloc). */
+/* Starts a request on this thread: until its end, Jansson values come from an arena it takes
+ * from the pool (or from malloc, when every arena is taken). */
 void tly_json_arena_begin(void);
 /* Pauses and resumes the arena inside a request, around code that makes values to keep. */
 void tly_json_arena_pause(void);
 void tly_json_arena_resume(void);
-/* Ends the request: the arena is emptied for the next one. Every value made from the arena must
- * be gone (or never used again). Its pages stay resident for the next request. */
+/* Ends the request: its arena is emptied and goes back to the pool, its pages still resident for
+ * the next request. Every value made from the arena must be gone (or never used again). */
 void tly_json_arena_end(void);
-/* Gives back to the kernel what idle arenas hold beyond a small request's needs (the pages of
- * large batches). Any thread, now and then: a page given back costs a fault when next used. */
+/* Gives back to the kernel what the pooled arenas hold beyond a small request's needs (the pages
+ * of large batches). Any thread, now and then: a page given back costs a fault when next used. */
 void tly_json_arena_trim(void);
 
 /* Frees what json_dumps returned (which may come from an arena). */

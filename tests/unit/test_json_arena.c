@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #define THREADS 3
+#define ARENAS 2
 #define ARENA_BYTES ((size_t)256 * 1024)
 
 /* Resident anonymous memory of this process, in KB. */
@@ -55,7 +56,7 @@ static void test_requests_reuse_the_arena(void)
     tly_json_arena_end();
     tly_json_arena_begin();
     json_t *second = json_string("second request");
-    CHECK(second == where);   /* the arena was emptied: the next request starts at its beginning */
+    CHECK(second == where);   /* the same arena, emptied: the next request starts at its beginning */
     CHECK_STR(json_string_value(second), "second request");
     json_decref(second);
     tly_json_arena_end();
@@ -166,7 +167,8 @@ static void *trimmer(void *arg)
     return NULL;
 }
 
-/* More threads than arenas (one has no arena and uses malloc), while another thread trims. */
+/* More concurrent requests than arenas (some find none free and use malloc), while another
+ * thread trims. */
 static void test_threads_and_trims_together(void)
 {
     pthread_t ids[THREADS], trim;
@@ -187,8 +189,7 @@ static void test_threads_and_trims_together(void)
 
 static void run_tests(void)
 {
-    /* The main thread and THREADS - 1 workers get an arena; the last worker does not. */
-    tly_json_arena_setup(THREADS, ARENA_BYTES);
+    tly_json_arena_setup(ARENAS, ARENA_BYTES);
     test_requests_reuse_the_arena();
     test_paused_values_outlive_the_request();
     test_values_outside_requests_use_malloc();
