@@ -234,6 +234,7 @@ int main(int argc, char **argv)
     } else if (purge) {
         rc = purge_events(&ing);
     } else if (FCGX_IsCGI()) {
+        tly_json_arena_setup(1, JSON_ARENA_BYTES);
         tly_req req = {0};
         tly_resp resp = {0};
         serve(&ing, &req, &resp, &tly_io_cgi_ops, NULL);
