@@ -35,7 +35,7 @@ sources() {
         envelope)     echo envelope.c timeparse.c url.c utf8.c ;;
         plausible)    echo plausible.c envelope.c timeparse.c url.c utf8.c ;;
         url)          echo url.c referrer.c ;;
-        ua)           echo ua.c bot.c memo.c utf8.c log.c timeparse.c ;;
+        ua)           echo ua.c bot.c memo.c utf8.c log.c json_arena.c timeparse.c ;;
         report_query) echo report_query.c strict.c timeparse.c utf8.c ;;
         *) return 1 ;;
     esac
