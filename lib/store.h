@@ -10,7 +10,9 @@
 /* One request's events for one property, and what became of them. */
 typedef struct tly_store_job {
     int property_pk;
-    json_t *rows;        /* borrowed array of rows; the store adds a "job" member to each */
+    json_t *rows;        /* borrowed array of rows, only read by the store: a value that a group
+                          * commit's leader added to another request's row would come from the
+                          * leader's JSON arena (json_arena.h), emptied when the leader's request ends */
     int sent, stored;    /* out: rows sent and newly stored (the others were duplicates) */
 } tly_store_job;
 
