@@ -1,7 +1,7 @@
 /* The postgresql events store's append (events_store.h): one transaction per call that claims the
  * events' ids in the dedupe ledger (tally_claim_event_keys(), sql/migrations/019_claim_event_keys.sql)
- * and COPYs the events it may store into events, in four round trips: BEGIN, the claim, the start
- * of the COPY, and its data with the COMMIT. */
+ * and COPYs the events it may store into events. The transaction is one simple query answered in
+ * two round trips: BEGIN and the claim, then the COPY's data, after which the COMMIT runs. */
 #ifndef TLY_STORE_POSTGRESQL_APPEND_H
 #define TLY_STORE_POSTGRESQL_APPEND_H
 #include "first.h"
