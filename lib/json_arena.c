@@ -5,7 +5,6 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -31,7 +30,6 @@ typedef struct arena {
 
 static char *region;           /* every arena's memory, one after the other */
 static size_t region_bytes, arena_bytes;
-static arena *arenas;
 /* The arenas no request holds. A request takes the one given back last, whose pages are the most
  * likely resident: the arenas in use, and so the resident memory, follow the number of concurrent
  * requests, not of threads. */
@@ -75,7 +73,7 @@ void tly_json_arena_setup(size_t count, size_t bytes)
     if (region || count == 0 || per == 0) return;
     void *p = mmap(NULL, count * per, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return;   /* Jansson keeps allocating with malloc */
-    arenas = tly_xcalloc(count, sizeof *arenas);
+    arena *arenas = tly_xcalloc(count, sizeof *arenas);
     pool = tly_xcalloc(count, sizeof *pool);
     for (size_t i = 0; i < count; i++) {
         arenas[i].base = (char *)p + i * per;
