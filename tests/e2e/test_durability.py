@@ -11,6 +11,15 @@ import time
 from client import count, ev, expect_counts, expect_json_error, new_client, unique_ua
 
 
+def metric(h, series):
+    """The value of one series of GET /v1/metrics, named as 'name{labels}'; 0 when absent."""
+    for line in h.http("GET", "/v1/metrics").body.decode().splitlines():
+        name, _, value = line.partition(" ")
+        if name == series:
+            return float(value)
+    return 0
+
+
 def wait_for(predicate, seconds=30, step=0.2):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -54,13 +63,9 @@ def test_spool_while_database_down(h):
     assert figures.get('tally_events_total{program="track",outcome="replayed"}', 0) >= 4, figures
     assert figures.get('tally_events_total{program="track",outcome="stored"}', 0) >= 1, figures
 
-    def sessioniser_runs():
-        text = h.http("GET", "/v1/metrics").body.decode()
-        runs = [line for line in text.splitlines() if line.startswith('tally_sessionizer_runs_total{program="track"}')]
-        return float(runs[0].split(" ")[1]) if runs else 0
-
     if h.events_store == "postgresql":   # the clickhouse store has no sessioniser: reports build visits
-        assert wait_for(lambda: sessioniser_runs() >= 1, 20), "the sessioniser's runs are counted"
+        assert wait_for(lambda: metric(h, 'tally_sessionizer_runs_total{program="track"}') >= 1, 20), \
+            "the sessioniser's runs are counted"
     # Replayed events keep their ids: sending one again is a duplicate.
     expect_counts(h.post_events(p, [spooled[0]], headers=c), 1, duplicates=1)
     assert wait_for(lambda: healthy(h))
@@ -200,9 +205,7 @@ def test_database_restart_under_load(h):
 
 
 def spooled_events(h):
-    text = h.http("GET", "/v1/metrics").body.decode()
-    lines = [line for line in text.splitlines() if line.startswith('tally_events_total{program="track",outcome="spooled"}')]
-    return float(lines[0].split(" ")[1]) if lines else 0
+    return metric(h, 'tally_events_total{program="track",outcome="spooled"}')
 
 
 def test_commits_after_database_restart_go_straight_in(h):
