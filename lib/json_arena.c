@@ -19,8 +19,10 @@
 #endif
 
 /* What an arena keeps resident after a trim: several times what a request of one event uses.
- * A page-size multiple. */
+ * A page-size multiple. Only the arenas given back last keep it (WARM_ARENAS): a request takes
+ * those first, so the others serve only the peaks of concurrency and give back all they touched. */
 #define KEEP_BYTES ((size_t)64 * 1024)
+#define WARM_ARENAS 4
 #define ALIGNMENT 16
 
 typedef struct arena {
@@ -122,9 +124,10 @@ void tly_json_arena_trim(void)
     pthread_mutex_lock(&pool_lock);
     for (size_t i = 0; i < pooled; i++) {
         arena *a = pool[i];
-        if (a->touched <= KEEP_BYTES) continue;
-        madvise(a->base + KEEP_BYTES, a->touched - KEEP_BYTES, MADV_DONTNEED);
-        a->touched = KEEP_BYTES;
+        size_t keep = i + WARM_ARENAS >= pooled ? KEEP_BYTES : 0;   /* the pool's top is its end */
+        if (a->touched <= keep) continue;
+        madvise(a->base + keep, a->touched - keep, MADV_DONTNEED);
+        a->touched = keep;
     }
     pthread_mutex_unlock(&pool_lock);
 }

@@ -29,7 +29,9 @@ void tly_json_arena_resume(void);
  * the next request. Every value made from the arena must be gone (or never used again). */
 void tly_json_arena_end(void);
 /* Gives back to the kernel what the pooled arenas hold beyond a small request's needs (the pages
- * of large batches). Any thread, now and then: a page given back costs a fault when next used. */
+ * of large batches), and all that those not among the last few given back hold (the pages of a
+ * peak of concurrent requests). Any thread, now and then: a page given back costs a fault when
+ * next used. */
 void tly_json_arena_trim(void);
 
 /* Frees what json_dumps returned (which may come from an arena). */

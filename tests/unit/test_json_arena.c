@@ -9,8 +9,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#define THREADS 3
-#define ARENAS 2
+#define ARENAS 8
+#define THREADS (ARENAS + 1)   /* one more than arenas: some requests find none free */
+#define WARM 4                 /* arenas that keep a small request's pages (json_arena.c) */
 #define ARENA_BYTES ((size_t)256 * 1024)
 
 /* Resident anonymous memory of this process, in KB. */
@@ -139,6 +140,38 @@ static void test_trim_gives_large_requests_pages_back(void)
     tly_json_arena_end();
 }
 
+/* Holds an arena, with a small request's worth of values, until all the holders have one. */
+static pthread_barrier_t all_held;
+
+static void *small_request(void *arg)
+{
+    (void)arg;
+    tly_json_arena_begin();
+    json_t *v = make_values(50, "small");   /* about 32 KB: under the 64 KB a warm arena keeps */
+    pthread_barrier_wait(&all_held);
+    json_decref(v);
+    tly_json_arena_end();
+    return NULL;
+}
+
+/* After a peak of concurrent requests, the arenas not among the last given back keep nothing. */
+static void test_trim_empties_arenas_not_used_lately(void)
+{
+    pthread_t ids[ARENAS];
+    tly_json_arena_trim();   /* what earlier requests left */
+    pthread_barrier_init(&all_held, NULL, ARENAS);
+    for (int i = 0; i < ARENAS; i++) pthread_create(&ids[i], NULL, small_request, NULL);
+    for (int i = 0; i < ARENAS; i++) pthread_join(ids[i], NULL);
+    pthread_barrier_destroy(&all_held);
+    long held = rss_anon_kb();
+    tly_json_arena_trim();
+    long trimmed = rss_anon_kb();
+    /* KB: the cold arenas' pages; a trim that kept a small request's pages in every arena would
+     * give back none of them. */
+    CHECK(held - trimmed >= (ARENAS - WARM) * 16);
+    if (held - trimmed < (ARENAS - WARM) * 16) printf("#   resident %ld KB before the trim, %ld after\n", held, trimmed);
+}
+
 typedef struct worker_result {
     int requests, wrong;
 } worker_result;
@@ -196,5 +229,6 @@ static void run_tests(void)
     test_dumped_text_is_freed_either_way();
     test_a_request_larger_than_its_arena_continues_in_malloc();
     test_trim_gives_large_requests_pages_back();
+    test_trim_empties_arenas_not_used_lately();
     test_threads_and_trims_together();
 }
