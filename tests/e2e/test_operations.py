@@ -57,8 +57,8 @@ def test_metrics_text_format(h):
 
 
 def test_metrics_count_requests_of_every_process(h):
-    """lighttpd runs two track.fcgi processes; every scrape, whichever answers, counts the requests
-    of both, and totals never go down between scrapes."""
+    """Every scrape, whichever track.fcgi process answers (a web server may run several), counts the
+    requests of all of them, and totals never go down between scrapes."""
     p = h.create_property()
     before = scrape(h)
     b202 = value(before, "tally_http_requests_total", program="track", code="202")
