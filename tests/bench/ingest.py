@@ -10,10 +10,13 @@ Figures (medians of --runs runs):
                     without doing anything (tests/bench/fastcgi_ceiling.c, served like track.fcgi:
                     as many processes and threads): no program behind lighttpd goes faster
   single events     one pageview per POST, 64 keep-alive connections   -> % of both ceilings
-  p99 latency       single events throttled to 50% of the measured rate
+  p99 latency       single events throttled to 50% of the measured rate (the pause between a
+                    connection's requests calibrated so), once the sessioniser has caught up
+                    with the runs before: the steady state at that rate
   storage ceiling   COPY FROM STDIN of the same rows into the same table and indexes
   batched events    100 events per POST                                -> % of storage ceiling
-  memory            resident size of each of this run's track.fcgi processes after everything above
+  memory            resident size of each of this run's track.fcgi processes after everything above:
+                    as the last batch ends, and at rest 2 s later (the idle trim runs every second)
   CPU per event     CPU time of track.fcgi, PostgreSQL (all its processes, the sessioniser's work
                     included) and lighttpd during the single-event runs, per event
 Also prints the load average before and after: other work on the machine lowers every figure
@@ -107,6 +110,30 @@ def wrk(url, seconds, connections, script=None, latency=False):
 def write_lua(path, prop, key, batch, pause_ms=0):
     with open(path, "w") as f:
         f.write(LUA % dict(nonce=os.urandom(6).hex(), batch=batch, pause_ms=pause_ms, prop=prop, key=key, ua=UA))
+
+
+def wait_for_sessioniser(h, limit=300):
+    """Seconds until track.fcgi's sessioniser has grouped every event stored so far into visits."""
+    start = time.time()
+    while time.time() - start < limit:
+        if h.sql_int("SELECT ((SELECT done_seq FROM sessionize_state) >= "
+                     "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq))::int") == 1:
+            return time.time() - start
+        time.sleep(0.5)
+    raise SystemExit("the sessioniser did not catch up within %d s" % limit)
+
+
+def calibrate_pause(base, prop, path, rate):
+    """The pause (ms) between a connection's requests that brings 64 connections to `rate` req/s:
+    a request's own time adds to the pause, so the first guess (64 / rate) is measured and
+    corrected by the time each cycle took beyond it."""
+    pause_ms = max(1, int(64 / rate * 1000))
+    for _ in range(2):
+        write_lua(path, prop.id, prop.write_key, 1, pause_ms)
+        got = wrk(base + "/v1/events", 3, 64, path)["rps"]
+        extra_ms = 64 / got * 1000 - pause_ms     # a cycle's time beyond the pause
+        pause_ms = max(1, int(round(64 / rate * 1000 - extra_ms)))
+    return pause_ms
 
 
 def median(runs, field="rps"):
@@ -274,8 +301,8 @@ def main():
         ceiling = median(results["static"])
         fastcgi = median(results["fastcgi"])
         rate = median(results["single"])
-        # 50% of the measured rate across 64 connections: each pauses 64 / (rate / 2) seconds.
-        pause_ms = max(1, int(64 / (rate / 2) * 1000))
+        caught_up = wait_for_sessioniser(h) if settings.get("sessionize_interval", "5") != "0" else None
+        pause_ms = calibrate_pause(base, prop, slow, rate / 2)
         write_lua(slow, prop.id, prop.write_key, 1, pause_ms)
         lat = wrk(base + "/v1/events", args.seconds, 64, slow, latency=True)
 
@@ -286,6 +313,8 @@ def main():
         storage = statistics.median(copy_rates)
         batch_rate = median(results["batch"]) * 100
         stored = h.sql_int("SELECT count(*) FROM events WHERE property_pk = %s AND event_id NOT LIKE 'copy-%%'", prop.pk)
+        rss_busy = track_rss_kb(h)
+        time.sleep(2)
         rss = track_rss_kb(h)
         bad = sum(r["non2xx"] for k in ("single", "batch") for r in results[k]) + lat["non2xx"]
 
@@ -300,13 +329,15 @@ def main():
             rate, 100 * rate / ceiling, 100 * rate / fastcgi))
         print("  CPU per single event                            %s" % ", ".join(
             "%s %.0f us" % (k, v * 1e6 / single_events) for k, v in cpu.items()))
-        print("  p99 latency at %5.0f events/s (50%%)             %9.2f ms   (actual %.0f req/s)" % (
-            rate / 2, lat["p99_ms"] or -1, lat["rps"]))
+        print("  p99 latency at %5.0f events/s (50%%)             %9.2f ms   (actual %.0f req/s; %s)" % (
+            rate / 2, lat["p99_ms"] or -1, lat["rps"], "sessioniser off" if caught_up is None else
+            "after %.0f s for the sessioniser to catch up" % caught_up))
         print("  storage ceiling (COPY FROM STDIN)               %9.0f rows/s" % storage)
         print("  batched POSTs (100 events, 8 conns)             %9.0f events/s  = %.0f%% of storage ceiling" % (
             batch_rate, 100 * batch_rate / storage))
         print("  events stored through track.fcgi                %9d" % stored)
-        print("  track.fcgi resident memory (each process)       %s" % ", ".join("%.1f MB" % (k / 1024) for k in rss))
+        print("  track.fcgi resident memory (each process)       %s at rest; %s as the load ended" % (
+            ", ".join("%.1f MB" % (k / 1024) for k in rss), ", ".join("%.1f MB" % (k / 1024) for k in rss_busy)))
         print("  non-2xx responses during the runs              %9d" % bad)
     finally:
         h.stop()
