@@ -130,7 +130,7 @@ def calibrate_pause(base, prop, path, rate):
     pause_ms = max(1, int(64 / rate * 1000))
     for _ in range(2):
         write_lua(path, prop.id, prop.write_key, 1, pause_ms)
-        got = wrk(base + "/v1/events", 3, 64, path)["rps"]
+        got = max(1.0, wrk(base + "/v1/events", 3, 64, path)["rps"])
         extra_ms = 64 / got * 1000 - pause_ms     # a cycle's time beyond the pause
         pause_ms = max(1, int(round(64 / rate * 1000 - extra_ms)))
     return pause_ms
