@@ -11,13 +11,19 @@ import time
 from client import count, ev, expect_counts, expect_json_error, new_client, unique_ua
 
 
+def metrics(h):
+    """Every series of GET /v1/metrics: {'name{labels}': value}."""
+    figures = {}
+    for line in h.http("GET", "/v1/metrics").body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition(" ")
+            figures[name] = float(value)
+    return figures
+
+
 def metric(h, series):
     """The value of one series of GET /v1/metrics, named as 'name{labels}'; 0 when absent."""
-    for line in h.http("GET", "/v1/metrics").body.decode().splitlines():
-        name, _, value = line.partition(" ")
-        if name == series:
-            return float(value)
-    return 0
+    return metrics(h).get(series, 0)
 
 
 def wait_for(predicate, seconds=30, step=0.2):
@@ -56,9 +62,7 @@ def test_spool_while_database_down(h):
     assert wait_for(lambda: not h.spool_files()), "spool not replayed: %r" % h.spool_files()
     assert count(h, p, "path LIKE '/during-%%'") == 4
     # The operator sees it in /v1/metrics.
-    metrics = h.http("GET", "/v1/metrics").body.decode()
-    figures = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines()
-               if line.startswith("tally_events_total{")}
+    figures = {k: v for k, v in metrics(h).items() if k.startswith("tally_events_total{")}
     assert figures.get('tally_events_total{program="track",outcome="spooled"}', 0) >= 4, figures
     assert figures.get('tally_events_total{program="track",outcome="replayed"}', 0) >= 4, figures
     assert figures.get('tally_events_total{program="track",outcome="stored"}', 0) >= 1, figures
