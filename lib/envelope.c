@@ -1,6 +1,7 @@
 #include "first.h"
 #include "envelope.h"
 #include "buf.h"
+#include "json_arena.h"
 #include "limits.h"
 #include "mem.h"
 #include "timeparse.h"
@@ -124,7 +125,7 @@ int tly_envelope_parse(const char *body, size_t len, int max_events, tly_envelop
 
 void tly_envelope_clear(tly_envelope *env)
 {
-    json_decref(env->root);
+    tly_json_arena_drop(env->root);
     memset(env, 0, sizeof *env);
 }
 

@@ -594,8 +594,8 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
         tly_log_debug("property %s: %d stored, %d duplicates, %d filtered, %d rejected", prop.id,
                       o.stored, o.duplicates, o.filtered, o.rejected);
     }
-    json_decref(batch);
-    json_decref(o.errors);
+    tly_json_arena_drop(batch);
+    tly_json_arena_drop(o.errors);
     tly_property_clear(&prop);
     memset(&s, 0, sizeof s);   /* the address and user agent pointer do not outlive the request */
 done:

@@ -43,6 +43,7 @@ static _Thread_local struct {
     arena *held;               /* NULL: no request, or no arena was free */
     size_t used;               /* bytes handed out in this request */
     bool active;
+    bool spilled;              /* the arena was full: some of the request's values are malloc's */
 } mine;
 
 static bool in_region(const void *p)
@@ -53,7 +54,11 @@ static bool in_region(const void *p)
 static void *arena_malloc(size_t size)
 {
     size_t n = (size + ALIGNMENT - 1) & ~(size_t)(ALIGNMENT - 1);
-    if (!mine.active || n > arena_bytes - mine.used) return malloc(size);
+    if (!mine.active) return malloc(size);
+    if (n > arena_bytes - mine.used) {
+        mine.spilled = true;
+        return malloc(size);
+    }
     arena *a = mine.held;
     char *p = a->base + mine.used;
     mine.used += n;
@@ -95,6 +100,7 @@ void tly_json_arena_begin(void)
     mine.held = pooled ? pool[--pooled] : NULL;
     pthread_mutex_unlock(&pool_lock);
     mine.used = 0;
+    mine.spilled = false;
     mine.active = mine.held != NULL;
 }
 
@@ -117,6 +123,13 @@ void tly_json_arena_end(void)
     pool[pooled++] = mine.held;
     pthread_mutex_unlock(&pool_lock);
     mine.held = NULL;
+}
+
+void tly_json_arena_drop(json_t *value)
+{
+    const char *p = (const char *)value;
+    if (mine.held && !mine.spilled && p >= mine.held->base && p < mine.held->base + mine.used) return;
+    json_decref(value);
 }
 
 void tly_json_arena_trim(void)

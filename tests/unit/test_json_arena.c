@@ -121,6 +121,44 @@ static void test_a_request_larger_than_its_arena_continues_in_malloc(void)
     tly_json_arena_end();
 }
 
+/* Dropping a request's value leaves it to the arena's end: its tree is not walked, so not even
+ * its own count goes down (a reference taken here shows it). */
+static void test_a_dropped_value_is_left_to_the_arena(void)
+{
+    tly_json_arena_begin();
+    json_t *v = make_values(10, "dropped");
+    json_incref(v);
+    tly_json_arena_drop(v);
+    CHECK_INT((int)v->refcount, 2);
+    CHECK(values_intact(v, 10, "dropped"));
+    tly_json_arena_end();
+}
+
+/* Once a request's arena has filled up, some of its values are malloc's: dropping is json_decref
+ * (an ASan build reports the malloc'd values of `big` as leaked otherwise). */
+static void test_after_a_spill_drop_is_decref(void)
+{
+    tly_json_arena_begin();
+    json_t *big = make_values(20000, "big");   /* several times ARENA_BYTES */
+    json_t *v = json_object();
+    json_incref(v);
+    tly_json_arena_drop(v);
+    CHECK_INT((int)v->refcount, 1);
+    json_decref(v);
+    tly_json_arena_drop(big);
+    tly_json_arena_end();
+}
+
+static void test_outside_requests_drop_is_decref(void)
+{
+    json_t *v = make_values(5, "outside");
+    json_incref(v);
+    tly_json_arena_drop(v);
+    CHECK_INT((int)v->refcount, 1);
+    CHECK(values_intact(v, 5, "outside"));
+    tly_json_arena_drop(v);
+}
+
 static void test_trim_gives_large_requests_pages_back(void)
 {
     tly_json_arena_begin();
@@ -187,7 +225,7 @@ static void *worker(void *arg)
         tly_json_arena_begin();
         json_t *v = make_values(1 + r->requests % 400, tag);
         if (!values_intact(v, 1 + r->requests % 400, tag)) r->wrong++;
-        json_decref(v);
+        tly_json_arena_drop(v);   /* json_decref for the requests that found no arena free */
         tly_json_arena_end();
     }
     return NULL;
@@ -228,6 +266,9 @@ static void run_tests(void)
     test_values_outside_requests_use_malloc();
     test_dumped_text_is_freed_either_way();
     test_a_request_larger_than_its_arena_continues_in_malloc();
+    test_a_dropped_value_is_left_to_the_arena();
+    test_after_a_spill_drop_is_decref();
+    test_outside_requests_drop_is_decref();
     test_trim_gives_large_requests_pages_back();
     test_trim_empties_arenas_not_used_lately();
     test_threads_and_trims_together();
