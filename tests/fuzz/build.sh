@@ -32,8 +32,8 @@ LIBS="$(pkg-config --libs jansson libpcre2-8) -lm"
 # The lib/ sources each target needs, beyond the always-needed mem.c and buf.c.
 sources() {
     case $1 in
-        envelope)     echo envelope.c timeparse.c url.c utf8.c ;;
-        plausible)    echo plausible.c envelope.c timeparse.c url.c utf8.c ;;
+        envelope)     echo envelope.c json_arena.c timeparse.c url.c utf8.c ;;
+        plausible)    echo plausible.c envelope.c json_arena.c timeparse.c url.c utf8.c ;;
         url)          echo url.c referrer.c ;;
         ua)           echo ua.c bot.c memo.c utf8.c log.c json_arena.c timeparse.c ;;
         report_query) echo report_query.c strict.c timeparse.c utf8.c ;;
