@@ -163,6 +163,14 @@ def copy_ceiling(h, pk, rows):
     return rows / (time.time() - start)
 
 
+MEMORY_AFTER_EVENTS = 1000000
+
+
+def stored_events(h, prop):
+    """Events stored through track.fcgi (not the storage ceiling's COPYed rows)."""
+    return h.sql_int("SELECT count(*) FROM events WHERE property_pk = %s AND event_id NOT LIKE 'copy-%%'", prop.pk)
+
+
 def _stat(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -317,11 +325,20 @@ def main():
             results["batch"].append(wrk(base + "/v1/events", args.seconds, 8, batched))
         storage = statistics.median(copy_rates)
         batch_rate = median(results["batch"]) * 100
-        stored = h.sql_int("SELECT count(*) FROM events WHERE property_pk = %s AND event_id NOT LIKE 'copy-%%'", prop.pk)
-        rss_busy = track_rss_kb(h)
+        rss_busy = track_rss_kb(h)   # as the last batch ends, before the events are counted
+        stored = stored_events(h, prop)
+        # The memory target holds after a million events (targets.md): on a slower machine the runs
+        # above store fewer, and more batches follow until the process has taken that many.
+        topup = []
+        while stored < MEMORY_AFTER_EVENTS:
+            write_lua(batched, prop.id, prop.write_key, 100)
+            seconds = min(60, 2 + int((MEMORY_AFTER_EVENTS - stored) / max(batch_rate, 1000)))
+            topup.append(wrk(base + "/v1/events", seconds, 8, batched))
+            rss_busy = track_rss_kb(h)
+            stored = stored_events(h, prop)
         time.sleep(2)
         rss = track_rss_kb(h)
-        bad = sum(r["non2xx"] for k in ("single", "batch") for r in results[k]) + sum(r["non2xx"] for r in lats)
+        bad = sum(r["non2xx"] for k in ("single", "batch") for r in results[k]) + sum(r["non2xx"] for r in lats + topup)
 
         print("Ingest benchmark (medians of %d runs x %ds; PostgreSQL durable; %d cores; %d track.fcgi; %s)" % (
             args.runs, args.seconds, os.cpu_count(), len(track_pids(h)),
