@@ -471,13 +471,21 @@ static void count_outcome(const outcome *o)
     tly_metrics_add(TLY_METRIC_EVENTS_REJECTED, (uint64_t)o->rejected);
 }
 
+/* The 202 body, printed here: json_pack and json_dumps of its five members took 2.8 µs in a tight
+ * loop, and a single-event request's profile showed 6% of track.fcgi's time in them (json_dumps
+ * keeps a hashtable of the containers it is in, to refuse cycles). Only a non-empty error list
+ * goes through Jansson. */
 static void answer(tly_resp *resp, const outcome *o)
 {
-    json_t *body = json_pack("{s:i, s:i, s:i, s:i, s:O}",
-                             "accepted", o->stored + o->duplicates + o->filtered,
-                             "rejected", o->rejected, "duplicates", o->duplicates,
-                             "filtered", o->filtered, "errors", o->errors);
-    tly_resp_json(resp, 202, body);
+    tly_buf text = {0};
+    tly_buf_printf(&text, "{\"accepted\":%d,\"rejected\":%d,\"duplicates\":%d,\"filtered\":%d,\"errors\":",
+                   o->stored + o->duplicates + o->filtered, o->rejected, o->duplicates, o->filtered);
+    char *errors = json_array_size(o->errors) ? json_dumps(o->errors, JSON_COMPACT) : NULL;
+    tly_buf_append_str(&text, errors ? errors : "[]");
+    tly_json_free(errors);
+    tly_buf_append_char(&text, '}');
+    tly_resp_json_text(resp, 202, text.ptr, text.len);
+    tly_buf_free(&text);
 }
 
 /* The body of either ingest endpoint: JSON sent as application/json or text/plain (what

@@ -48,6 +48,14 @@ void tly_resp_json(tly_resp *resp, int status, json_t *body)
     json_decref(body);
 }
 
+void tly_resp_json_text(tly_resp *resp, int status, const char *json, size_t len)
+{
+    resp->status = status;
+    tly_buf_reset(&resp->body);
+    tly_buf_append(&resp->body, json, len);
+    tly_buf_append_char(&resp->body, '\n');
+}
+
 void tly_resp_error(tly_resp *resp, int status, const char *fmt, ...)
 {
     tly_buf msg = {0};

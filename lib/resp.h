@@ -22,6 +22,10 @@ const char *tly_http_reason(int status);
 void tly_resp_header(tly_resp *resp, const char *name, const char *value) TLY_NONNULL(1, 2, 3);
 /* Sets status and a JSON body; steals `body`. */
 void tly_resp_json(tly_resp *resp, int status, json_t *body) TLY_NONNULL(1);
+/* Sets status and a JSON body printed by the caller (one JSON value, `len` bytes), for answers on
+ * hot paths: building Jansson values only to print them costs more than the rest of such an
+ * answer. */
+void tly_resp_json_text(tly_resp *resp, int status, const char *json, size_t len) TLY_NONNULL(1, 3);
 /* Sets status and {"error": message} (printf format). */
 void tly_resp_error(tly_resp *resp, int status, const char *fmt, ...) TLY_NONNULL(1, 3)
     TLY_PRINTF(3, 4);

@@ -276,6 +276,26 @@ static void test_resp(void)
     tly_req_free(&req);
 }
 
+/* A body printed by the caller replaces the one before, and ends with a newline as any JSON answer. */
+static void test_resp_json_text(void)
+{
+    const char *env[] = {"REQUEST_METHOD=POST", NULL};
+    tly_io_mem mem = {env, "", 0, 0, {0}};
+    tly_req req = {0};
+    tly_req_begin(&req, &tly_io_mem_ops, &mem);
+    tly_resp resp = {0};
+    tly_resp_error(&resp, 400, "first");
+    const char text[] = "{\"accepted\":1,\"errors\":[]}";
+    tly_resp_json_text(&resp, 202, text, sizeof text - 1);
+    CHECK_INT(resp.status, 202);
+    CHECK_INT(tly_resp_send(&req, &resp), 0);
+    CHECK_STR(tly_buf_cstr(&mem.out), "Status: 202 Accepted\r\nContent-Type: application/json\r\n"
+                                      "Cache-Control: no-store\r\n\r\n{\"accepted\":1,\"errors\":[]}\n");
+    tly_resp_free(&resp);
+    tly_buf_free(&mem.out);
+    tly_req_free(&req);
+}
+
 static void test_memo(void)
 {
     tly_memo *m = tly_memo_new(3, sizeof(int), 8);   /* rounded up to 4 slots */
@@ -317,4 +337,5 @@ static void run_tests(void)
     test_visitor();
     test_io_body();
     test_resp();
+    test_resp_json_text();
 }
