@@ -178,13 +178,10 @@ static void client_address(const tly_ingest *ing, const tly_req *req, char ip[46
 }
 
 /* Rate limits per client address and, when given, per write key. 0 ok, -1 answered 429. */
-static int within_rate_limits(tly_ingest *ing, const tly_req *req, tly_resp *resp, const char *key,
-                              int64_t now_ms)
+static int within_rate_limits(tly_ingest *ing, const char *ip, tly_resp *resp, const char *key, int64_t now_ms)
 {
     int wait;
     if (ing->address_limit) {
-        char ip[46];
-        client_address(ing, req, ip);
         if ((wait = tly_ratelimit_take(ing->address_limit, tly_ratelimit_key(ip, strlen(ip)), now_ms)) > 0) {
             too_many(resp, wait, "rate limit: too many requests from this address");
             return -1;
@@ -231,10 +228,8 @@ static void sender_set(sender *s, tly_ingest *ing, const char *ip, const char *u
     s->today = tly_time_day_of_ms(now_ms);
 }
 
-static void sender_init(sender *s, tly_ingest *ing, const tly_req *req, int64_t now_ms)
+static void sender_init(sender *s, tly_ingest *ing, const tly_req *req, const char *ip, int64_t now_ms)
 {
-    char ip[46];
-    client_address(ing, req, ip);
     const char *gpc = tly_req_param(req, "HTTP_SEC_GPC");
     sender_set(s, ing, ip, tly_req_param(req, "HTTP_USER_AGENT"), gpc && strcmp(gpc, "1") == 0, now_ms);
 }
@@ -567,10 +562,12 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     tly_envelope env;
     tly_property prop;
     memset(&env, 0, sizeof env);
+    char ip[46];
+    client_address(ing, req, ip);
     tly_json_arena_begin();
     allow_origin(req, resp);
     if (read_request(ing, req, resp, &key, &env) != 0) goto done;
-    if (within_rate_limits(ing, req, resp, tly_buf_cstr(&key), now_ms) != 0) goto done;
+    if (within_rate_limits(ing, ip, resp, tly_buf_cstr(&key), now_ms) != 0) goto done;
     /* The property comes from the key cache and may go into it: its values outlive the request. */
     tly_json_arena_pause();
     pthread_mutex_lock(&ing->lock);
@@ -584,7 +581,7 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
      * memos of the user-agent tables, the salts): the events of concurrent requests are
      * prepared at the same time. */
     sender s;
-    sender_init(&s, ing, req, now_ms);
+    sender_init(&s, ing, req, ip, now_ms);
     outcome o = {0, 0, 0, 0, json_array()};
     json_t *batch = json_array();
     tly_db_error dberr;
@@ -607,6 +604,7 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     tly_property_clear(&prop);
     memset(&s, 0, sizeof s);   /* the address and user agent pointer do not outlive the request */
 done:
+    sodium_memzero(ip, sizeof ip);
     tly_envelope_clear(&env);
     tly_json_arena_end();
     tly_buf_free(&key);
@@ -641,13 +639,16 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
         tly_resp_error(resp, 400, "%s", why);
         return;
     }
-    if (within_rate_limits(ing, req, resp, NULL, now_ms) != 0) {
+    char ip[46];
+    client_address(ing, req, ip);
+    if (within_rate_limits(ing, ip, resp, NULL, now_ms) != 0) {
+        sodium_memzero(ip, sizeof ip);
         tly_event_clear(&ev);
         json_decref(domains);
         return;
     }
     sender s;
-    sender_init(&s, ing, req, now_ms);
+    sender_init(&s, ing, req, ip, now_ms);
     const char *origin = tly_req_param(req, "HTTP_ORIGIN");
     size_t i;
     json_t *domain;
@@ -674,6 +675,7 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
         tly_resp_error(resp, 403, "Origin %s is not in the property's allowed_origins", origin);
     else tly_resp_text(resp, 202, "text/plain; charset=utf-8", "ok");
     memset(&s, 0, sizeof s);
+    sodium_memzero(ip, sizeof ip);
     tly_event_clear(&ev);
     json_decref(domains);
 }
