@@ -41,6 +41,19 @@ void tly_buf_append_char(tly_buf *b, char c)
     tly_buf_append(b, &c, 1);
 }
 
+void tly_buf_append_int(tly_buf *b, long long v)
+{
+    char digits[24];
+    size_t n = sizeof digits;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) digits[--n] = '-';
+    tly_buf_append(b, digits + n, sizeof digits - n);
+}
+
 void tly_buf_vprintf(tly_buf *b, const char *fmt, va_list ap)
 {
     va_list again;

@@ -18,6 +18,8 @@ typedef struct tly_buf {
 void tly_buf_append(tly_buf *b, const void *data, size_t len) TLY_NONNULL(1);
 void tly_buf_append_str(tly_buf *b, const char *s) TLY_NONNULL(1, 2);
 void tly_buf_append_char(tly_buf *b, char c) TLY_NONNULL(1);
+/* A decimal integer, without printf's parsing of a format (for the hot paths that write many). */
+void tly_buf_append_int(tly_buf *b, long long v) TLY_NONNULL(1);
 void tly_buf_printf(tly_buf *b, const char *fmt, ...) TLY_NONNULL(1, 2) TLY_PRINTF(2, 3);
 void tly_buf_vprintf(tly_buf *b, const char *fmt, va_list ap) TLY_NONNULL(1, 2);
 /* Makes room for `extra` more bytes and returns where they go; call tly_buf_commit after writing. */

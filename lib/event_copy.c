@@ -58,20 +58,6 @@ static void put_escaped(tly_buf *out, const char *s, size_t len)
     tly_buf_commit(out, n);
 }
 
-/* A decimal integer, without printf's parsing of a format (a row has several). */
-static void put_integer(tly_buf *out, long long v)
-{
-    char digits[24];
-    size_t n = sizeof digits;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        digits[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) digits[--n] = '-';
-    tly_buf_append(out, digits + n, sizeof digits - n);
-}
-
 static void put_value(tly_buf *out, const json_t *v, const column *col)
 {
     char num[32];
@@ -80,7 +66,7 @@ static void put_value(tly_buf *out, const json_t *v, const column *col)
         put_escaped(out, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
-        put_integer(out, json_integer_value(v));
+        tly_buf_append_int(out, json_integer_value(v));
         break;
     case JSON_REAL:
         snprintf(num, sizeof num, "%.17g", json_real_value(v));
@@ -116,7 +102,7 @@ static void put_ts(tly_buf *out, const json_t *v)
 
 void tly_event_copy_row(tly_buf *out, int property_pk, const json_t *row)
 {
-    put_integer(out, property_pk);
+    tly_buf_append_int(out, property_pk);
     tly_buf_append(out, "\t", 1);
     put_ts(out, json_object_get(row, "ts_ms"));
     for (size_t i = 0; i < TLY_ARRAY_LEN(columns); i++) {

@@ -473,8 +473,15 @@ static void count_outcome(const outcome *o)
 static void answer(tly_resp *resp, const outcome *o)
 {
     tly_buf text = {0};
-    tly_buf_printf(&text, "{\"accepted\":%d,\"rejected\":%d,\"duplicates\":%d,\"filtered\":%d,\"errors\":",
-                   o->stored + o->duplicates + o->filtered, o->rejected, o->duplicates, o->filtered);
+    tly_buf_append_str(&text, "{\"accepted\":");
+    tly_buf_append_int(&text, o->stored + o->duplicates + o->filtered);
+    tly_buf_append_str(&text, ",\"rejected\":");
+    tly_buf_append_int(&text, o->rejected);
+    tly_buf_append_str(&text, ",\"duplicates\":");
+    tly_buf_append_int(&text, o->duplicates);
+    tly_buf_append_str(&text, ",\"filtered\":");
+    tly_buf_append_int(&text, o->filtered);
+    tly_buf_append_str(&text, ",\"errors\":");
     char *errors = json_array_size(o->errors) ? json_dumps(o->errors, JSON_COMPACT) : NULL;
     tly_buf_append_str(&text, errors ? errors : "[]");
     tly_json_free(errors);

@@ -83,7 +83,11 @@ int tly_resp_send(const tly_req *req, const tly_resp *resp)
 {
     tly_buf head = {0};
     int status = resp->status ? resp->status : 500;
-    tly_buf_printf(&head, "Status: %d %s\r\n", status, tly_http_reason(status));
+    tly_buf_append_str(&head, "Status: ");
+    tly_buf_append_int(&head, status);
+    tly_buf_append_char(&head, ' ');
+    tly_buf_append_str(&head, tly_http_reason(status));
+    tly_buf_append_str(&head, "\r\n");
     tly_buf_append(&head, tly_buf_cstr(&resp->headers), resp->headers.len);
     if (!strstr(tly_buf_cstr(&resp->headers), "Content-Type:") && status != 204)
         tly_buf_append_str(&head, "Content-Type: application/json\r\n");

@@ -11,6 +11,7 @@
 #include "tap.h"
 
 #include <sodium.h>
+#include <stdint.h>
 
 static void test_buf(void)
 {
@@ -35,6 +36,22 @@ static void test_buf(void)
     tly_buf_reset(&b);
     CHECK(b.ptr == NULL);   /* large ones are released */
     tly_buf_free(&b);
+}
+
+/* Integers as printf's %lld writes them, at the edges too. */
+static void test_buf_append_int(void)
+{
+    const long long values[] = {0, 7, -7, 42, 1000000, -1000000, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < TLY_ARRAY_LEN(values); i++) {
+        tly_buf b = {0};
+        char expected[32];
+        snprintf(expected, sizeof expected, "%lld", values[i]);
+        tly_buf_append_str(&b, "=");
+        tly_buf_append_int(&b, values[i]);
+        CHECK_STR(tly_buf_cstr(&b) + 1, expected);
+        CHECK_INT(b.len, strlen(expected) + 1);
+        tly_buf_free(&b);
+    }
 }
 
 static void test_strict(void)
@@ -330,6 +347,7 @@ static void run_tests(void)
     test_memo();
     if (sodium_init() < 0) SKIP_ALL("libsodium failed to initialise");
     test_buf();
+    test_buf_append_int();
     test_strict();
     test_utf8();
     test_conf();
