@@ -101,10 +101,51 @@ static void test_lines_append(void)
     tly_buf_free(&out);
 }
 
+/* Every member lands in its column whatever the members' order, and members that are no column
+ * are left out. The members in the columns' order (after property_pk and ts). */
+static const char *const members[] = {
+    "event_id", "name", "visitor", "prev_visitor", "session_key", "hostname", "path", "query", "title",
+    "referrer", "source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+    "campaign_id", "country", "region", "city", "device", "browser", "browser_version", "os",
+    "os_version", "screen_width", "user_id_hash", "interactive", "revenue_amount", "revenue_currency",
+    "props", "visit_token",
+};
+
+static void test_members_in_any_order(void)
+{
+    CHECK_INT((long long)TLY_ARRAY_LEN(members) + 2, (long long)column_count());
+    json_t *row = json_object();
+    json_object_set_new(row, "not_a_column", json_string("x"));
+    for (size_t i = TLY_ARRAY_LEN(members); i-- > 0;) {   /* the columns' order reversed */
+        char value[16];
+        snprintf(value, sizeof value, "m%zu", i);
+        json_object_set_new(row, members[i], json_string(value));
+    }
+    json_object_set_new(row, "ts_ms", json_integer(0));
+    json_object_set_new(row, "ts", json_string("not the time"));
+    tly_buf out = {0};
+    tly_event_copy_row(&out, 3, row);
+    char f[40][600];
+    size_t n = fields(tly_buf_cstr(&out), f);
+    CHECK_INT((long long)n, (long long)column_count());
+    CHECK_STR(f[0], "3");
+    CHECK_STR(f[1], "1970-01-01T00:00:00.000Z");
+    for (size_t i = 0; i < TLY_ARRAY_LEN(members) && i + 2 < n; i++) {
+        char value[16];
+        snprintf(value, sizeof value, "m%zu", i);
+        if (i + 1 == TLY_ARRAY_LEN(members)) strcat(value, "\n");   /* the line's end */
+        CHECK_STR(f[i + 2], value);
+    }
+    CHECK(strstr(tly_buf_cstr(&out), "x") == NULL);
+    json_decref(row);
+    tly_buf_free(&out);
+}
+
 static void run_tests(void)
 {
     test_missing_fields_take_the_columns_defaults();
     test_values_and_escapes();
     test_lines_append();
+    test_members_in_any_order();
 }
 
