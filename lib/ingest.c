@@ -569,11 +569,11 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     tly_envelope env;
     tly_property prop;
     memset(&env, 0, sizeof env);
-    char ip[46];
-    client_address(ing, req, ip);
+    char ip[46] = "";
     tly_json_arena_begin();
     allow_origin(req, resp);
     if (read_request(ing, req, resp, &key, &env) != 0) goto done;
+    client_address(ing, req, ip);
     if (within_rate_limits(ing, ip, resp, tly_buf_cstr(&key), now_ms) != 0) goto done;
     /* The property comes from the key cache and may go into it: its values outlive the request. */
     tly_json_arena_pause();
