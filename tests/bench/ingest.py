@@ -21,6 +21,9 @@ Figures (medians of --runs runs):
                     as the last batch ends, and at rest 2 s later (the idle trim runs every second)
   CPU per event     CPU time of track.fcgi, PostgreSQL (all its processes, the sessioniser's work
                     included) and lighttpd during the single-event runs, per event
+  context switches  per request, of every thread of the no-op program (FastCGI ceiling runs) and
+                    of track.fcgi (single-event runs): each is a sleep and a wake-up, which on a
+                    virtual machine can cost more than the request's own work
 Also prints the load average before and after: other work on the machine lowers every figure
 (the ratios less so). --sessionize-interval 0 leaves visits to cron, to see the ingest path alone.
 track.fcgi runs with the ingest settings of the shipped conf/tally.conf (SHIPPED_SETTINGS) and
@@ -99,13 +102,14 @@ def wrk(url, seconds, connections, script=None, latency=False):
         raise SystemExit("wrk: %s" % done.stderr.strip())
     out = done.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     p99 = None
     m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
     if m:
         p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-    return {"rps": rps, "non2xx": int(bad.group(1)) if bad else 0, "errors": errors.group(1) if errors else "",
+    return {"rps": rps, "requests": requests, "non2xx": int(bad.group(1)) if bad else 0, "errors": errors.group(1) if errors else "",
             "p99_ms": p99}
 
 
@@ -211,6 +215,32 @@ def cpu_snapshot(h):
             "lighttpd": _cpu_seconds(h.lighttpd.pid)}
 
 
+def context_switches(pids):
+    """Context switches so far of every thread of these processes: voluntary (a thread went to
+    sleep: waiting in accept(), for a commit, for the database) and involuntary (preempted)."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                    total += sum(int(n) for n in re.findall(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", f.read(), re.M))
+            except OSError:
+                continue
+    return total
+
+
+def switches_per_request(pids, run):
+    """Runs `run` (a wrk call); returns its result with the processes' context switches per request."""
+    before = context_switches(pids)
+    result = run()
+    result["switches"] = (context_switches(pids) - before) / max(1, result["requests"])
+    return result
+
+
 def track_rss_kb(h):
     sizes = []
     for pid in track_pids(h):
@@ -299,10 +329,12 @@ def main():
         cpu = dict.fromkeys(("track.fcgi", "PostgreSQL", "lighttpd"), 0.0)
         for _ in range(args.runs):
             results["static"].append(wrk(base + "/index.html", args.seconds, 64))
-            results["fastcgi"].append(wrk(ceiling_base + "/v1/events", args.seconds, 64, single))
+            results["fastcgi"].append(switches_per_request(_children(ceiling_proc.pid), lambda: wrk(
+                ceiling_base + "/v1/events", args.seconds, 64, single)))
             write_lua(single, prop.id, prop.write_key, 1)   # fresh event ids every run
             before = cpu_snapshot(h)
-            results["single"].append(wrk(base + "/v1/events", args.seconds, 64, single))
+            results["single"].append(switches_per_request(track_pids(h), lambda: wrk(
+                base + "/v1/events", args.seconds, 64, single)))
             after = cpu_snapshot(h)
             for k in cpu:
                 cpu[k] += after[k] - before[k]
@@ -351,6 +383,8 @@ def main():
             rate, 100 * rate / ceiling, 100 * rate / fastcgi))
         print("  CPU per single event                            %s" % ", ".join(
             "%s %.0f us" % (k, v * 1e6 / single_events) for k, v in cpu.items()))
+        print("  context switches per request                    no-op program %.2f, track.fcgi %.2f" % (
+            median(results["fastcgi"], "switches"), median(results["single"], "switches")))
         print("  p99 latency at %5.0f events/s (50%%)             %9.2f ms   (runs %s ms at %.0f req/s; %s)" % (
             rate / 2, statistics.median(p99s), " / ".join("%.1f" % p for p in p99s), median(lats),
             "sessioniser off" if caught_up is None else "after %.0f s for the sessioniser to catch up" % caught_up))
