@@ -109,8 +109,8 @@ def wrk(url, seconds, connections, script=None, latency=False):
     m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
     if m:
         p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-    return {"rps": rps, "requests": requests, "non2xx": int(bad.group(1)) if bad else 0, "errors": errors.group(1) if errors else "",
-            "p99_ms": p99}
+    return {"rps": rps, "requests": requests, "non2xx": int(bad.group(1)) if bad else 0,
+            "errors": errors.group(1) if errors else "", "p99_ms": p99}
 
 
 def write_lua(path, prop, key, batch, pause_ms=0):
@@ -227,7 +227,8 @@ def context_switches(pids):
         for tid in tasks:
             try:
                 with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
-                    total += sum(int(n) for n in re.findall(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", f.read(), re.M))
+                    found = re.findall(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", f.read(), re.M)
+                total += sum(int(n) for n in found)
             except OSError:
                 continue
     return total
