@@ -36,24 +36,22 @@ void tly_resp_header(tly_resp *resp, const char *name, const char *value)
     tly_buf_append(&resp->headers, "\r\n", 2);
 }
 
-void tly_resp_json(tly_resp *resp, int status, json_t *body)
-{
-    resp->status = status;
-    tly_buf_reset(&resp->body);
-    /* 15 significant digits print 42.3 as 42.3 (17 would give 42.299999999999997). */
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(TLY_JSON_REAL_PRECISION)) : NULL;
-    tly_buf_append_str(&resp->body, text ? text : "{}");
-    tly_buf_append_char(&resp->body, '\n');
-    tly_json_free(text);
-    json_decref(body);
-}
-
 void tly_resp_json_text(tly_resp *resp, int status, const char *json, size_t len)
 {
     resp->status = status;
     tly_buf_reset(&resp->body);
     tly_buf_append(&resp->body, json, len);
     tly_buf_append_char(&resp->body, '\n');
+}
+
+void tly_resp_json(tly_resp *resp, int status, json_t *body)
+{
+    /* 15 significant digits print 42.3 as 42.3 (17 would give 42.299999999999997). */
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(TLY_JSON_REAL_PRECISION)) : NULL;
+    const char *json = text ? text : "{}";
+    tly_resp_json_text(resp, status, json, strlen(json));
+    tly_json_free(text);
+    json_decref(body);
 }
 
 void tly_resp_error(tly_resp *resp, int status, const char *fmt, ...)
