@@ -246,6 +246,19 @@ static void test_io_body(void)
     CHECK_STR(tly_req_param(&req, "HTTP_ORIGIN"), "https://x.example");
     CHECK(tly_req_param(&req, "HTTP_NOPE") == NULL);
     tly_buf key = {0};
+
+    /* A name is matched whole: not as the prefix of a longer one, nor by a longer one. */
+    const char *env_names[] = {"HTTP_X_FORWARDED_FOR=203.0.113.1", "HTTP_X", "HTTP_X_EMPTY=", "HTTP_X=x=y", NULL};
+    tly_io_mem names = {env_names, "", 0, 0, {0}};
+    tly_req named = {0};
+    tly_req_begin(&named, &tly_io_mem_ops, &names);
+    CHECK_STR(tly_req_param(&named, "HTTP_X"), "x=y");
+    CHECK_STR(tly_req_param(&named, "HTTP_X_EMPTY"), "");
+    CHECK_STR(tly_req_param(&named, "HTTP_X_FORWARDED_FOR"), "203.0.113.1");
+    CHECK(tly_req_param(&named, "HTTP_X_FORWARDED") == NULL);
+    CHECK(tly_req_param(&named, "HTTP_X_FORWARDED_FOR_2") == NULL);
+    tly_req_free(&named);
+
     CHECK_INT(tly_req_query_param(&req, "key", &key), 1);
     CHECK_STR(tly_buf_cstr(&key), "a b");
     tly_buf_free(&key);
