@@ -245,7 +245,6 @@ static void test_io_body(void)
     CHECK_STR(tly_buf_cstr(&req.path), "/v1/events");
     CHECK_STR(tly_req_param(&req, "HTTP_ORIGIN"), "https://x.example");
     CHECK(tly_req_param(&req, "HTTP_NOPE") == NULL);
-    tly_buf key = {0};
 
     /* A name is matched whole: not as the prefix of a longer one, nor by a longer one. */
     const char *env_names[] = {"HTTP_X_FORWARDED_FOR=203.0.113.1", "HTTP_X", "HTTP_X_EMPTY=", "HTTP_X=x=y", NULL};
@@ -259,6 +258,7 @@ static void test_io_body(void)
     CHECK(tly_req_param(&named, "HTTP_X_FORWARDED_FOR_2") == NULL);
     tly_req_free(&named);
 
+    tly_buf key = {0};
     CHECK_INT(tly_req_query_param(&req, "key", &key), 1);
     CHECK_STR(tly_buf_cstr(&key), "a b");
     tly_buf_free(&key);
