@@ -41,23 +41,36 @@ static const column columns[] = {
     COLUMN("visit_token", NULL_TEXT),
 };
 
-/* Text with COPY's escapes: a backslash starts an escape; tab and newline would end the field or
- * the line. */
-static void put_escaped(tly_buf *out, const char *s, size_t len)
+/* The second byte of COPY's escape for each byte that needs one: a backslash starts an escape;
+ * tab and newline would end the field or the line. 0 for the bytes that stand for themselves. */
+static const char escape_as[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'};
+
+/* A tab, then the text with COPY's escapes. One reserve for both, with room for every byte
+ * escaped: a row is 34 fields, and a call to the buffer per piece was a fifth of its cost. */
+static void put_escaped_field(tly_buf *out, const char *s, size_t len)
 {
-    char *w = tly_buf_reserve(out, 2 * len);
+    char *w = tly_buf_reserve(out, 1 + 2 * len);
     size_t n = 0;
+    w[n++] = '\t';
     for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        switch (c) {
-        case '\\': w[n++] = '\\'; w[n++] = '\\'; break;
-        case '\t': w[n++] = '\\'; w[n++] = 't'; break;
-        case '\n': w[n++] = '\\'; w[n++] = 'n'; break;
-        case '\r': w[n++] = '\\'; w[n++] = 'r'; break;
-        default: w[n++] = c;
+        char escape = escape_as[(unsigned char)s[i]];
+        if (escape) {
+            w[n++] = '\\';
+            w[n++] = escape;
+        } else {
+            w[n++] = s[i];
         }
     }
     tly_buf_commit(out, n);
+}
+
+/* A tab, then text that needs no escapes. */
+static void put_field(tly_buf *out, const char *text, size_t len)
+{
+    char *w = tly_buf_reserve(out, 1 + len);
+    w[0] = '\t';
+    memcpy(w + 1, text, len);
+    tly_buf_commit(out, 1 + len);
 }
 
 static void put_value(tly_buf *out, const json_t *v, const column *col)
@@ -65,41 +78,41 @@ static void put_value(tly_buf *out, const json_t *v, const column *col)
     char num[32];
     switch (v ? json_typeof(v) : JSON_NULL) {
     case JSON_STRING:
-        put_escaped(out, json_string_value(v), json_string_length(v));
+        put_escaped_field(out, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
+        tly_buf_append_char(out, '\t');
         tly_buf_append_int(out, json_integer_value(v));
         break;
     case JSON_REAL:
-        snprintf(num, sizeof num, "%.17g", json_real_value(v));
-        tly_buf_append_str(out, num);
+        put_field(out, num, (size_t)snprintf(num, sizeof num, "%.17g", json_real_value(v)));
         break;
-    case JSON_TRUE: tly_buf_append(out, "t", 1); break;
-    case JSON_FALSE: tly_buf_append(out, "f", 1); break;
+    case JSON_TRUE: put_field(out, "t", 1); break;
+    case JSON_FALSE: put_field(out, "f", 1); break;
     case JSON_OBJECT:
     case JSON_ARRAY: {
         char *text = json_dumps(v, JSON_COMPACT);
-        if (text) put_escaped(out, text, strlen(text));
-        else tly_buf_append(out, NULL_TEXT, sizeof NULL_TEXT - 1);
+        if (text) put_escaped_field(out, text, strlen(text));
+        else put_field(out, NULL_TEXT, sizeof NULL_TEXT - 1);
         tly_json_free(text);
         break;
     }
     case JSON_NULL:
-        tly_buf_append(out, col->missing, col->missing_len);
+        put_field(out, col->missing, col->missing_len);
         break;
     }
 }
 
-/* The event time: milliseconds since 1970 as an RFC 3339 timestamp in UTC. */
+/* A tab, then the event time: milliseconds since 1970 as an RFC 3339 timestamp in UTC. */
 static void put_ts(tly_buf *out, const json_t *v)
 {
     if (!json_is_integer(v)) {
-        tly_buf_append(out, NULL_TEXT, sizeof NULL_TEXT - 1);
+        put_field(out, NULL_TEXT, sizeof NULL_TEXT - 1);
         return;
     }
     char text[32];
     tly_time_format_rfc3339(json_integer_value(v), text);
-    tly_buf_append_str(out, text);
+    put_field(out, text, strlen(text));
 }
 
 /* Which column each member of a row fills, found by going through the row once: looking every
@@ -163,11 +176,7 @@ void tly_event_copy_row(tly_buf *out, int property_pk, const json_t *row)
         if (c >= 0) values[c] = value;
     }
     tly_buf_append_int(out, property_pk);
-    tly_buf_append(out, "\t", 1);
     put_ts(out, values[TS_COLUMN]);
-    for (size_t i = 0; i < TLY_ARRAY_LEN(columns); i++) {
-        tly_buf_append(out, "\t", 1);
-        put_value(out, values[i], &columns[i]);
-    }
-    tly_buf_append(out, "\n", 1);
+    for (size_t i = 0; i < TLY_ARRAY_LEN(columns); i++) put_value(out, values[i], &columns[i]);
+    tly_buf_append_char(out, '\n');
 }
