@@ -260,7 +260,7 @@ static int visitor_hashes(tly_ingest *ing, const tly_property *prop, const sende
                           const tly_event *ev, json_t *row, tly_db_error *err)
 {
     if (ev->visitor_id) {
-        json_object_set_new(row, "visitor", json_integer(tly_visitor_hash_client_id(
+        json_object_set_new_nocheck(row, "visitor", json_integer(tly_visitor_hash_client_id(
             prop->visitor_key, "visitor", prop->id, ev->visitor_id, strlen(ev->visitor_id))));
         return 0;
     }
@@ -271,9 +271,9 @@ static int visitor_hashes(tly_ingest *ing, const tly_property *prop, const sende
     bool have_prev = false;
     int rc = day_salts(ing, day, s->today, salt, prev, &have_prev, err);
     if (rc == 0) {
-        json_object_set_new(row, "visitor", json_integer(tly_visitor_hash(salt, prop->id, s->ip, s->ua, s->ua_len)));
+        json_object_set_new_nocheck(row, "visitor", json_integer(tly_visitor_hash(salt, prop->id, s->ip, s->ua, s->ua_len)));
         if (have_prev)
-            json_object_set_new(row, "prev_visitor",
+            json_object_set_new_nocheck(row, "prev_visitor",
                                 json_integer(tly_visitor_hash(prev, prop->id, s->ip, s->ua, s->ua_len)));
     }
     sodium_memzero(salt, sizeof salt);
@@ -283,7 +283,7 @@ static int visitor_hashes(tly_ingest *ing, const tly_property *prop, const sende
 
 static void set_text(json_t *row, const char *key, const char *value)
 {
-    if (value && *value) json_object_set_new(row, key, json_string(value));
+    if (value && *value) json_object_set_new_nocheck(row, key, json_string(value));
 }
 
 /* An id for an event sent without one (api.md: the server assigns it). Random, so the client's
@@ -299,13 +299,15 @@ static json_t *server_event_id(void)
     return json_string(text);
 }
 
-/* The row handed to tally_ingest(): the event's own fields plus what the sender tells. */
+/* The row handed to tally_ingest(): the event's own fields plus what the sender tells. Its members
+ * are named by ASCII literals here and in the functions above, so their keys are set without
+ * Jansson's UTF-8 check (the _nocheck calls); the values are still checked. */
 static json_t *event_row(const tly_event *ev, const sender *s)
 {
     json_t *row = json_object();
-    json_object_set_new(row, "event_id", ev->event_id ? json_string(ev->event_id) : server_event_id());
-    json_object_set_new(row, "ts_ms", json_integer(ev->ts_ms));
-    json_object_set_new(row, "name", json_string(ev->name));
+    json_object_set_new_nocheck(row, "event_id", ev->event_id ? json_string(ev->event_id) : server_event_id());
+    json_object_set_new_nocheck(row, "ts_ms", json_integer(ev->ts_ms));
+    json_object_set_new_nocheck(row, "name", json_string(ev->name));
     set_text(row, "hostname", ev->hostname);
     set_text(row, "path", ev->path);
     set_text(row, "query", ev->query);
@@ -323,7 +325,7 @@ static json_t *event_row(const tly_event *ev, const sender *s)
     else if (!tly_referrer_source(ev->referrer, strlen(ev->referrer), ev->hostname,
                                   strlen(ev->hostname), &source))
         tly_buf_append_str(&source, DIRECT_SOURCE);
-    json_object_set_new(row, "source", json_string(tly_buf_cstr(&source)));
+    json_object_set_new_nocheck(row, "source", json_string(tly_buf_cstr(&source)));
     tly_buf_free(&source);
 
     set_text(row, "country", s->geo.country);
@@ -334,15 +336,15 @@ static json_t *event_row(const tly_event *ev, const sender *s)
     set_text(row, "browser_version", s->ua_info.browser_version);
     set_text(row, "os", s->ua_info.os);
     set_text(row, "os_version", s->ua_info.os_version);
-    if (ev->screen_width >= 0) json_object_set_new(row, "screen_width", json_integer(ev->screen_width));
+    if (ev->screen_width >= 0) json_object_set_new_nocheck(row, "screen_width", json_integer(ev->screen_width));
     set_text(row, "user_id_hash", ev->user_id_hash);
     set_text(row, "visit_token", ev->visit_token);
-    json_object_set_new(row, "interactive", json_boolean(ev->interactive));
+    json_object_set_new_nocheck(row, "interactive", json_boolean(ev->interactive));
     if (ev->revenue_amount) {
-        json_object_set_new(row, "revenue_amount", json_string(ev->revenue_amount));
-        json_object_set_new(row, "revenue_currency", json_string(ev->revenue_currency));
+        json_object_set_new_nocheck(row, "revenue_amount", json_string(ev->revenue_amount));
+        json_object_set_new_nocheck(row, "revenue_currency", json_string(ev->revenue_currency));
     }
-    if (ev->props) json_object_set(row, "props", ev->props);
+    if (ev->props) json_object_set_nocheck(row, "props", ev->props);
     return row;
 }
 
@@ -373,7 +375,7 @@ static int enrich_into_batch(tly_ingest *ing, const tly_property *prop, const se
     }
     json_t *row = event_row(ev, s);
     if (ev->session_id)
-        json_object_set_new(row, "session_key", json_integer(tly_visitor_hash_client_id(
+        json_object_set_new_nocheck(row, "session_key", json_integer(tly_visitor_hash_client_id(
             prop->visitor_key, "session", prop->id, ev->session_id, strlen(ev->session_id))));
     if (visitor_hashes(ing, prop, s, ev, row, dberr) != 0) {
         json_decref(row);
