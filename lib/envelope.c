@@ -131,13 +131,21 @@ void tly_envelope_clear(tly_envelope *env)
 
 /* --- one event ----------------------------------------------------------------------------- */
 
+/* An event's texts are allocated like JSON values (json_arena.h): during a request, from its
+ * arena, since an event lives no longer than the request that parsed it. Through malloc, the
+ * texts of a 100-event request were 4,000 allocations and frees, 5% of its instructions. */
+static char *text_copy(const char *s, size_t len)
+{
+    return tly_json_strndup(s, len);
+}
+
 void tly_event_init(tly_event *ev)
 {
     memset(ev, 0, sizeof *ev);
     char **empty[] = {&ev->name, &ev->hostname, &ev->path, &ev->query, &ev->title, &ev->referrer,
                       &ev->utm_source, &ev->utm_medium, &ev->utm_campaign, &ev->utm_term,
                       &ev->utm_content, &ev->campaign_id};
-    for (size_t i = 0; i < TLY_ARRAY_LEN(empty); i++) *empty[i] = tly_xstrdup("");
+    for (size_t i = 0; i < TLY_ARRAY_LEN(empty); i++) *empty[i] = text_copy("", 0);
     ev->screen_width = -1;
     ev->interactive = true;
 }
@@ -149,15 +157,18 @@ void tly_event_clear(tly_event *ev)
                      ev->utm_content, ev->campaign_id, ev->visitor_id, ev->session_id,
                      ev->user_id_hash, ev->revenue_amount, ev->revenue_currency, ev->visit_token,
                      ev->client_ip, ev->client_ua};
-    for (size_t i = 0; i < TLY_ARRAY_LEN(owned); i++) free(owned[i]);
+    /* The address a server sent for its client is wiped, like every copy of a client address:
+     * its memory (an arena's, reused by later requests) keeps what was written there. */
+    if (ev->client_ip) explicit_bzero(ev->client_ip, strlen(ev->client_ip));
+    for (size_t i = 0; i < TLY_ARRAY_LEN(owned); i++) tly_json_free(owned[i]);
     json_decref(ev->props);
     memset(ev, 0, sizeof *ev);
 }
 
-static void set_string(char **slot, const char *s, size_t len)
+void tly_event_set_text(char **slot, const char *s, size_t len)
 {
-    free(*slot);
-    *slot = tly_xstrndup(s, len);
+    tly_json_free(*slot);
+    *slot = text_copy(s, len);
 }
 
 bool tly_event_name_valid(const char *name, size_t len)
@@ -232,7 +243,7 @@ static void fill_utm_from_query(tly_event *ev)
         if (found && value.len <= TLY_MAX_UTM_LEN) {
             tly_buf_reset(&clean);
             tly_utf8_sanitize(tly_buf_cstr(&value), value.len, &clean);
-            set_string(slots[i], tly_buf_cstr(&clean), clean.len);
+            tly_event_set_text(slots[i], tly_buf_cstr(&clean), clean.len);
         }
     }
     tly_buf_free(&value);
@@ -246,11 +257,11 @@ int tly_event_set_url(tly_event *ev, const char *url, size_t len, bool fill_utm)
     if (tly_url_parse(url, len, &u) != 0) return -1;
     tly_buf host = {0};
     tly_url_host_lower(&u, true, &host);
-    set_string(&ev->hostname, tly_buf_cstr(&host), host.len);
+    tly_event_set_text(&ev->hostname, tly_buf_cstr(&host), host.len);
     tly_buf_free(&host);
-    if (u.path_len) set_string(&ev->path, u.path, u.path_len);
-    else set_string(&ev->path, "/", 1);
-    set_string(&ev->query, u.query, u.query_len);
+    if (u.path_len) tly_event_set_text(&ev->path, u.path, u.path_len);
+    else tly_event_set_text(&ev->path, "/", 1);
+    tly_event_set_text(&ev->query, u.query, u.query_len);
     if (fill_utm) fill_utm_from_query(ev);
     return 0;
 }
@@ -260,7 +271,7 @@ void tly_event_set_referrer(tly_event *ev, const char *ref, size_t len)
     tly_url u;
     len = tly_url_without_fragment(ref, len);
     if (len == 0 || tly_url_parse(ref, len, &u) != 0) {
-        set_string(&ev->referrer, "", 0);
+        tly_event_set_text(&ev->referrer, "", 0);
         return;
     }
     /* Query strings of referrers carry other people's search terms and tokens: not kept. */
@@ -271,7 +282,7 @@ void tly_event_set_referrer(tly_event *ev, const char *ref, size_t len)
     tly_url_host_lower(&u, false, &clean);
     if (u.path_len) tly_buf_append(&clean, u.path, u.path_len);
     else tly_buf_append_char(&clean, '/');
-    set_string(&ev->referrer, tly_buf_cstr(&clean), clean.len);
+    tly_event_set_text(&ev->referrer, tly_buf_cstr(&clean), clean.len);
     tly_buf_free(&clean);
 }
 
@@ -309,10 +320,8 @@ int tly_event_set_revenue(tly_event *ev, json_t *revenue, const char *field, cha
     if (!cur || json_string_length(currency) != 3 || !isalpha((unsigned char)cur[0]) ||
         !isalpha((unsigned char)cur[1]) || !isalpha((unsigned char)cur[2]))
         return fail(err, errlen, "%s.currency: must be a 3-letter ISO 4217 code", field);
-    free(ev->revenue_amount);
-    ev->revenue_amount = tly_xstrdup(text);
-    free(ev->revenue_currency);
-    ev->revenue_currency = tly_xstrdup(cur);
+    tly_event_set_text(&ev->revenue_amount, text, strlen(text));
+    tly_event_set_text(&ev->revenue_currency, cur, 3);
     for (int i = 0; i < 3; i++) ev->revenue_currency[i] = (char)toupper((unsigned char)ev->revenue_currency[i]);
     return 0;
 }
@@ -405,13 +414,13 @@ static int parse_page(json_t *context, tly_event *ev, char *err, size_t errlen)
         /* A path given explicitly wins; its own query (if any) is split off like a URL's. */
         size_t cut = tly_url_without_fragment(s, len);
         const char *q = memchr(s, '?', cut);
-        set_string(&ev->path, s, q ? (size_t)(q - s) : cut);
-        if (q && !has_url) set_string(&ev->query, q + 1, cut - (size_t)(q - s) - 1);
+        tly_event_set_text(&ev->path, s, q ? (size_t)(q - s) : cut);
+        if (q && !has_url) tly_event_set_text(&ev->query, q + 1, cut - (size_t)(q - s) - 1);
     } else if (!has_url && strcmp(ev->name, "pageview") == 0) {
         return fail(err, errlen, "context.page.url: required for a pageview (or context.page.path)");
     }
     if ((r = optional_string(page, "title", "context.page.title", TLY_MAX_TITLE_LEN, &s, &len, err, errlen)) < 0) return -1;
-    if (r == 1) set_string(&ev->title, s, len);
+    if (r == 1) tly_event_set_text(&ev->title, s, len);
     if ((r = optional_string(page, "referrer", "context.page.referrer", TLY_MAX_URL_LEN, &s, &len, err, errlen)) < 0) return -1;
     if (r == 1) tly_event_set_referrer(ev, s, len);
     return 0;
@@ -425,7 +434,7 @@ static int parse_campaign(json_t *context, tly_event *ev, char *err, size_t errl
     int r;
     if (optional_object(context, "campaign", "context.campaign", &campaign, err, errlen) != 0) return -1;
     if ((r = optional_string(campaign, "campaign_id", "context.campaign.campaign_id", TLY_MAX_UTM_LEN, &s, &len, err, errlen)) < 0) return -1;
-    if (r == 1) set_string(&ev->campaign_id, s, len);
+    if (r == 1) tly_event_set_text(&ev->campaign_id, s, len);
     if (optional_object(campaign, "utm", "context.campaign.utm", &utm, err, errlen) != 0) return -1;
     if (!utm) {
         /* UTM parameters of the page URL stand in for an absent utm object. */
@@ -439,7 +448,7 @@ static int parse_campaign(json_t *context, tly_event *ev, char *err, size_t errl
     char **slots[] = {&ev->utm_source, &ev->utm_medium, &ev->utm_campaign, &ev->utm_term, &ev->utm_content};
     for (size_t i = 0; i < TLY_ARRAY_LEN(keys); i++) {
         if ((r = optional_string(utm, keys[i], fields[i], TLY_MAX_UTM_LEN, &s, &len, err, errlen)) < 0) return -1;
-        if (r == 1) set_string(slots[i], s, len);
+        if (r == 1) tly_event_set_text(slots[i], s, len);
     }
     return 0;
 }
@@ -452,21 +461,21 @@ static int parse_identity(json_t *ev_json, tly_event *ev, char *err, size_t errl
     int r;
     if (optional_object(ev_json, "identity", "identity", &identity, err, errlen) != 0) return -1;
     if ((r = optional_string(identity, "visitor_id", "identity.visitor_id", TLY_MAX_IDENTITY_LEN, &s, &len, err, errlen)) < 0) return -1;
-    if (r == 1 && len) ev->visitor_id = tly_xstrndup(s, len);
+    if (r == 1 && len) ev->visitor_id = text_copy(s, len);
     if ((r = optional_string(identity, "session_id", "identity.session_id", TLY_MAX_IDENTITY_LEN, &s, &len, err, errlen)) < 0) return -1;
-    if (r == 1 && len) ev->session_id = tly_xstrndup(s, len);
+    if (r == 1 && len) ev->session_id = text_copy(s, len);
     if ((r = optional_string(identity, "user_id_hash", "identity.user_id_hash", TLY_MAX_IDENTITY_LEN, &s, &len, err, errlen)) < 0) return -1;
     if (r == 1 && len) {
         if (!user_id_hash_valid(s, len))
             return fail(err, errlen, "identity.user_id_hash: must be a hash such as sha256:<64 hex digits>, never raw personal data");
-        ev->user_id_hash = tly_xstrndup(s, len);
+        ev->user_id_hash = text_copy(s, len);
     }
     if ((r = optional_string(identity, "visit_token", "identity.visit_token", TLY_MAX_VISIT_TOKEN_LEN, &s, &len, err, errlen)) < 0) return -1;
     if (r == 1) {
         if (!visit_token_valid(s, len))
             return fail(err, errlen, "identity.visit_token: must be %d-%d letters, digits, '-' or '_'",
                         TLY_MIN_VISIT_TOKEN_LEN, TLY_MAX_VISIT_TOKEN_LEN);
-        ev->visit_token = tly_xstrndup(s, len);
+        ev->visit_token = text_copy(s, len);
     }
     return 0;
 }
@@ -490,11 +499,11 @@ static int parse_client(json_t *context, tly_event *ev, char *err, size_t errlen
         ip[len] = '\0';
         if (inet_pton(AF_INET, ip, addr) != 1 && inet_pton(AF_INET6, ip, addr) != 1)
             return fail(err, errlen, "context.client.ip: not an IPv4 or IPv6 address");
-        ev->client_ip = tly_xstrndup(s, len);
+        ev->client_ip = text_copy(s, len);
     }
     if ((r = optional_string(client, "user_agent", "context.client.user_agent", TLY_MAX_UA_LEN, &s, &len, err, errlen)) < 0)
         return -1;
-    if (r == 1) ev->client_ua = tly_xstrndup(s, len);
+    if (r == 1) ev->client_ua = text_copy(s, len);
     if (!ev->client_ip || !ev->client_ua)
         return fail(err, errlen, "context.client: needs both ip and user_agent");
     return 0;
@@ -530,7 +539,7 @@ int tly_event_parse(const tly_envelope *env, size_t index, int64_t received_ms, 
             fail(err, errlen, "event_id: must be 1-64 characters of letters, digits, '-', '_', '.' or ':' (a UUID or ULID)");
             goto error;
         }
-        ev->event_id = tly_xstrndup(s, len);
+        ev->event_id = text_copy(s, len);
     }
     v = json_object_get(e, "type");
     if (!v) { fail(err, errlen, "type: required ('pageview' or a custom event name)"); goto error; }
@@ -538,7 +547,7 @@ int tly_event_parse(const tly_envelope *env, size_t index, int64_t received_ms, 
         fail(err, errlen, "type: must be 1-64 characters of letters, digits, '_', '-', '.', ':', '/' or space");
         goto error;
     }
-    set_string(&ev->name, json_string_value(v), json_string_length(v));
+    tly_event_set_text(&ev->name, json_string_value(v), json_string_length(v));
     ev->interactive = tly_event_name_interactive(ev->name);
     if (parse_ts(e, env, received_ms, ev, err, errlen) != 0) goto error;
 

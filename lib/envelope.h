@@ -80,5 +80,8 @@ bool tly_event_name_valid(const char *name, size_t len);
 bool tly_event_name_interactive(const char *name) TLY_NONNULL(1);
 /* Starts an empty event with every string "" (and the NULL ones NULL). */
 void tly_event_init(tly_event *ev) TLY_NONNULL(1);
+/* Replaces one of ev's texts (e.g. &ev->path) with a copy of the first len bytes of s. The texts
+ * belong to the event: set them only through this. */
+void tly_event_set_text(char **slot, const char *s, size_t len) TLY_NONNULL(1, 2);
 
 #endif

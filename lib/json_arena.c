@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -148,4 +149,13 @@ void tly_json_arena_trim(void)
 void tly_json_free(void *text)
 {
     arena_free(text);
+}
+
+char *tly_json_strndup(const char *s, size_t len)
+{
+    char *copy = arena_malloc(len + 1);
+    if (!copy) copy = tly_xmalloc(len + 1);   /* malloc failed: once more, aborting if it fails */
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    return copy;
 }

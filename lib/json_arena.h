@@ -41,7 +41,11 @@ void tly_json_arena_drop(json_t *value);
  * next used. */
 void tly_json_arena_trim(void);
 
-/* Frees what json_dumps returned (which may come from an arena). */
+/* Frees what json_dumps returned (which may come from an arena), or tly_json_strndup. */
 void tly_json_free(void *text);
+
+/* A copy of the first len bytes of s plus a NUL, allocated like a Jansson value: from this
+ * thread's arena while one is active, else by malloc. Never NULL. Free it with tly_json_free. */
+char *tly_json_strndup(const char *s, size_t len) TLY_NONNULL(1);
 
 #endif

@@ -69,13 +69,11 @@ static void set_hash_route(tly_event *ev, const char *url, size_t len)
     size_t base = strlen(ev->path);
     if (base && ev->path[base - 1] == '/') base--;
     if (base + 1 + route_len > TLY_MAX_PATH_LEN) return;
-    char *path = tly_xmalloc(base + 1 + route_len + 1);
+    char path[TLY_MAX_PATH_LEN];
     memcpy(path, ev->path, base);
     path[base] = '/';
     memcpy(path + base + 1, route, route_len);
-    path[base + 1 + route_len] = '\0';
-    free(ev->path);
-    ev->path = path;
+    tly_event_set_text(&ev->path, path, base + 1 + route_len);
 }
 
 /* Plausible's "engagement" event carries scroll depth ("sd", percent) and engagement time ("e",
@@ -98,8 +96,7 @@ static int parse_fields(json_t *root, tly_event *ev, json_t **domains, char *err
     json_t *v = member(root, "name", "n");
     if (!json_is_string(v) || !tly_event_name_valid(json_string_value(v), json_string_length(v)))
         return snprintf(err, errlen, "name: required, 1-64 characters of letters, digits, '_', '-', '.', ':', '/' or space"), -1;
-    free(ev->name);
-    ev->name = tly_xstrdup(json_string_value(v));
+    tly_event_set_text(&ev->name, json_string_value(v), json_string_length(v));
     ev->interactive = tly_event_name_interactive(ev->name);
 
     v = member(root, "url", "u");
