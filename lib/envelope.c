@@ -3,7 +3,6 @@
 #include "buf.h"
 #include "json_arena.h"
 #include "limits.h"
-#include "mem.h"
 #include "timeparse.h"
 #include "url.h"
 #include "utf8.h"
@@ -157,9 +156,6 @@ void tly_event_clear(tly_event *ev)
                      ev->utm_content, ev->campaign_id, ev->visitor_id, ev->session_id,
                      ev->user_id_hash, ev->revenue_amount, ev->revenue_currency, ev->visit_token,
                      ev->client_ip, ev->client_ua};
-    /* The address a server sent for its client is wiped, like every copy of a client address:
-     * its memory (an arena's, reused by later requests) keeps what was written there. */
-    if (ev->client_ip) explicit_bzero(ev->client_ip, strlen(ev->client_ip));
     for (size_t i = 0; i < TLY_ARRAY_LEN(owned); i++) tly_json_free(owned[i]);
     json_decref(ev->props);
     memset(ev, 0, sizeof *ev);
