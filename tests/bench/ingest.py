@@ -91,6 +91,11 @@ def shipped_settings(src, overrides):
     return found
 
 
+def conf_text(settings):
+    """tally.conf lines for the settings."""
+    return "".join("%s = %s\n" % kv for kv in sorted(settings.items()))
+
+
 def wrk(url, seconds, connections, script=None, latency=False):
     argv = ["wrk", "-t%d" % min(2, connections), "-c%d" % connections, "-d%ds" % seconds]
     if latency:
@@ -314,8 +319,7 @@ def main():
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
     settings = shipped_settings(src, {} if args.sessionize_interval is None
                                 else {"sessionize_interval": str(args.sessionize_interval)})
-    conf = "".join("%s = %s\n" % kv for kv in sorted(settings.items()))
-    h = Harness(args.build, durable=True, conf=conf).start()
+    h = Harness(args.build, durable=True, conf=conf_text(settings)).start()
     try:
         prop = h.create_property(domains=["example.com"])
         base = "http://127.0.0.1:%d" % h.http_port

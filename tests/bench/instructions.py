@@ -10,7 +10,8 @@ counters are zeroed, the load runs --seconds more, and the counters are dumped. 
 instructions of the whole process (every thread: requests, the group commit, the background
 thread) per request and per event. Unlike time, the count hardly moves with the machine: two runs
 of the same build agree to about 0.1%, so it shows changes of a few percent that the wall-clock
-benchmark cannot. The sessioniser is off (it runs in PostgreSQL, not in track.fcgi).
+benchmark cannot. track.fcgi runs with the ingest settings of the shipped conf/tally.conf, the
+sessioniser off (it runs in PostgreSQL, not in track.fcgi).
 """
 import argparse
 import glob
@@ -24,10 +25,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 sys.path.insert(0, HERE)
-import ingest  # noqa: E402  (its wrk driver and request script)
+import ingest  # noqa: E402  (its settings, wrk driver and request script)
 from harness import Harness  # noqa: E402
-
-CONF = "ingest_threads = 32\nrate_limit_address = 50\nrate_limit_key = 10000\nsessionize_interval = 0\n"
 
 
 def wrapped_cgibin(build, tmp, out):
@@ -66,7 +65,8 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="tally-instructions-")
     out = os.path.join(tmp, "callgrind.out")
-    h = Harness(args.build, durable=True, conf=CONF)
+    settings = ingest.shipped_settings(os.path.join(HERE, "..", ".."), {"sessionize_interval": "0"})
+    h = Harness(args.build, durable=True, conf=ingest.conf_text(settings))
     h.cgibin = wrapped_cgibin(h.build, tmp, out)
     h.start()
     try:
