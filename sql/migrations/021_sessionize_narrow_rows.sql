@@ -7,8 +7,8 @@
 -- found by its sequence number in the run's events. Same visits, same live figures.
 --
 -- On a run of 25,000 events with their attributes filled (a referrer, three UTM fields, place,
--- browser and OS versions), a pass takes about 7% less of PostgreSQL's CPU (1,270 ms against
--- 1,360, medians of 8 passes each, taking turns).
+-- browser and OS versions), a pass takes 3 to 8% less of PostgreSQL's CPU
+-- (tests/bench/sessionize_versions.py).
 
 CREATE OR REPLACE FUNCTION tally_sessionize(max_events integer DEFAULT 50000) RETURNS integer
 LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
