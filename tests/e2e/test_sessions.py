@@ -121,6 +121,29 @@ def test_custom_event_is_interactive(h):
     assert visits(h, p) == [("/a", "/a", DIRECT, 1, 1, 2, 0.0, 5), ("/b", "/b", DIRECT, 1, 1, 2, 100.0, 5)], visits(h, p)
 
 
+def test_visit_described_by_its_first_event(h):
+    """A visit's visitor, acquisition and place come from its first event by time, not from the
+    first to arrive, nor from any later one."""
+    p = h.create_property()
+    c = new_client(h)
+    t0 = time.time() - 600
+    arrived = [ev("/second", ts=t0 + 60, referrer="https://news.ycombinator.com/item?id=1",
+                  query="?utm_source=hn&utm_campaign=later"),
+               ev("/first", ts=t0, referrer="https://www.google.com/search?q=tally",
+                  query="?utm_source=search&utm_campaign=spring"),
+               ev("/third", ts=t0 + 120)]
+    expect_counts(h.post_events(p, arrived, headers=c), 3)
+    h.sessionize()
+    cols = "visitor, referrer, source, utm_source, utm_campaign, browser, os, device"
+    first, second = (h.sql_dicts("SELECT " + cols + " FROM events WHERE property_pk = %s AND path = %s", p.pk, path)[0]
+                     for path in ("/first", "/second"))
+    assert first["source"] != second["source"] and first["utm_campaign"] == "spring", (first, second)
+    if h.events_store == "postgresql":
+        got = h.sql_dicts("SELECT " + cols + ", entry_path, exit_path FROM sessions WHERE property_pk = %s", p.pk)
+        assert got == [dict(first, entry_path="/first", exit_path="/third")], (got, first)
+    assert visits(h, p) == [("/first", "/third", first["source"], 1, 3, 3, 0.0, 120)], visits(h, p)
+
+
 def test_explicit_session_id(h):
     """identity.session_id names the visit, whatever the visitor hash or the gaps."""
     p = h.create_property(session_timeout=600)
