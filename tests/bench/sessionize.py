@@ -22,12 +22,19 @@ sys.path.insert(0, HERE)
 import gen_events  # noqa: E402
 from harness import Harness  # noqa: E402
 
-# n events of visitors lo .. lo + spread at up to `ago` seconds before now, paths Zipf-like.
-EVENTS = ("INSERT INTO events (property_pk, ts, name, visitor, hostname, path, source, country, device, browser, os) "
-          "SELECT %(pk)d, now() - random() * interval '%(ago)d seconds', "
-          "CASE WHEN random() < 0.05 THEN 'click' ELSE 'pageview' END, %(lo)d + (random() * %(spread)d)::bigint, "
-          "'example.com', '/p/' || floor(5000 * random() * random() * random())::int, 'Direct / None', 'DE', "
-          "'desktop', 'Chrome', 'Linux' FROM generate_series(1, %(n)d)")
+def events_sql(path_prefix, attributes):
+    """An INSERT of n events of visitors lo .. lo + spread at up to `ago` seconds before now (5%
+    custom events), paths Zipf-like over 5,000 under path_prefix, each with the same `attributes`
+    (column: text)."""
+    return ("INSERT INTO events (property_pk, ts, name, visitor, path, " + ", ".join(attributes) + ") "
+            "SELECT %(pk)d, now() - random() * interval '%(ago)d seconds', "
+            "CASE WHEN random() < 0.05 THEN 'click' ELSE 'pageview' END, %(lo)d + (random() * %(spread)d)::bigint, "
+            "'" + path_prefix + "' || floor(5000 * random() * random() * random())::int, "
+            + ", ".join("'%s'" % v for v in attributes.values()) + " FROM generate_series(1, %(n)d)")
+
+
+EVENTS = events_sql("/p/", {"hostname": "example.com", "source": "Direct / None", "country": "DE",
+                            "device": "desktop", "browser": "Chrome", "os": "Linux"})
 
 
 def function_text(h, path):
