@@ -24,6 +24,13 @@ const nav = document.getElementById("nav");
 let session = null;          /* {user, csrf_token, expires_at} while signed in */
 let cleanups = [];           /* timers and listeners of the view on screen */
 let cached = null;           /* {list, at}: the properties, reused for a minute by report views */
+let shown = 0;               /* which route() drew the screen: a view whose answers come late draws nothing */
+
+/* A check for one view: true while no later route() has replaced it. */
+function viewCheck() {
+    const view = shown;
+    return () => view === shown;
+}
 
 function onCleanup(fn) {
     cleanups.push(fn);
@@ -94,7 +101,7 @@ function onSignedIn(s, propertyId) {
 }
 
 /* The view to show when nobody is signed in: first-run sign-up or sign-in. */
-async function signInPage(message) {
+async function signInPage(message, current = viewCheck()) {
     session = null;
     setSession(null);
     drawNav();
@@ -105,21 +112,22 @@ async function signInPage(message) {
     } catch (e) {
         open = false;
     }
+    if (!current()) return;
     if (open) renderSignUp(root, {onSignedIn});
     else renderSignIn(root, {onSignedIn, message});
 }
 
-async function ensureSession() {
+async function ensureSession(current) {
     if (session) return true;
     try {
         const s = await admin.get("session");
         session = s;
         setSession(s);
         drawNav();
-        return true;
+        return current();
     } catch (e) {
         if (e instanceof ApiError && e.status === 401) {
-            await signInPage();
+            if (current()) await signInPage(undefined, current);
             return false;
         }
         throw e;
@@ -136,9 +144,10 @@ async function properties(fresh) {
 
 /* --- views ------------------------------------------------------------------------------------- */
 
-async function propertiesPage(query) {
+async function propertiesPage(query, current) {
     document.title = "Tally";
     const list = await properties(true);
+    if (!current()) return;
     if (list.length === 1 && !query.get("deleted") && !query.get("all")) {
         navigate("#/p/" + encodeURIComponent(list[0].id));
         return;
@@ -161,9 +170,10 @@ async function propertiesPage(query) {
                     ? h("a", {class: "button primary", href: "#/new"}, "Create the first one") : null));
 }
 
-async function propertyPage(id, rest, query) {
+async function propertyPage(id, rest, query, current) {
     const list = await properties(rest[0] === "settings");
     const property = list.find((p) => p.id === id) || await admin.get(path("properties", id));
+    if (!current()) return;
     document.title = "Tally — " + property.name;
     if (rest[0] === "settings") return settingsPage(property, rest[1] || "general", {});
     const funnelsHref = (q) => "#/p/" + encodeURIComponent(id) + "/funnels" + (q.toString() ? "?" + q : "");
@@ -186,8 +196,10 @@ function settingsPage(property, tab, extra) {
     renderSettings({
         root, property, tab, user: session.user, message: extra.message, secret: extra.secret, navigate,
         refresh: async (updated, message, secret) => {
+            const current = viewCheck();
             cached = null;
             const fresh = updated || await admin.get(path("properties", property.id));
+            if (!current()) return;
             leaveView();
             settingsPage(fresh, tab, {message, secret});
         },
@@ -206,23 +218,28 @@ function sharePage(id, token, query) {
     });
 }
 
+/* Draws the view the fragment names. Views that wait for the server check, once it answers, that
+ * they are still the latest: a slow answer must not replace the view the user went on to. */
 async function route() {
     leaveView();
+    shown++;
+    const current = viewCheck();
     const {parts, query} = parseHash();
     try {
         if (parts[0] === "share" && parts[1] && parts[2]) return sharePage(parts[1], parts[2], query);
         if (parts[0] === "invite" && parts[1]) {
             drawNav();
-            return await renderInvite(root, parts[1], {onSignedIn});
+            return await renderInvite(root, parts[1], {onSignedIn, current});
         }
-        if (!(await ensureSession())) return;
+        if (!(await ensureSession(current))) return;
         drawNav();
-        if (parts.length === 0) return await propertiesPage(query);
+        if (parts.length === 0) return await propertiesPage(query, current);
         if (parts[0] === "new") return renderNewProperty({root, navigate});
         if (parts[0] === "account") return await renderAccount({root, user: session.user, signOut});
-        if (parts[0] === "p" && parts[1]) return await propertyPage(parts[1], parts.slice(2), query);
+        if (parts[0] === "p" && parts[1]) return await propertyPage(parts[1], parts.slice(2), query, current);
         navigate("#/");
     } catch (e) {
+        if (!current()) return;
         if (e instanceof ApiError && e.status === 401) return signInPage("Your session has ended: sign in again.");
         replace(root, h("section", {class: "panel"}, h("h1", null, e.status === 404 ? "Not found" : "Something went wrong"),
                                 h("p", {class: "error"}, e.message), h("a", {href: "#/"}, "Back to the properties")));

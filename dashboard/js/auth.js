@@ -46,16 +46,19 @@ export function renderSignUp(root, {onSignedIn}) {
     email.focus();
 }
 
-export async function renderInvite(root, token, {onSignedIn}) {
+/* current(): false once the user has gone on to another view, which this one must not replace. */
+export async function renderInvite(root, token, {onSignedIn, current}) {
     page(root, "Invitation", null, h("p", {class: "loading"}, "Loading…"));
     let invite;
     try {
         invite = await admin.post("invitations/preview", {token});
     } catch (e) {
+        if (!current()) return;
         page(root, "Invitation", null, h("p", {class: "error"},
             e.status === 404 ? "This invitation is unknown, used, revoked or expired. Ask for a new one." : e.message));
         return;
     }
+    if (!current()) return;
     const password = passwordInput("password", invite.account_exists ? "current-password" : "new-password");
     const again = invite.account_exists ? null : passwordInput("password2", "new-password");
     const f = form({class: "stack", id: "accept-invitation"}, [

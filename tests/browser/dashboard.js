@@ -208,7 +208,29 @@ async function signUpOrAcceptInvitation(page) {
     step("signedIn", {mode: config.mode, account: await text(page, "#account-link"), url: page.url()});
 }
 
+/* The properties list answers late (held back here) after the user has gone on to the new-property
+ * form: the form stays, the late list is not drawn over it. */
+async function lateAnswer(page) {
+    const list = /\/admin\/api\/properties$/;
+    let held = 0;
+    const hold = async (route) => {
+        held++;
+        await new Promise((r) => setTimeout(r, 1500));
+        await route.continue();
+    };
+    await page.route(list, hold);
+    const answered = page.waitForResponse(list);
+    await page.goto(DASH + "#/?late");
+    await page.goto(DASH + "#/new");
+    await page.waitForSelector("#new-property");
+    await answered;
+    await page.unroute(list, hold);
+    await new Promise((r) => setTimeout(r, 300));
+    step("lateAnswer", {held, form: (await page.$("#new-property")) !== null, heading: await text(page, "main h1, main h2")});
+}
+
 async function createProperty(page) {
+    await lateAnswer(page);
     await page.goto(DASH + "#/new");
     await page.waitForSelector("#new-property");
     await page.fill("#new-property input[name=name]", "Shop");

@@ -199,6 +199,14 @@ def test_dashboard_first_account_and_property(h):
                      {"name": "Signup", "event_name": "signup", "path_pattern": None, "revenue": True}], goals
 
 
+def test_dashboard_late_answer_of_a_left_view(h):
+    """A view whose server answer comes after the user went on to another view draws nothing:
+    the properties list, held back 1.5 s while the new-property form is opened, leaves the form."""
+    d = run(h)
+    late = d.step("lateAnswer")
+    assert late == {"held": 1, "form": True, "heading": "New property"}, late
+
+
 def test_dashboard_snippet_with_a_write_key(h):
     """Creating a property shows its snippet with a new write key (the tracker's address on this
     server); the key works, and only its hash is stored."""
