@@ -179,7 +179,7 @@ async function propertyPage(id, rest, query, current) {
     const funnelsHref = (q) => "#/p/" + encodeURIComponent(id) + "/funnels" + (q.toString() ? "?" + q : "");
     if (rest[0] === "funnels") {
         return renderFunnels({
-            root, property, query, onCleanup, go: (q) => navigate(funnelsHref(q)),
+            root, property, query, onCleanup, current, go: (q) => navigate(funnelsHref(q)),
             signedOut: () => signInPage("Your session has ended: sign in again."),
         });
     }

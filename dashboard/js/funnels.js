@@ -16,7 +16,8 @@ const DIMENSIONS = [["path", "Page"], ["event_type", "Event"], ["goal", "Goal"]]
 const OPS = [["==", "is"], ["=~", "contains"]];
 
 /*
- * ctx: {root, property, query (URLSearchParams of the fragment), go(query), onCleanup(fn), signedOut()}
+ * ctx: {root, property, query (URLSearchParams of the fragment), go(query), onCleanup(fn), signedOut(),
+ *       current() (false once another view has replaced this one)}
  */
 export async function renderFunnels(ctx) {
     const p = ctx.property;
@@ -24,6 +25,7 @@ export async function renderFunnels(ctx) {
     const s = readState(ctx.query);
     const canEdit = RANK[p.role] >= RANK.admin;
     const list = (await track(admin.get(path("properties", p.id, "funnels")))).results;
+    if (!ctx.current()) return;
     const chosen = list.find((f) => String(f.id) === ctx.query.get("funnel")) || list[0] || null;
     const editing = ctx.query.get("edit");
     const go = (change) => {
