@@ -209,24 +209,29 @@ async function signUpOrAcceptInvitation(page) {
 }
 
 /* The properties list answers late (held back here) after the user has gone on to the new-property
- * form: the form stays, the late list is not drawn over it. */
+ * form: the form stays, the late list is not drawn over it. The first list request from here on is
+ * held, whichever view asked for it, and the check waits for its answer. */
 async function lateAnswer(page) {
     const list = /\/admin\/api\/properties$/;
-    let held = 0;
+    let held = null, release;
+    const answered = new Promise((resolve) => { release = resolve; });
     const hold = async (route) => {
-        held++;
+        if (held) return route.continue();
+        held = route.request();
+        const response = page.waitForResponse((r) => r.request() === held);
         await new Promise((r) => setTimeout(r, 1500));
         await route.continue();
+        release(response);
     };
     await page.route(list, hold);
-    const answered = page.waitForResponse(list);
     await page.goto(DASH + "#/?late");
     await page.goto(DASH + "#/new");
     await page.waitForSelector("#new-property");
     await answered;
     await page.unroute(list, hold);
     await new Promise((r) => setTimeout(r, 300));
-    step("lateAnswer", {held, form: (await page.$("#new-property")) !== null, heading: await text(page, "main h1, main h2")});
+    step("lateAnswer", {held: held !== null, form: (await page.$("#new-property")) !== null,
+                        heading: await text(page, "main h1, main h2")});
 }
 
 async function createProperty(page) {
