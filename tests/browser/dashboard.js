@@ -2,7 +2,8 @@
 /* Browser test of the Tally dashboard (dashboard/, served under /admin/): real headless Chromium
  * (Debian's /usr/bin/chromium) driven by playwright-core, against a running Tally server
  * (lighttpd + track.fcgi + report.fcgi + admin.fcgi + PostgreSQL). Like a new site owner it signs
- * up (or accepts an invitation), creates a property in the settings, copies the snippet, puts it
+ * up (or accepts an invitation), moves on before a view's answer arrives (which must not draw over
+ * the next view), creates a property in the settings, copies the snippet, puts it
  * in a few pages of a site, visits them as two visitors, and then reads the dashboard: cards,
  * graph, tables, filters, compare, date ranges, realtime, CSV, revenue; then funnels, keys, the
  * quota, the Stripe secret, token secret rotation and server keys, share links, team, audit log,
