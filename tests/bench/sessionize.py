@@ -59,6 +59,30 @@ def install(h, sql):
     h._run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], "install tally_sessionize", env=h.pg_env("tally"))
 
 
+def preload(h, pk, events, ago, spread, n):
+    """The day so far: n events (an `events` INSERT) of up to `ago` seconds back, put in visits by the
+    function installed, then VACUUM ANALYZE."""
+    h.sql(events % dict(pk=pk, ago=ago, lo=0, spread=spread, n=n))
+    h.sql("SELECT tally_summarize_new_events()")
+    h.sessionize()
+    h.sql("VACUUM ANALYZE")
+
+
+def take_turns(h, functions, rounds, store_events, measure):
+    """`rounds` passes, the functions ({name: CREATE FUNCTION text}) taking turns: each round installs
+    the next one, stores new events (store_events(round)) and measures its pass (measure()).
+    Returns {name: [measures]}."""
+    names = list(functions)
+    measures = {name: [] for name in names}
+    for r in range(rounds):
+        name = names[r % len(names)]
+        install(h, functions[name])
+        store_events(r)
+        h.sql("SELECT tally_summarize_new_events()")
+        measures[name].append(measure())
+    return measures
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=None)
@@ -75,18 +99,12 @@ def main():
         old, new = function_text(h, "015_sessions_across_midnight.sql"), function_text(h, "017_live_figures.sql")
         versions = {"015 (visits)": old, "015 + fixes": with_fixes(old, new), "017 (visits + live)": new}
         install(h, versions["017 (visits + live)"])
-        h.sql(EVENTS % dict(pk=pk, ago=3600 * 10, lo=0, spread=40000, n=args.preload))
-        h.sql("SELECT tally_summarize_new_events()")
-        h.sessionize()
-        h.sql("VACUUM ANALYZE")
-        times = {name: [] for name in versions}
+        preload(h, pk, EVENTS, ago=3600 * 10, spread=40000, n=args.preload)
+        times = take_turns(
+            h, versions, args.rounds,
+            lambda r: h.sql(EVENTS % dict(pk=pk, ago=5, lo=30000 + 300 * r, spread=1500, n=args.events)),
+            lambda: gen_events.timed_sql(h, "SELECT tally_sessionize(100000)") * 1000)
         names = list(versions)
-        for r in range(args.rounds):
-            name = names[r % len(names)]
-            install(h, versions[name])
-            h.sql(EVENTS % dict(pk=pk, ago=5, lo=30000 + 300 * r, spread=1500, n=args.events))
-            h.sql("SELECT tally_summarize_new_events()")
-            times[name].append(gen_events.timed_sql(h, "SELECT tally_sessionize(100000)") * 1000)
         install(h, versions["017 (visits + live)"])
         print("Sessioniser run time, %d new events a run after %d of the day (medians of %d runs each; %d cores)"
               % (args.events, args.preload, args.rounds // len(names), os.cpu_count()))

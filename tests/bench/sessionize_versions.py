@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 sys.path.insert(0, HERE)
 from harness import Harness  # noqa: E402
-from sessionize import EVENTS as SPARSE, events_sql, function_text, install  # noqa: E402
+from sessionize import EVENTS as SPARSE, events_sql, function_text, install, preload, take_turns  # noqa: E402
 
 FILLED = events_sql("/blog/2026/a-post-about-things-", {
     "hostname": "example.com", "referrer": "https://news.ycombinator.com/item?id=4242", "source": "Hacker News",
@@ -108,17 +108,10 @@ def main():
 
         empty_tables(h)
         install(h, functions[args.migrations[-1]])
-        h.sql(events % dict(pk=pk, ago=3600 * 3, lo=0, spread=20000, n=args.preload))
-        h.sql("SELECT tally_summarize_new_events()")
-        h.sessionize()
-        h.sql("VACUUM ANALYZE")
-        cpu = {m: [] for m in functions}
-        for r in range(args.rounds):
-            m = args.migrations[r % len(args.migrations)]
-            install(h, functions[m])
-            h.sql(events % dict(pk=pk, ago=5, lo=0, spread=20000, n=args.events))
-            h.sql("SELECT tally_summarize_new_events()")
-            cpu[m].append(pass_cpu_ms(h))
+        preload(h, pk, events, ago=3600 * 3, spread=20000, n=args.preload)
+        cpu = take_turns(h, functions, args.rounds,
+                         lambda r: h.sql(events % dict(pk=pk, ago=5, lo=0, spread=20000, n=args.events)),
+                         lambda: pass_cpu_ms(h))
         print("Backend CPU of a pass of %d new events after %d (%s attributes; medians of %d passes each; %d cores)"
               % (args.events, args.preload, args.attributes, args.rounds // len(functions), os.cpu_count()))
         for m in args.migrations:
