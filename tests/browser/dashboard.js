@@ -183,6 +183,15 @@ async function waitTracked(count, timeoutMs = 10000) {
     }
 }
 
+/* Runs the sessioniser (psql). It blocks the event loop, so it has a time limit of its own. */
+function sessionize() {
+    try {
+        execFileSync(config.sessionize[0], config.sessionize.slice(1), {stdio: ["ignore", "ignore", "pipe"], timeout: 60000});
+    } catch (e) {
+        throw new Error("the sessioniser: " + (e.code === "ETIMEDOUT" ? "no answer within 60 s" : String(e.stderr || e.message).trim()));
+    }
+}
+
 const today = () => new Date().toISOString().slice(0, 10);
 const daysAgo = (n) => new Date(Date.now() - n * 86400000).toISOString().slice(0, 10);
 
@@ -206,32 +215,49 @@ async function signUpOrAcceptInvitation(page) {
         await page.click("#accept-invitation button[type=submit]");
     }
     await page.waitForSelector("#account-link");
+    // The view after signing in has drawn (no request of it is still in flight): the empty
+    // properties list, or the one property of the invitation.
+    if (config.mode === "signup") await page.waitForSelector("main .property-list, main a[href='#/new']");
+    else await reportsReady(page);
     step("signedIn", {mode: config.mode, account: await text(page, "#account-link"), url: page.url()});
 }
 
+/* A promise that fails after `ms` with a message saying what did not happen, so that a step
+ * which waits for an event of its own making cannot wait for ever. */
+function within(promise, ms, what) {
+    let timer;
+    const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(what + " within " + ms + " ms")), ms); });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /* The properties list answers late (held back here) after the user has gone on to the new-property
- * form: the form stays, the late list is not drawn over it. The first list request from here on is
- * held, whichever view asked for it, and the check waits for its answer. */
+ * form: the form stays, the late list is not drawn over it. The view after signing in has drawn,
+ * so the first list request from here on is the one that #/?late sends; it is held. The form is
+ * opened only once that request is held: two hash changes in a row can reach the app as two
+ * events that both read the later hash, and then no view would ask for the list. The request is
+ * let go once the form is on screen, and the check waits for its answer. */
 async function lateAnswer(page) {
     const list = /\/admin\/api\/properties$/;
-    let held = null, release;
-    const answered = new Promise((resolve) => { release = resolve; });
-    const hold = async (route) => {
-        if (held) return route.continue();
-        held = route.request();
-        const response = page.waitForResponse((r) => r.request() === held);
-        await new Promise((r) => setTimeout(r, 1500));
-        await route.continue();
-        release(response);
+    let caught;
+    const heldRoute = new Promise((resolve) => { caught = resolve; });
+    let first = true;
+    const hold = (route) => {
+        if (!first) return route.continue();
+        first = false;
+        caught(route);
     };
     await page.route(list, hold);
     await page.goto(DASH + "#/?late");
+    const route = await within(heldRoute, 15000, "the properties list view asked for the list");
+    const answered = page.waitForResponse((r) => r.request() === route.request());
     await page.goto(DASH + "#/new");
     await page.waitForSelector("#new-property");
+    await new Promise((r) => setTimeout(r, 500));   // the user is on the form for a moment
+    await route.continue();
     await answered;
     await page.unroute(list, hold);
     await new Promise((r) => setTimeout(r, 300));
-    step("lateAnswer", {held: held !== null, form: (await page.$("#new-property")) !== null,
+    step("lateAnswer", {held: true, form: (await page.$("#new-property")) !== null,
                         heading: await text(page, "main h1, main h2")});
 }
 
@@ -312,7 +338,7 @@ async function visit(browser, prop) {
 
     const evil = {path: '/"><img src=x onerror="window.__xss=1">', source: "<script>window.__xss=2</script>"};
     const r = await fetch(args.base + "/v1/events", {
-        method: "POST",
+        method: "POST", signal: AbortSignal.timeout(30000),
         headers: {"Authorization": "Bearer " + prop.key, "Content-Type": "application/json", "User-Agent": args.ua,
                   "X-Forwarded-For": config.server_ip},
         body: JSON.stringify({property_id: prop.id, events: [{type: "pageview", ts: Date.now() - 86400000,
@@ -320,7 +346,7 @@ async function visit(browser, prop) {
                              path: evil.path, title: "<b>t</b>"}}}]}),
     });
     step("visits", {tracked: record.tracked.slice(), serverSide: {status: r.status, body: await r.json()}, evil});
-    execFileSync(config.sessionize[0], config.sessionize.slice(1), {stdio: "ignore"});
+    sessionize();
     return evil;
 }
 
@@ -415,7 +441,7 @@ async function dashboard(page, prop, evil) {
     // CSV export of a table, as the link gives it.
     const csv = await page.evaluate(async () => {
         const a = document.querySelector("#panel-pages a.csv");
-        const r = await fetch(a.href);
+        const r = await fetch(a.href, {signal: AbortSignal.timeout(30000)});
         return {href: a.getAttribute("href"), status: r.status, type: r.headers.get("Content-Type"), text: await r.text()};
     });
     step("csv", csv);
@@ -525,7 +551,7 @@ async function revenueSettings(page, prop) {
     // The backend reports a purchase of the second visitor with the server key (the visitor's
     // address and user agent join it to their visit); the revenue panel shows it.
     const order = await fetch(args.base + "/v1/events", {
-        method: "POST",
+        method: "POST", signal: AbortSignal.timeout(30000),
         headers: {"Authorization": "Bearer " + server.secret, "Content-Type": "application/json",
                   "User-Agent": "ShopBackend/1.0", "X-Forwarded-For": config.server_ip},
         body: JSON.stringify({property_id: prop.id, events: [{type: "purchase", ts: Date.now(),
@@ -534,7 +560,7 @@ async function revenueSettings(page, prop) {
                       client: {ip: config.visitor_ips[1], user_agent: config.mobile_ua}}}]}),
     });
     server.purchase = {status: order.status, body: await order.json()};
-    execFileSync(config.sessionize[0], config.sessionize.slice(1), {stdio: "ignore"});
+    sessionize();
     await page.goto(`${DASH}#/p/${prop.id}?period=today`);
     await reportsReady(page);
     const revenue = {totals: await revenueTotals(page), sources: await revenueRows(page, "source")};
@@ -697,6 +723,8 @@ async function signOutAndIn(page, prop) {
     step("signIn", {wrong, url: page.url(), visitors7d: (await cards(page)).unique_visitors.value});
 }
 
+const WATCHDOG_MS = 300000;
+
 async function main() {
     fs.mkdirSync(args.out, {recursive: true});
     const browser = await chromium.launch({
@@ -709,12 +737,21 @@ async function main() {
     record.chromium = browser.version();
     const started = Date.now();
     let current = "start";
+    // The story takes half a minute; a step that waits for ever still ends in a record that
+    // names it (playwright's own waits end after 30 s, a promise of the story's making may not).
+    const watchdog = setTimeout(() => {
+        record.error = `${current}: still running after ${WATCHDOG_MS / 1000} s, stopped by the watchdog`;
+        record.ms = Date.now() - started;
+        process.stdout.write(JSON.stringify(record) + "\n");
+        process.exit(0);
+    }, WATCHDOG_MS);
     try {
         const owner = await newContext(browser, "owner", config.owner_ip);
         const page = await owner.newPage();
         const run = async (name, fn) => {
             current = name;
             const t = Date.now();
+            process.stderr.write(`dashboard.js: ${name} at ${((t - started) / 1000).toFixed(1)} s\n`);
             const out = await fn();
             record.steps[name + "_ms"] = Date.now() - t;
             return out;
@@ -743,10 +780,13 @@ async function main() {
             for (const p of context.pages())
                 await shot("failure-" + record.screenshots.length, p, {fullPage: true}).catch(() => {});
     } finally {
-        await browser.close();
+        await within(browser.close(), 30000, "the browser closed").catch((e) => { record.closeError = String(e); });
+        clearTimeout(watchdog);
     }
     record.ms = Date.now() - started;
     process.stdout.write(JSON.stringify(record) + "\n");
+    // A browser that would not close keeps node's connection to it open: end here all the same.
+    if (record.closeError) process.exit(0);
 }
 
 main().catch((e) => {

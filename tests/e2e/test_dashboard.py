@@ -98,6 +98,17 @@ def _account(h):
     return {"mode": "invite", "email": email, "password": password, "invite_token": token}
 
 
+def _server_state(h):
+    """What the database was doing when the story stopped: its sessions that are not idle, and
+    what each one waits for (a step that waits on the server shows here)."""
+    try:
+        busy = h.sql("SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 100) "
+                     "FROM pg_stat_activity WHERE datname = 'tally' AND state <> 'idle' AND pid <> pg_backend_pid()")
+    except Exception as e:   # the database itself may be what failed
+        return "database sessions: unknown (%s)" % e
+    return "database sessions not idle: %r" % (busy,)
+
+
 def run(h):
     """Runs dashboard.js once per harness and returns its Run."""
     if id(h) in _runs:
@@ -127,11 +138,19 @@ def run(h):
         p = subprocess.run(["node", os.path.join(BROWSER_DIR, "dashboard.js"), "--base",
                             "http://127.0.0.1:%d" % h.http_port, "--www", h.path("www"), "--config", path, "--ua", ua,
                             "--out", shots], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    except subprocess.TimeoutExpired as e:
+        # dashboard.js has a watchdog of its own (it prints its record, with the step it was on);
+        # this is the last resort, and it says what the script printed before it was stopped.
+        raise AssertionError("dashboard.js did not end within %ds; stdout: %s; stderr: %s; %s" % (
+            e.timeout, (e.stdout or b"")[-2000:].decode(errors="replace"),
+            (e.stderr or b"")[-2000:].decode(errors="replace"), _server_state(h))) from None
     finally:
         os.unlink(path)
     seconds = time.time() - started
     assert p.returncode == 0, "dashboard.js exited %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[-2000:])
     record = json.loads(p.stdout)
+    if record.get("error"):
+        record["error"] += "; " + _server_state(h)
     print("# dashboard browser: %s, %.1fs (%s)" % (record.get("chromium"), seconds, ", ".join(
         "%s %.1fs" % (k[:-3], v / 1000) for k, v in record["steps"].items() if k.endswith("_ms"))))
     _runs[id(h)] = Run(h, record, config, seconds, shots)
@@ -201,7 +220,7 @@ def test_dashboard_first_account_and_property(h):
 
 def test_dashboard_late_answer_of_a_left_view(h):
     """A view whose server answer comes after the user went on to another view draws nothing:
-    the properties list, held back 1.5 s while the new-property form is opened, leaves the form."""
+    the properties list, held back until the new-property form is on screen, leaves the form."""
     d = run(h)
     late = d.step("lateAnswer")
     assert late == {"held": True, "form": True, "heading": "New property"}, late
