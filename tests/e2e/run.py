@@ -8,6 +8,9 @@ usage: tests/e2e/run.py [--build DIR] [--keep] [-v] [SUBSTRING...]
   --keep        keep the temporary directory (logs, database) even when everything passed
   SUBSTRING     run only tests whose "module.function" name contains one of these
 
+A test still running after $TALLY_E2E_TEST_SECONDS (default 600) fails, naming where it waited,
+and the suite goes on.
+
 Prints "ok - name", "FAIL - name: reason" or "skip - name: reason" per test, and as its last line
 "N passed, N failed" (plus ", N skipped"). Exits 1 if any test failed.
 """
@@ -15,6 +18,7 @@ import argparse
 import importlib.util
 import inspect
 import os
+import signal
 import sys
 import time
 import traceback
@@ -44,6 +48,20 @@ def discover(selected):
             if not selected or any(s in full for s in selected):
                 tests.append((full, f))
     return tests
+
+
+# No test takes more than a couple of minutes, even under ASan on a busy machine; one that waits
+# for ever (a lock, a child that never exits) fails after this long, saying where it waited,
+# instead of stopping the suite.
+TEST_SECONDS = int(os.environ.get("TALLY_E2E_TEST_SECONDS", "600"))
+
+
+class TestTimeout(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise TestTimeout("still running after %d s" % TEST_SECONDS)
 
 
 def one_line(text):
@@ -87,10 +105,15 @@ def main():
         print("%d passed, %d failed" % (0, len(tests)))
         return 1
 
+    signal.signal(signal.SIGALRM, _on_alarm)
     for name, fn in tests:
         start = time.time()
+        signal.alarm(TEST_SECONDS)
         try:
-            fn(h)
+            try:
+                fn(h)
+            finally:
+                signal.alarm(0)
         except harness_mod.Skip as e:
             skipped += 1
             print("skip - %s: %s" % (name, one_line(e)))
@@ -102,6 +125,11 @@ def main():
             where = next((fr for fr in reversed(tb) if fr.name == fn.__name__), None)
             if where:
                 reason += " (%s:%d)" % (os.path.basename(where.filename), where.lineno)
+            if isinstance(e, TestTimeout):   # where it waited: the innermost frame of this suite
+                inner = [fr for fr in tb if fr.filename.startswith(HERE) and fr.name != "_on_alarm"]
+                if inner and inner[-1] is not where:
+                    reason += " waiting in %s:%d %s" % (os.path.basename(inner[-1].filename), inner[-1].lineno,
+                                                         inner[-1].name)
             print("FAIL - %s: %s" % (name, reason))
             if args.verbose:
                 traceback.print_exc()

@@ -137,7 +137,7 @@ def run(h):
     try:
         p = subprocess.run(["node", os.path.join(BROWSER_DIR, "dashboard.js"), "--base",
                             "http://127.0.0.1:%d" % h.http_port, "--www", h.path("www"), "--config", path, "--ua", ua,
-                            "--out", shots], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+                            "--out", shots], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=420)
     except subprocess.TimeoutExpired as e:
         # dashboard.js has a watchdog of its own (it prints its record, with the step it was on);
         # this is the last resort, and it says what the script printed before it was stopped.
