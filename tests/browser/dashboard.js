@@ -183,6 +183,14 @@ async function waitTracked(count, timeoutMs = 10000) {
     }
 }
 
+/* A promise that fails after `ms` with a message saying what did not happen, so that a step
+ * which waits for an event of its own making cannot wait for ever. */
+function within(promise, ms, what) {
+    let timer;
+    const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(what + " within " + ms + " ms")), ms); });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /* Runs the sessioniser (psql). It blocks the event loop, so it has a time limit of its own. */
 function sessionize() {
     try {
@@ -220,14 +228,6 @@ async function signUpOrAcceptInvitation(page) {
     if (config.mode === "signup") await page.waitForSelector("main .property-list, main a[href='#/new']");
     else await reportsReady(page);
     step("signedIn", {mode: config.mode, account: await text(page, "#account-link"), url: page.url()});
-}
-
-/* A promise that fails after `ms` with a message saying what did not happen, so that a step
- * which waits for an event of its own making cannot wait for ever. */
-function within(promise, ms, what) {
-    let timer;
-    const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(what + " within " + ms + " ms")), ms); });
-    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /* The properties list answers late (held back here) after the user has gone on to the new-property
