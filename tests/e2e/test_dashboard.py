@@ -40,6 +40,7 @@ IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/60
 VISITOR_IPS = ["192.0.2.77", "198.51.100.177"]
 
 _runs = {}
+_no_record = {}   # harness id -> why its one run of dashboard.js gave no record
 
 
 def _require_tools():
@@ -110,9 +111,12 @@ def _server_state(h):
 
 
 def run(h):
-    """Runs dashboard.js once per harness and returns its Run."""
+    """Runs dashboard.js once per harness and returns its Run. A run that ended without a record
+    is not started again by the next test (it could take minutes each time): they fail at once."""
     if id(h) in _runs:
         return _runs[id(h)]
+    if id(h) in _no_record:
+        raise AssertionError("the dashboard story ended without a record (first failure above): " + _no_record[id(h)])
     _require_tools()
     config = _account(h)
     ua = unique_ua(LINUX_CHROME)
@@ -141,13 +145,16 @@ def run(h):
     except subprocess.TimeoutExpired as e:
         # dashboard.js has a watchdog of its own (it prints its record, with the step it was on);
         # this is the last resort, and it says what the script printed before it was stopped.
-        raise AssertionError("dashboard.js did not end within %ds; stdout: %s; stderr: %s; %s" % (
-            e.timeout, (e.stdout or b"")[-2000:].decode(errors="replace"),
+        _no_record[id(h)] = "dashboard.js did not end within %ds" % e.timeout
+        raise AssertionError("%s; stdout: %s; stderr: %s; %s" % (
+            _no_record[id(h)], (e.stdout or b"")[-2000:].decode(errors="replace"),
             (e.stderr or b"")[-2000:].decode(errors="replace"), _server_state(h))) from None
     finally:
         os.unlink(path)
     seconds = time.time() - started
-    assert p.returncode == 0, "dashboard.js exited %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[-2000:])
+    if p.returncode != 0:
+        _no_record[id(h)] = "dashboard.js exited %d" % p.returncode
+        raise AssertionError("%s: %s" % (_no_record[id(h)], p.stderr.decode(errors="replace")[-2000:]))
     record = json.loads(p.stdout)
     if record.get("error"):
         record["error"] += "; " + _server_state(h)
