@@ -19,11 +19,11 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import time
 import uuid
 import zlib
 
+from browser_story import run_story
 from client import new_ip, unique_ua
 
 BROWSER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "browser")
@@ -40,7 +40,6 @@ IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/60
 VISITOR_IPS = ["192.0.2.77", "198.51.100.177"]
 
 _runs = {}
-_no_record = {}   # harness id -> why its one run of dashboard.js gave no record
 
 
 def _require_tools():
@@ -111,12 +110,9 @@ def _server_state(h):
 
 
 def run(h):
-    """Runs dashboard.js once per harness and returns its Run. A run that ended without a record
-    is not started again by the next test (it could take minutes each time): they fail at once."""
+    """Runs dashboard.js once per harness and returns its Run."""
     if id(h) in _runs:
         return _runs[id(h)]
-    if id(h) in _no_record:
-        raise AssertionError("the dashboard story ended without a record (first failure above): " + _no_record[id(h)])
     _require_tools()
     config = _account(h)
     ua = unique_ua(LINUX_CHROME)
@@ -139,23 +135,12 @@ def run(h):
     shots = screenshots_dir(h)
     started = time.time()
     try:
-        p = subprocess.run(["node", os.path.join(BROWSER_DIR, "dashboard.js"), "--base",
-                            "http://127.0.0.1:%d" % h.http_port, "--www", h.path("www"), "--config", path, "--ua", ua,
-                            "--out", shots], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=420)
-    except subprocess.TimeoutExpired as e:
-        # dashboard.js has a watchdog of its own (it prints its record, with the step it was on);
-        # this is the last resort, and it says what the script printed before it was stopped.
-        _no_record[id(h)] = "dashboard.js did not end within %ds" % e.timeout
-        raise AssertionError("%s; stdout: %s; stderr: %s; %s" % (
-            _no_record[id(h)], (e.stdout or b"")[-2000:].decode(errors="replace"),
-            (e.stderr or b"")[-2000:].decode(errors="replace"), _server_state(h))) from None
+        record = run_story(h, ["node", os.path.join(BROWSER_DIR, "dashboard.js"), "--base",
+                               "http://127.0.0.1:%d" % h.http_port, "--www", h.path("www"), "--config", path,
+                               "--ua", ua, "--out", shots], diagnose=lambda: "; " + _server_state(h))
     finally:
         os.unlink(path)
     seconds = time.time() - started
-    if p.returncode != 0:
-        _no_record[id(h)] = "dashboard.js exited %d" % p.returncode
-        raise AssertionError("%s: %s" % (_no_record[id(h)], p.stderr.decode(errors="replace")[-2000:]))
-    record = json.loads(p.stdout)
     if record.get("error"):
         record["error"] += "; " + _server_state(h)
     print("# dashboard browser: %s, %.1fs (%s)" % (record.get("chromium"), seconds, ", ".join(

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 
+from browser_story import run_story
 from client import unique_ua
 
 BROWSER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "browser")
@@ -102,12 +103,9 @@ def browser(h):
     ua = unique_ua(LINUX_CHROME)
     h.seen_uas.add(ua)   # the privacy audit proves it never reaches the disk
     started = time.time()
-    p = subprocess.run(["node", os.path.join(BROWSER_DIR, "run.js"), "--base", "http://127.0.0.1:%d" % h.http_port,
-                        "--www", h.path("www"), "--config", config, "--ua", ua],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    record = run_story(h, ["node", os.path.join(BROWSER_DIR, "run.js"), "--base", "http://127.0.0.1:%d" % h.http_port,
+                           "--www", h.path("www"), "--config", config, "--ua", ua])
     seconds = time.time() - started
-    assert p.returncode == 0, "run.js exited %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[-2000:])
-    record = json.loads(p.stdout)
     print("# browser: %s, %d scenarios in %.1fs (%s)" % (
         record["chromium"], len(record["scenarios"]), seconds,
         ", ".join("%s %.1fs" % (n, r.get("ms", 0) / 1000) for n, r in record["scenarios"].items())))
