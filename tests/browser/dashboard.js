@@ -237,16 +237,9 @@ async function signUpOrAcceptInvitation(page) {
  * events that both read the later hash, and then no view would ask for the list. The request is
  * let go once the form is on screen, and the check waits for its answer. */
 async function lateAnswer(page) {
-    const list = /\/admin\/api\/properties$/;
     let caught;
     const heldRoute = new Promise((resolve) => { caught = resolve; });
-    let first = true;
-    const hold = (route) => {
-        if (!first) return route.continue();
-        first = false;
-        caught(route);
-    };
-    await page.route(list, hold);
+    await page.route(/\/admin\/api\/properties$/, (route) => caught(route), {times: 1});
     await page.goto(DASH + "#/?late");
     const route = await within(heldRoute, 15000, "the properties list view asked for the list");
     const answered = page.waitForResponse((r) => r.request() === route.request());
@@ -255,7 +248,6 @@ async function lateAnswer(page) {
     await new Promise((r) => setTimeout(r, 500));   // the user is on the form for a moment
     await route.continue();
     await answered;
-    await page.unroute(list, hold);
     await new Promise((r) => setTimeout(r, 300));
     step("lateAnswer", {held: true, form: (await page.$("#new-property")) !== null,
                         heading: await text(page, "main h1, main h2")});
