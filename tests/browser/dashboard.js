@@ -731,10 +731,13 @@ async function main() {
     let current = "start";
     // The story takes half a minute; a step that waits for ever still ends in a record that
     // names it (playwright's own waits end after 30 s, a promise of the story's making may not).
-    const watchdog = setTimeout(() => {
-        record.error = `${current}: still running after ${WATCHDOG_MS / 1000} s, stopped by the watchdog`;
+    const printRecord = () => {
         record.ms = Date.now() - started;
         process.stdout.write(JSON.stringify(record) + "\n");
+    };
+    const watchdog = setTimeout(() => {
+        record.error = `${current}: still running after ${WATCHDOG_MS / 1000} s, stopped by the watchdog`;
+        printRecord();
         process.exit(0);
     }, WATCHDOG_MS);
     try {
@@ -775,8 +778,7 @@ async function main() {
         await within(browser.close(), 30000, "the browser closed").catch((e) => { record.closeError = String(e); });
         clearTimeout(watchdog);
     }
-    record.ms = Date.now() - started;
-    process.stdout.write(JSON.stringify(record) + "\n");
+    printRecord();
     // A browser that would not close keeps node's connection to it open: end here all the same.
     if (record.closeError) process.exit(0);
 }
