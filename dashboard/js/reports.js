@@ -53,7 +53,10 @@ const PANELS = [
         {label: "Exit pages", report: "exit-pages", key: "exit_page", columns: [
             {key: "unique_visitors", label: "Visitors", fmt: number}, {key: "sessions", label: "Visits", fmt: number}]}]},
     {id: "locations", tabs: [
-        {label: "Countries", report: "countries", key: "country", columns: VISIT_COLUMNS, name: countryName}]},
+        {label: "Countries", report: "countries", key: "country", columns: VISIT_COLUMNS, name: countryName,
+         /* Countries stay empty on a server without a GeoIP database, which the site owner can fix. */
+         empty: "No visits with a known country in this range. Countries come from the server's GeoIP " +
+                "database (geoip_database in tally.conf); local and private addresses have none."}]},
     {id: "devices", tabs: [
         {label: "Devices", report: "devices", key: "device", columns: VISIT_COLUMNS},
         {label: "Browsers", report: "browsers", key: "browser", columns: VISIT_COLUMNS},
@@ -387,7 +390,7 @@ function rowDelta(d) {
 }
 
 function table(tab, rows, s, set) {
-    if (!rows.length) return h("p", {class: "empty"}, "Nothing in this range.");
+    if (!rows.length) return h("p", {class: "empty"}, tab.empty || "Nothing in this range.");
     const main = tab.columns[0].key;
     const max = Math.max(1, ...rows.map((r) => (typeof r[main] === "number" ? r[main] : 0)));
     const dim = tab.dim || tab.key;

@@ -405,6 +405,11 @@ async function dashboard(page, prop, evil) {
     await rerender(page, () => page.click(".chip-remove"));
     filtered.removed = {url: page.url(), chips: await page.evaluate(() => document.querySelectorAll(".chip").length),
                         cards: await cards(page)};
+    // A filter that leaves nothing: the tables say so, and Countries says where countries come from.
+    await rerender(page, () => page.goto(`${DASH}#/p/${prop.id}?period=today&filters=country%3D%3DZZ`));
+    filtered.nothing = await page.evaluate(() => Object.fromEntries(["pages", "locations"].map((p) =>
+        [p, (document.querySelector(`#panel-${p} .empty`) || {}).textContent || null])));
+    await rerender(page, () => page.goto(`${DASH}#/p/${prop.id}?period=today`));
     step("filter", filtered);
 
     // Compare with the previous period (yesterday has the server-side event).

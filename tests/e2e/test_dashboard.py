@@ -327,7 +327,8 @@ def test_dashboard_breakdown_tables(h):
 
 def test_dashboard_click_a_row_to_filter(h):
     """A click on a page filters every report by it (a chip, filters= in the URL); a second filter
-    adds up; the chips' buttons remove them."""
+    adds up; the chips' buttons remove them. A filter that leaves nothing empties the tables, and
+    Countries says where countries come from."""
     d = run(h)
     f = d.step("filter")
     assert "filters=path%3D%3D%2Fshop%2Fpricing.html" in f["url"], f["url"]
@@ -340,6 +341,9 @@ def test_dashboard_click_a_row_to_filter(h):
     assert card_values(two["cards"])["unique_visitors"] == 1, two
     assert f["removed"]["chips"] == 0 and "filters" not in f["removed"]["url"], f["removed"]
     assert card_values(f["removed"]["cards"])["unique_visitors"] == 2, f["removed"]
+    assert f["nothing"]["pages"] == "Nothing in this range.", f["nothing"]
+    assert f["nothing"]["locations"].startswith("No visits with a known country in this range.") and \
+        "geoip_database" in f["nothing"]["locations"], f["nothing"]
 
 
 def test_dashboard_compare_and_date_ranges(h):
