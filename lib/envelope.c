@@ -486,6 +486,9 @@ static int parse_client(json_t *context, tly_event *ev, char *err, size_t errlen
     unsigned char addr[16];
     char ip[46];
     if (r == 1) {
+        /* The limit above counts characters, and a character may take four bytes: an address is
+         * ASCII, so anything longer than the buffer in bytes is not one. */
+        if (len >= sizeof ip) return fail(err, errlen, "context.client.ip: not an IPv4 or IPv6 address");
         memcpy(ip, s, len);
         ip[len] = '\0';
         if (inet_pton(AF_INET, ip, addr) != 1 && inet_pton(AF_INET6, ip, addr) != 1)

@@ -8,6 +8,7 @@
 #include "json_arena.h"
 #include "utf8.h"
 
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -35,6 +36,13 @@ static void check_event(const tly_event *ev)
     FUZZ_CHECK((ev->revenue_amount == NULL) == (ev->revenue_currency == NULL));
     if (ev->revenue_currency) FUZZ_CHECK(strlen(ev->revenue_currency) == 3);
     if (ev->props) FUZZ_CHECK(json_is_object(ev->props) && json_object_size(ev->props) > 0);
+    /* A server key's end user: both or neither, and the address is one. */
+    FUZZ_CHECK((ev->client_ip == NULL) == (ev->client_ua == NULL));
+    if (ev->client_ip) {
+        unsigned char addr[16];
+        FUZZ_CHECK(inet_pton(AF_INET, ev->client_ip, addr) == 1 || inet_pton(AF_INET6, ev->client_ip, addr) == 1);
+        check_text(ev->client_ua);
+    }
 }
 
 static void parse_request(const uint8_t *data, size_t size)

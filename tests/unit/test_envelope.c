@@ -200,6 +200,33 @@ static void test_event_errors(void)
     expect_event_error(longstr, "data.k: string longer than 500 characters");
 }
 
+/* context.client.ip is limited to 45 characters, but 45 characters of four bytes each are 180
+ * bytes: such a value is refused as not an address, like any other that is not one. */
+static void test_client_ip(void)
+{
+    const char *ua = ",\"user_agent\":\"Mozilla/5.0\"}}}";
+    char body[1024];
+    tly_event ev;
+    snprintf(body, sizeof body, "{\"type\":\"x\",\"context\":{\"client\":{\"ip\":\"2001:db8::1\"%s", ua);
+    CHECK_INT(parse_one(body, &ev), 0);
+    CHECK_STR(ev.client_ip, "2001:db8::1");
+    tly_event_clear(&ev);
+    snprintf(body, sizeof body, "{\"type\":\"x\",\"context\":{\"client\":{\"ip\":\"0000:0000:0000:0000:0000:ffff:192.168.100.228\"%s", ua);
+    CHECK_INT(parse_one(body, &ev), 0);   /* 45 characters, the longest IPv6 text */
+    tly_event_clear(&ev);
+
+    char wide[45 * 4 + 1] = "";
+    for (int i = 0; i < 45; i++) strcat(wide, "\xF0\x9F\x98\x80");   /* U+1F600, four bytes */
+    snprintf(body, sizeof body, "{\"type\":\"x\",\"context\":{\"client\":{\"ip\":\"%s\"%s", wide, ua);
+    expect_event_error(body, "context.client.ip: not an IPv4 or IPv6 address");
+    snprintf(body, sizeof body, "{\"type\":\"x\",\"context\":{\"client\":{\"ip\":\"%s\xF0\x9F\x98\x80\"%s", wide, ua);
+    expect_event_error(body, "context.client.ip: longer than 45 characters");
+    snprintf(body, sizeof body, "{\"type\":\"x\",\"context\":{\"client\":{\"ip\":\"192.0.2.300\"%s", ua);
+    expect_event_error(body, "context.client.ip: not an IPv4 or IPv6 address");
+    expect_event_error("{\"type\":\"x\",\"context\":{\"client\":{\"ip\":\"192.0.2.1\"}}}",
+                       "context.client: needs both ip and user_agent");
+}
+
 /* Nesting deeper than TLY_MAX_JSON_DEPTH is refused before parsing, naming the limit; brackets
  * inside strings are text, not nesting. */
 static void test_depth(void)
@@ -253,5 +280,6 @@ static void run_tests(void)
     test_event_fields();
     test_skew();
     test_event_errors();
+    test_client_ip();
     tly_envelope_clear(&env);
 }
