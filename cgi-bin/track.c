@@ -141,7 +141,7 @@ static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
         free(ids);
         return 1;
     }
-    tly_background *background = tly_background_start(conf->database, "tally-track-background", ing->spool,
+    tly_background *background = tly_background_start(conf->database, "tally-track-background", ing->spool, ing->geo,
                                                       conf->sessionize_interval * 1000);
     int sig = wait_for_stop(&stop);
     tly_log_info("signal %d: finishing requests in flight", sig);

@@ -1,6 +1,7 @@
 #include "first.h"
 #include "background.h"
 #include "events_store.h"
+#include "geo.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
@@ -20,6 +21,7 @@ struct tly_background {
     pthread_cond_t wake;
     bool stopping;
     tly_spool *spool;          /* borrowed; NULL: none */
+    tly_geo *geo;              /* borrowed; NULL: no geolocation */
     int sessionize_ms;
     int64_t next_sessionize_ms;
     tly_db *db;
@@ -33,6 +35,15 @@ static void replay_spool(tly_background *bg)
     memset(&err, 0, sizeof err);
     if (tly_spool_replay(bg->spool, bg->db, &err) < 0)
         tly_log_debug("spool: replay waits for the database: %s", err.message);
+}
+
+static void refresh_geo(tly_background *bg)
+{
+    if (!bg->geo) return;
+    char err[300];
+    int r = tly_geo_refresh(bg->geo, err, sizeof err);
+    if (r > 0) tly_log_info("geoip: the database file has changed; lookups now use the new one");
+    else if (r < 0) tly_log_warn("geoip: the database file has changed but cannot be read, the old one stays: %s", err);
 }
 
 static void build_visits(tly_background *bg, bool now)
@@ -81,6 +92,7 @@ static void *loop(void *arg)
         bool last = bg->stopping;
         pthread_mutex_unlock(&bg->lock);
         replay_spool(bg);
+        refresh_geo(bg);
         build_visits(bg, last);
         pthread_mutex_lock(&bg->lock);
     }
@@ -89,7 +101,7 @@ static void *loop(void *arg)
 }
 
 tly_background *tly_background_start(const char *conninfo, const char *application_name,
-                                     tly_spool *spool, int sessionize_ms)
+                                     tly_spool *spool, tly_geo *geo, int sessionize_ms)
 {
     tly_background *bg = tly_xcalloc(1, sizeof *bg);
     pthread_condattr_t attr;
@@ -99,6 +111,7 @@ tly_background *tly_background_start(const char *conninfo, const char *applicati
     pthread_condattr_destroy(&attr);
     pthread_mutex_init(&bg->lock, NULL);
     bg->spool = spool;
+    bg->geo = geo;
     bg->sessionize_ms = sessionize_ms;
     bg->next_sessionize_ms = tly_time_now_ms() + sessionize_ms;
     bg->db = tly_db_new(conninfo, application_name);

@@ -16,8 +16,15 @@ typedef struct tly_geo_result {
 /* Opens the database (memory-mapped). NULL with a message in err on failure. */
 tly_geo *tly_geo_open(const char *path, char *err, size_t errlen) TLY_NONNULL(1, 2);
 /* Looks up ip (inet_pton text form; ::ffff:a.b.c.d as IPv4). geo may be NULL, ip invalid or not
- * in the database: all fields empty. Never fails. */
-void tly_geo_lookup(const tly_geo *geo, const char *ip, tly_geo_result *out) TLY_NONNULL(2, 3);
+ * in the database: all fields empty. Never fails. Safe from any number of threads, also while
+ * another refreshes the database. */
+void tly_geo_lookup(tly_geo *geo, const char *ip, tly_geo_result *out) TLY_NONNULL(2, 3);
+/* Reads the database again if its file has changed since it was read (updaters such as MaxMind's
+ * geoipupdate rename a new file into place; a file rewritten in place must not be read while it
+ * is being written). 1: the new file is in use; 0: unchanged (or missing: the old one stays);
+ * -1: the new file cannot be read, message in err, and the old one stays (that file is not
+ * tried again until it changes once more). One thread at a time. */
+int tly_geo_refresh(tly_geo *geo, char *err, size_t errlen) TLY_NONNULL(1, 2);
 void tly_geo_close(tly_geo *geo);   /* NULL ok */
 
 #endif

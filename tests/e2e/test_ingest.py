@@ -6,6 +6,8 @@ and user agent goes through h.client() so that the privacy audit (test_privacy.p
 """
 import json
 import os
+import subprocess
+import sys
 import time
 
 from harness import new_event_id
@@ -535,6 +537,39 @@ def test_geoip_country_region_city(h):
             assert got[0] == "IT", got          # a third network of the test database
         else:
             assert got == want, (ip, got)
+
+
+def test_geoip_database_replaced_while_running(h):
+    """An updated GeoIP database, renamed into place as updaters do, is used within seconds,
+    without a restart; the suite's own database is put back the same way afterwards."""
+    p = h.create_property()
+    tool = os.path.join(h.src, "tests", "tools", "make-test-mmdb")
+
+    def install(*options):
+        subprocess.run([sys.executable, tool, *options, h.geoip_path + ".next"], check=True)
+        os.rename(h.geoip_path + ".next", h.geoip_path)
+
+    def country_within(seconds, want):
+        """Sends an event from 192.0.2.x every 0.2 s until one is stored with country want."""
+        deadline, got = time.monotonic() + seconds, None
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            path = "/geo-update-%s-%d" % (want, n)
+            expect_counts(h.post_events(p, [ev(path=path)], headers=h.client("192.0.2.%d" % (n % 200 + 1), unique_ua())), 1)
+            got = h.sql_value("SELECT country FROM events WHERE property_pk = %s AND path = %s", p.pk, path)
+            if got == want:
+                return got
+            time.sleep(0.2)
+        return got
+
+    assert country_within(1, "DE") == "DE"
+    try:
+        install("--country", "192.0.2.0/24=AT")
+        assert country_within(10, "AT") == "AT"
+    finally:
+        install()
+    assert country_within(10, "DE") == "DE"
 
 
 def test_plain_cgi(h):

@@ -11,7 +11,7 @@
 #define TLY_TEST_TOOLS "tests/tools"
 #endif
 
-static void expect(const tly_geo *geo, const char *ip, const char *country, const char *region,
+static void expect(tly_geo *geo, const char *ip, const char *country, const char *region,
                    const char *city)
 {
     tly_geo_result r;
@@ -72,6 +72,60 @@ static bool make_database(const char *path, const char *options)
     return system(cmd) == 0;
 }
 
+/* Writes a database to path by renaming a new file into place, as updaters do. */
+static bool replace_database(const char *path, const char *options)
+{
+    char next[300];
+    snprintf(next, sizeof next, "%s.next", path);
+    return make_database(next, options) && rename(next, path) == 0;
+}
+
+/* A database whose file is replaced is read again by tly_geo_refresh, and only then; a file that
+ * cannot be read leaves the one in use, and is not tried again until it changes. */
+static void check_refresh(void)
+{
+    char path[256], err[256] = "";
+    snprintf(path, sizeof path, "/tmp/tally-test-geo-%d-refresh.mmdb", (int)getpid());
+    CHECK(make_database(path, ""));
+    tly_geo *geo = tly_geo_open(path, err, sizeof err);
+    CHECK(geo != NULL);
+    if (!geo) return;
+    CHECK_INT(tly_geo_refresh(geo, err, sizeof err), 0);   /* unchanged */
+    expect(geo, "192.0.2.7", "DE", "BE", "Berlin");
+
+    CHECK(replace_database(path, "--country 192.0.2.0/24=AT"));
+    expect(geo, "192.0.2.7", "DE", "BE", "Berlin");         /* until refreshed */
+    CHECK_INT(tly_geo_refresh(geo, err, sizeof err), 1);
+    expect(geo, "192.0.2.7", "AT", "", "");
+    expect(geo, "198.51.100.1", "FR", "IDF", "Paris");
+    CHECK_INT(tly_geo_refresh(geo, err, sizeof err), 0);
+
+    char next[300];
+    snprintf(next, sizeof next, "%s.next", path);
+    FILE *f = fopen(next, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("half a download\n", f);
+        fclose(f);
+        CHECK(rename(next, path) == 0);
+        err[0] = '\0';
+        CHECK_INT(tly_geo_refresh(geo, err, sizeof err), -1);
+        CHECK(strstr(err, path) != NULL);
+        printf("# %s\n", err);
+        expect(geo, "192.0.2.7", "AT", "", "");             /* the old one stays */
+        CHECK_INT(tly_geo_refresh(geo, err, sizeof err), 0);   /* and the bad file is not read again */
+    }
+
+    unlink(path);
+    CHECK_INT(tly_geo_refresh(geo, err, sizeof err), 0);       /* missing for a moment */
+    expect(geo, "192.0.2.7", "AT", "", "");
+    CHECK(replace_database(path, "--country 192.0.2.0/24=CH"));
+    CHECK_INT(tly_geo_refresh(geo, err, sizeof err), 1);
+    expect(geo, "192.0.2.7", "CH", "", "");
+    tly_geo_close(geo);
+    unlink(path);
+}
+
 static void run_tests(void)
 {
     const char *given = getenv("TLY_TEST_MMDB");
@@ -92,6 +146,7 @@ static void run_tests(void)
             if (made) check_database(path);
             unlink(path);
         }
+        check_refresh();
     }
 
     tly_geo_close(NULL);
