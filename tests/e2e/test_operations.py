@@ -1,6 +1,6 @@
 """What an operator relies on: GET /v1/metrics (Prometheus text format, figures that add up every
-track.fcgi process, only for clients on the host) and the programs' JSON log lines, which never
-hold a client address or user agent, at any log level.
+track.fcgi process, only for clients on the host), the programs' JSON log lines, which never
+hold a client address or user agent, at any log level, and the README's backup without salts.
 """
 import json
 import os
@@ -204,3 +204,38 @@ def test_debug_logs_hold_no_address_or_user_agent(h):
     found = [n for n in list(h.seen_ips) + list(h.seen_uas) if n in text]
     found += re.findall(r"TallyE2E/[0-9a-f]+", text)
     assert not found, "client data in the programs' logs: %s; log: %s" % (found[:5], text[:1000])
+
+
+def test_backup_without_salts_restores(h):
+    """The README's backup: pg_dump leaving out the salts' rows restores into a working database
+    (tally-migrate runs clean on it) with every property and event, and no salt."""
+    p = h.create_property()
+    expect_counts(h.post_events(p, [ev(path="/backed-up")], headers=new_client(h)), 1)
+    assert h.sql_int("SELECT count(*) FROM salts") >= 1
+    dump = h.path("tally-backup.dump")
+    env = h.pg_env()
+
+    def pg(*argv, db="tally"):
+        e = dict(env, PGDATABASE=db)
+        r = subprocess.run([os.path.join(h.pg_bindir, argv[0]), *argv[1:]], env=e,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert r.returncode == 0, (argv, r.stdout.decode(errors="replace")[-2000:])
+        return r.stdout.decode(errors="replace")
+
+    try:
+        pg("pg_dump", "--exclude-table-data=salts", "-Fc", "-f", dump, "tally")
+        pg("psql", "-X", "-q", "-c", "CREATE DATABASE tally_restore")
+        pg("pg_restore", "--no-owner", "-d", "tally_restore", dump)
+        counts = "SELECT (SELECT count(*) FROM salts), (SELECT count(*) FROM properties), (SELECT count(*) FROM events)"
+        restored = pg("psql", "-X", "-A", "-t", "-c", counts, db="tally_restore").split("|")
+        source = pg("psql", "-X", "-A", "-t", "-c", counts).split("|")
+        assert restored[0].strip() == "0", restored
+        assert restored[1:] == source[1:], (restored, source)
+        migrate = subprocess.run(["sh", os.path.join(h.src, "sql", "tally-migrate")], env=dict(env, PGDATABASE="tally_restore"),
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert migrate.returncode == 0, migrate.stdout.decode(errors="replace")[-2000:]
+    finally:
+        if os.path.exists(dump):
+            os.unlink(dump)
+        subprocess.run([os.path.join(h.pg_bindir, "psql"), "-X", "-q", "-c", "DROP DATABASE IF EXISTS tally_restore"],
+                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
