@@ -18,6 +18,7 @@
     "  'allowed_origins', to_json(p.allowed_origins), 'timezone', p.timezone, "                    \
     "  'retention_days', p.retention_days, 'session_timeout', p.session_timeout, "                 \
     "  'drop_gpc', p.drop_gpc, 'excluded_paths', to_json(p.excluded_paths), "                      \
+    "  'excluded_addresses', to_json(p.excluded_addresses), "                                      \
     "  'event_quota_daily', p.event_quota_daily, 'require_token', p.require_token, "               \
     "  'stripe_webhook', json_build_object('configured', p.stripe_webhook_secret IS NOT NULL), "   \
     "  'created_at', tally_time_text(p.created_at), 'role', m.role)"
@@ -41,6 +42,7 @@ static const struct setting {
     {"session_timeout", SETTING_INT, 60, 86400, NULL, false},
     {"drop_gpc", SETTING_BOOL, 0, 0, NULL, false},
     {"excluded_paths", SETTING_LIST, 0, 0, tly_admin_check_excluded_path, false},
+    {"excluded_addresses", SETTING_LIST, 0, 0, tly_admin_check_excluded_address, true},
     {"event_quota_daily", SETTING_INT, 0, TLY_ADMIN_MAX_EVENT_QUOTA, NULL, false},
     {"require_token", SETTING_BOOL, 0, 0, NULL, false},
     {"stripe_webhook_secret", SETTING_SECRET, 0, 0, tly_admin_check_stripe_secret, false},

@@ -1,5 +1,6 @@
 #include "first.h"
 #include "admin_validate.h"
+#include "clientip.h"
 #include "envelope.h"
 #include "limits.h"
 #include "utf8.h"
@@ -150,6 +151,15 @@ static const char *check_path_like(const char *s, size_t len, size_t max)
 const char *tly_admin_check_excluded_path(const char *s, size_t len)
 {
     return check_path_like(s, len, TLY_ADMIN_MAX_ITEM_LEN);
+}
+
+const char *tly_admin_check_excluded_address(const char *s, size_t len)
+{
+    /* The longest range is an IPv6 address written in full with an IPv4 tail, and /128: 49
+     * characters. */
+    if (len < 1 || len > 49 || strlen(s) != len || !tly_cidr_valid(s))
+        return "not an IP address or CIDR range (192.0.2.7, 192.0.2.0/24, 2001:db8::/32)";
+    return NULL;
 }
 
 const char *tly_admin_check_path_pattern(const char *s, size_t len)

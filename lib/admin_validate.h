@@ -28,6 +28,7 @@ const char *tly_admin_check_domain(const char *s, size_t len);
 const char *tly_admin_check_origin(const char *s, size_t len);
 /* An excluded path: starts with '/'; a trailing '*' makes it a prefix. */
 const char *tly_admin_check_excluded_path(const char *s, size_t len);
+const char *tly_admin_check_excluded_address(const char *s, size_t len);
 /* A goal's page path pattern: starts with '/'; '*' matches any run of characters. */
 const char *tly_admin_check_path_pattern(const char *s, size_t len);
 /* A custom event name, as ingest accepts it. */

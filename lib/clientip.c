@@ -117,6 +117,19 @@ bool tly_cidr_list_contains(const tly_cidr_list *list, const char *ip)
     return parse_addr(ip, addr) && list_contains_addr(list, addr);
 }
 
+bool tly_cidr_valid(const char *text)
+{
+    cidr c;
+    return parse_cidr(text, strlen(text), &c) == 0;
+}
+
+bool tly_cidr_contains(const char *range, const char *ip)
+{
+    cidr c;
+    uint8_t addr[16];
+    return parse_cidr(range, strlen(range), &c) == 0 && parse_addr(ip, addr) && cidr_contains(&c, addr);
+}
+
 static void format_addr(const uint8_t addr[16], char out[TLY_IP_TEXT_LEN])
 {
     if (is_mapped(addr)) inet_ntop(AF_INET, addr + 12, out, TLY_IP_TEXT_LEN);

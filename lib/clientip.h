@@ -16,6 +16,10 @@ tly_cidr_list *tly_cidr_list_parse(const char *spec, char *err, size_t errlen) T
 void tly_cidr_list_free(tly_cidr_list *list);   /* NULL ok */
 /* False for an unparseable ip. IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */
 bool tly_cidr_list_contains(const tly_cidr_list *list, const char *ip) TLY_NONNULL(1, 2);
+/* One item of a list: true when text is an address or a CIDR range ("10.0.0.0/8"). */
+bool tly_cidr_valid(const char *text) TLY_NONNULL(1);
+/* True when ip is in range (an address or a CIDR range); false when either is not valid. */
+bool tly_cidr_contains(const char *range, const char *ip) TLY_NONNULL(1, 2);
 /* remote_addr, or when it is in trusted and xff (may be NULL) is set, the right-most XFF entry not
  * in trusted (empty entries skipped; garbage stops the walk at the last valid address). Writes
  * normalised text (mapped IPv6 as IPv4) into out. 0 ok, -1 (out "") when remote_addr is invalid. */

@@ -365,11 +365,12 @@ static void reject(outcome *o, size_t index, json_t *event, const char *message)
 }
 
 /* Appends one valid event to `batch`, enriched, unless it is to be dropped on purpose (bots,
- * GPC opt-out, excluded paths). -1 on database error. */
+ * GPC opt-out, excluded paths and addresses). -1 on database error. */
 static int enrich_into_batch(tly_ingest *ing, const tly_property *prop, const sender *s,
                              const tly_event *ev, json_t *batch, outcome *o, tly_db_error *dberr)
 {
-    if (s->is_bot || (s->gpc && prop->drop_gpc) || tly_property_path_excluded(prop, ev->path)) {
+    if (s->is_bot || (s->gpc && prop->drop_gpc) || tly_property_path_excluded(prop, ev->path) ||
+        tly_property_address_excluded(prop, s->ip)) {
         o->filtered++;
         return 0;
     }

@@ -34,7 +34,7 @@
 #define TLY_ADMIN_MIN_PASSWORD_CHARS 10
 #define TLY_ADMIN_MAX_PASSWORD_LEN   1024           /* bytes */
 #define TLY_ADMIN_MAX_NAME_CHARS     120            /* property, key, goal and share link names */
-#define TLY_ADMIN_MAX_LIST_ITEMS     100            /* domains, allowed_origins, excluded_paths */
+#define TLY_ADMIN_MAX_LIST_ITEMS     100            /* domains, allowed_origins, excluded paths and addresses */
 #define TLY_ADMIN_MAX_ITEM_LEN       500            /* bytes of each of those (host names: 253) */
 #define TLY_ADMIN_MAX_PATTERN_LEN    500            /* goal path patterns */
 #define TLY_ADMIN_MAX_RETENTION_DAYS 36500

@@ -1,5 +1,6 @@
 #include "first.h"
 #include "property.h"
+#include "clientip.h"
 #include "log.h"
 #include "timeparse.h"
 
@@ -8,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Columns 10-12 of every lookup: the quota and the browser-token settings. */
-#define PROPERTY_TAIL_COLUMNS "p.event_quota_daily, p.require_token, encode(p.token_secret, 'hex') "
+/* Columns 10-13 of every lookup: the quota, the browser-token settings and the excluded
+ * addresses. */
+#define PROPERTY_TAIL_COLUMNS                                                                       \
+    "p.event_quota_daily, p.require_token, encode(p.token_secret, 'hex'), "                        \
+    "array_to_json(p.excluded_addresses)::text "
 
 /* One round trip: find the key, its property, and stamp last_used_at when it is stale. */
 static const tly_db_stmt stmt_by_key = {
@@ -53,7 +57,7 @@ static json_t *json_array_from(const char *text)
     return v;
 }
 
-/* Fills prop from a row of the shape every lookup selects (columns 1-8 and 10-12). */
+/* Fills prop from a row of the shape every lookup selects (columns 1-8 and 10-13). */
 static void property_from_row(const PGresult *res, tly_property *prop)
 {
     memset(prop, 0, sizeof *prop);
@@ -66,6 +70,7 @@ static void property_from_row(const PGresult *res, tly_property *prop)
     prop->domains = json_array_from(PQgetvalue(res, 0, 7));
     prop->event_quota_daily = atoll(PQgetvalue(res, 0, 10));
     prop->require_token = strcmp(PQgetvalue(res, 0, 11), "t") == 0;
+    prop->excluded_addresses = json_array_from(PQgetvalue(res, 0, 13));
     const char *secret = PQgetvalue(res, 0, 12);
     if (sodium_hex2bin(prop->token_secret, sizeof prop->token_secret, secret, strlen(secret), NULL, NULL,
                        NULL) != 0)
@@ -111,6 +116,7 @@ static void property_copy(tly_property *dst, const tly_property *src)
     *dst = *src;
     json_incref(dst->allowed_origins);
     json_incref(dst->excluded_paths);
+    json_incref(dst->excluded_addresses);
     json_incref(dst->domains);
 }
 
@@ -253,6 +259,7 @@ void tly_property_clear(tly_property *prop)
 {
     json_decref(prop->allowed_origins);
     json_decref(prop->excluded_paths);
+    json_decref(prop->excluded_addresses);
     json_decref(prop->domains);
     sodium_memzero(prop, sizeof *prop);
 }
@@ -300,6 +307,17 @@ bool tly_property_path_excluded(const tly_property *prop, const char *path)
         } else if (strcmp(path, pattern) == 0) {
             return true;
         }
+    }
+    return false;
+}
+
+bool tly_property_address_excluded(const tly_property *prop, const char *ip)
+{
+    size_t i;
+    json_t *entry;
+    json_array_foreach(prop->excluded_addresses, i, entry) {
+        const char *range = json_string_value(entry);
+        if (range && tly_cidr_contains(range, ip)) return true;
     }
     return false;
 }

@@ -18,6 +18,7 @@ typedef struct tly_property {
     bool drop_gpc;
     json_t *allowed_origins;   /* array of strings; "*" allows any */
     json_t *excluded_paths;    /* array of strings; a trailing '*' matches a prefix */
+    json_t *excluded_addresses;    /* array of addresses and CIDR ranges */
     json_t *domains;           /* array of host names */
     long long event_quota_daily;   /* events a UTC day may store; 0: no quota */
     bool require_token;            /* browsers (requests with an Origin) must use a signed token */
@@ -61,5 +62,7 @@ void tly_property_cache_clear(void);
 bool tly_property_origin_allowed(const tly_property *prop, const char *origin) TLY_NONNULL(1, 2);
 /* True when events on path are to be dropped (excluded_paths). */
 bool tly_property_path_excluded(const tly_property *prop, const char *path) TLY_NONNULL(1, 2);
+/* True when events from the client address ip are to be dropped (excluded_addresses). */
+bool tly_property_address_excluded(const tly_property *prop, const char *ip) TLY_NONNULL(1, 2);
 
 #endif

@@ -57,6 +57,7 @@ async function general(ctx, body) {
                                 value: String(p.session_timeout / 60)});
     const gpc = h("input", {type: "checkbox", name: "drop_gpc", checked: p.drop_gpc});
     const excluded = h("textarea", {name: "excluded_paths", rows: 2, value: p.excluded_paths.join("\n")});
+    const excludedAddresses = h("textarea", {name: "excluded_addresses", rows: 2, value: p.excluded_addresses.join("\n")});
     const quota = h("input", {type: "number", name: "event_quota_daily", min: 0, max: 1000000000000, step: 1,
                               value: String(p.event_quota_daily || 0)});
     const requireToken = h("input", {type: "checkbox", name: "require_token", checked: p.require_token});
@@ -75,6 +76,7 @@ async function general(ctx, body) {
           field("Visit ends after inactivity (minutes)", timeout),
           h("label", {class: "check"}, gpc, " Drop events from browsers that send Global Privacy Control (Sec-GPC: 1)"),
           field("Excluded paths", excluded, "One per line; a trailing * makes a prefix (/admin/*)."),
+          field("Excluded addresses", excludedAddresses, "Events from these client addresses are dropped, such as your own: one address or CIDR range per line (192.0.2.7, 192.0.2.0/24, 2001:db8::/32)."),
           field("Daily event quota", quota, "Events the property may store per UTC day; 0: no quota. Past it, senders get 429 until midnight UTC."),
           h("label", {class: "check"}, requireToken, " Browsers must send a signed browser token, not the plain write key (server-side senders keep their keys)"),
           h("button", {type: "submit", class: "primary"}, "Save")),
@@ -83,7 +85,7 @@ async function general(ctx, body) {
             name: name.value.trim(), domains: lines(domains.value), allowed_origins: lines(origins.value),
             timezone: tz.value, retention_days: Number(retention.value),
             session_timeout: Math.round(Number(timeout.value) * 60),
-            drop_gpc: gpc.checked, excluded_paths: lines(excluded.value),
+            drop_gpc: gpc.checked, excluded_paths: lines(excluded.value), excluded_addresses: lines(excludedAddresses.value),
             event_quota_daily: Number(quota.value), require_token: requireToken.checked,
         };
         const changes = {};

@@ -273,12 +273,14 @@ async function createProperty(page) {
 }
 
 async function configure(page, prop) {
-    // General settings: rename, allow the site's origin only, exclude a path.
+    // General settings: rename, allow the site's origin only, exclude a path and two ranges of
+    // addresses that the story's visitors are not in.
     await page.goto(`${DASH}#/p/${prop.id}/settings/general`);
     await page.waitForSelector("#property-settings");
     await page.fill("#property-settings input[name=name]", "Shop (example)");
     await page.fill("#property-settings textarea[name=allowed_origins]", SITE);
     await page.fill("#property-settings textarea[name=excluded_paths]", "/shop/private/*");
+    await page.fill("#property-settings textarea[name=excluded_addresses]", "2001:DB8:FF00::/40\n100.64.0.0/24");
     await page.click("#property-settings button[type=submit]");
     await page.waitForSelector("#property-settings .status.ok");
     step("settings", {status: await text(page, "#property-settings .status"),

@@ -420,12 +420,13 @@ def test_property_create_read_update(h):
     p = new_property(o, name="Shop", domains=["Shop.Example.com", "shop.example.com", "www.example.com"],
                      allowed_origins=["https://Shop.example.com", "example.com"], timezone="Europe/Berlin",
                      retention_days=400, session_timeout=900, drop_gpc=True, excluded_paths=["/admin/*", "/health"],
-                     ignored_field="forward compatible")
+                     excluded_addresses=["198.51.100.0/24", "2001:DB8:E0::/48"], ignored_field="forward compatible")
     assert p["id"].startswith("prop_") and len(p["id"]) == 21, p
     want = {"name": "Shop", "domains": ["shop.example.com", "www.example.com"],
             "allowed_origins": ["https://shop.example.com", "example.com"], "timezone": "Europe/Berlin",
             "retention_days": 400, "session_timeout": 900, "drop_gpc": True,
-            "excluded_paths": ["/admin/*", "/health"], "role": "owner"}
+            "excluded_paths": ["/admin/*", "/health"], "excluded_addresses": ["198.51.100.0/24", "2001:db8:e0::/48"],
+            "role": "owner"}
     assert {k: p[k] for k in want} == want, p
     assert ok(o.get("properties/" + p["id"])) == p
     listed = ok(o.get("properties"))["results"]
@@ -433,11 +434,12 @@ def test_property_create_read_update(h):
     # Defaults.
     q = new_property(o)
     assert (q["domains"], q["allowed_origins"], q["timezone"], q["retention_days"], q["session_timeout"],
-            q["drop_gpc"], q["excluded_paths"]) == ([], ["*"], "UTC", 0, 1800, False, []), q
+            q["drop_gpc"], q["excluded_paths"], q["excluded_addresses"]) == ([], ["*"], "UTC", 0, 1800, False, [], []), q
     # Each setting changes alone; the others stay.
     for field, value in [("name", "Shop 2"), ("domains", ["shop2.example.com"]), ("allowed_origins", ["*"]),
                          ("timezone", "America/New_York"), ("retention_days", 0), ("session_timeout", 60),
-                         ("drop_gpc", False), ("excluded_paths", [])]:
+                         ("drop_gpc", False), ("excluded_paths", []), ("excluded_addresses", ["203.0.113.0/24"]),
+                         ("excluded_addresses", [])]:
         got = ok(o.patch("properties/" + p["id"], {field: value}))
         assert got[field] == value, (field, got)
         p[field] = value
@@ -461,6 +463,13 @@ def test_property_bad_input(h):
              ({"retention_days": "30"}, "retention_days"), ({"session_timeout": 59}, "session_timeout"),
              ({"session_timeout": 86401}, "session_timeout"), ({"session_timeout": 1.5}, "session_timeout"),
              ({"drop_gpc": "yes"}, "drop_gpc"), ({"excluded_paths": ["admin"]}, "excluded_paths[0]"),
+             ({"excluded_addresses": ["192.0.2.0/33"]}, "excluded_addresses[0]"),
+             ({"excluded_addresses": ["10.0.0.0/8", "example.com"]}, "excluded_addresses[1]"),
+             ({"excluded_addresses": ["10.0.0.1 10.0.0.2"]}, "excluded_addresses[0]"),
+             ({"excluded_addresses": ["10.0.0.0/-0"]}, "excluded_addresses[0]"),
+             ({"excluded_addresses": ["0000:0000:0000:0000:0000:0000:0000:0000/128 "]}, "excluded_addresses[0]"),
+             ({"excluded_addresses": ["10.0.0.0/8"] * 101}, "excluded_addresses"),
+             ({"excluded_addresses": "10.0.0.1"}, "excluded_addresses"),
              ({}, "nothing to change"), ({"unknown": 1}, "nothing to change")]
     wrong = []
     for body, field in cases:
@@ -474,7 +483,8 @@ def test_property_bad_input(h):
 
 
 def test_property_settings_reach_ingest(h):
-    """What the dashboard sets is what track.fcgi applies: excluded paths, allowed origins, GPC."""
+    """What the dashboard sets is what track.fcgi applies: excluded paths and addresses, allowed
+    origins, GPC."""
     o = owner(h)
     p = new_property(o, allowed_origins=["https://shop.example.com"])
     wk = new_key(o, p["id"], "write")["secret"]
@@ -488,6 +498,27 @@ def test_property_settings_reach_ingest(h):
     expect_counts(h.post_events(prop, [pageview("/private/x"), pageview("/public")], headers=c), 2, filtered=1)
     expect_counts(h.post_events(prop, [pageview("/public")], headers=dict(c, **{"Sec-GPC": "1"})), 1, filtered=1)
     expect_counts(h.post_events(prop, [pageview("/a")], headers=dict(c, Origin="https://evil.example.net")), 1)
+    # Addresses: a range of each family and one address; the Plausible endpoint and a server key's
+    # end users are filtered alike.
+    ok(o.patch("properties/" + p["id"], {"excluded_addresses": ["198.51.100.0/24", "2001:db8:e0::/48", "203.0.113.250"],
+                                          "domains": ["excluded.example"]}))
+    wait_for_key_cache()
+    for ip, filtered in (("198.51.100.77", 1), ("2001:db8:e0::9", 1), ("203.0.113.250", 1), ("203.0.113.249", 0),
+                         ("2001:db8:e1::9", 0)):
+        r = h.post_events(prop, [pageview("/office"), pageview("/office")], headers=h.client(ip, unique_ua()))
+        expect_counts(r, 2, filtered=2 * filtered)
+        r = h.http("POST", "/api/event", body=json.dumps({"name": "pageview", "url": "https://excluded.example/x",
+                                                            "domain": "excluded.example"}),
+                   headers=dict(h.client(ip, unique_ua()), **{"Content-Type": "text/plain"}))
+        assert r.status == 202, r
+    sk = new_key(o, p["id"], "server")["secret"]
+    user = h.client("198.51.100.78", unique_ua())
+    event = dict(pageview("/checkout"), context=dict(pageview("/checkout")["context"],
+                                                     client={"ip": "198.51.100.78", "user_agent": user["User-Agent"]}))
+    expect_counts(h.post_events(as_property(h, p["id"], sk), [event], headers=h.client(new_ip(), unique_ua())), 1, filtered=1)
+    stored = h.sql("SELECT path FROM events WHERE property_pk = %s AND path IN ('/office', '/x', '/checkout')",
+                   h.sql_int("SELECT pk FROM properties WHERE id = %s", p["id"]))
+    assert sorted(r[0] for r in stored) == ["/office"] * 4 + ["/x"] * 2, stored
 
 
 def test_property_delete_removes_its_data(h):

@@ -189,16 +189,17 @@ def test_dashboard_files_served(h):
 
 def test_dashboard_first_account_and_property(h):
     """The first-run sign-up (or an invitation), then a property made in the settings, renamed,
-    its allowed origins and excluded paths set, two goals; all of it in the database."""
+    its allowed origins, excluded paths and addresses set, two goals; all of it in the database."""
     d = run(h)
     signed = d.step("signedIn")
     assert signed["account"] == d.config["email"], signed
     user = h.sql_dicts("SELECT email, instance_owner FROM users WHERE email = %s", d.config["email"])
     assert len(user) == 1 and user[0]["instance_owner"] == (d.config["mode"] == "signup"), (user, d.config["mode"])
     site = "http://site.test:%d" % h.http_port
-    p = h.sql_dicts("SELECT name, domains, allowed_origins, excluded_paths FROM properties WHERE id = %s", d.prop_id)
+    p = h.sql_dicts("SELECT name, domains, allowed_origins, excluded_paths, excluded_addresses FROM properties "
+                    "WHERE id = %s", d.prop_id)
     assert p == [{"name": "Shop (example)", "domains": ["shop.example"], "allowed_origins": [site],
-                  "excluded_paths": ["/shop/private/*"]}], p
+                  "excluded_paths": ["/shop/private/*"], "excluded_addresses": ["2001:db8:ff00::/40", "100.64.0.0/24"]}], p
     role = h.sql_value("SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id "
                        "WHERE u.email = %s AND m.property_pk = %s", d.config["email"], d.pk)
     assert role == "owner", role

@@ -129,6 +129,15 @@ static void test_paths_and_events(void)
     BAD(tly_admin_check_excluded_path, "admin");
     BAD(tly_admin_check_excluded_path, "");
     BAD(tly_admin_check_excluded_path, "/a\nb");
+    OK(tly_admin_check_excluded_address, "192.0.2.7");
+    OK(tly_admin_check_excluded_address, "198.51.100.0/24");
+    OK(tly_admin_check_excluded_address, "2001:db8::/32");
+    OK(tly_admin_check_excluded_address, "0000:0000:0000:0000:0000:ffff:192.168.100.228/128");
+    BAD(tly_admin_check_excluded_address, "");
+    BAD(tly_admin_check_excluded_address, "10.0.0.0/8, 10.1.0.0/16");
+    BAD(tly_admin_check_excluded_address, "192.0.2.0/33");
+    BAD(tly_admin_check_excluded_address, "localhost");
+    CHECK(tly_admin_check_excluded_address("10.0.0.1\0x", 10) != NULL);   /* a NUL inside */
     OK(tly_admin_check_path_pattern, "/pricing");
     OK(tly_admin_check_path_pattern, "/blog/*/comments");
     BAD(tly_admin_check_path_pattern, "*pricing");

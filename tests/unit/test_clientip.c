@@ -157,8 +157,35 @@ static void test_resolve(void)
     tly_cidr_list_free(trusted);
 }
 
+/* One range at a time, as a property's excluded addresses are matched. */
+static void test_single_ranges(void)
+{
+    CHECK(tly_cidr_valid("192.0.2.7"));
+    CHECK(tly_cidr_valid("192.0.2.0/24"));
+    CHECK(tly_cidr_valid("2001:db8::/32"));
+    CHECK(tly_cidr_valid("0.0.0.0/0"));
+    CHECK(!tly_cidr_valid(""));
+    CHECK(!tly_cidr_valid("192.0.2.0/33"));
+    CHECK(!tly_cidr_valid("2001:db8::/129"));
+    CHECK(!tly_cidr_valid("192.0.2.0/-0"));
+    CHECK(!tly_cidr_valid("192.0.2.0/"));
+    CHECK(!tly_cidr_valid("192.0.2.1 192.0.2.2"));
+    CHECK(!tly_cidr_valid("example.com"));
+    CHECK(tly_cidr_contains("192.0.2.0/24", "192.0.2.200"));
+    CHECK(tly_cidr_contains("192.0.2.0/24", "::ffff:192.0.2.200"));
+    CHECK(!tly_cidr_contains("192.0.2.0/24", "192.0.3.1"));
+    CHECK(tly_cidr_contains("192.0.2.7", "192.0.2.7"));
+    CHECK(!tly_cidr_contains("192.0.2.7", "192.0.2.8"));
+    CHECK(tly_cidr_contains("2001:db8:e0::/48", "2001:db8:e0:1::9"));
+    CHECK(!tly_cidr_contains("2001:db8:e0::/48", "2001:db8:e1::9"));
+    CHECK(!tly_cidr_contains("2001:db8::/32", "192.0.2.1"));
+    CHECK(!tly_cidr_contains("not a range", "192.0.2.1"));
+    CHECK(!tly_cidr_contains("192.0.2.0/24", "not an address"));
+}
+
 static void run_tests(void)
 {
     test_lists();
     test_resolve();
+    test_single_ranges();
 }
