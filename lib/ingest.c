@@ -365,12 +365,12 @@ static void reject(outcome *o, size_t index, json_t *event, const char *message)
 }
 
 /* Appends one valid event to `batch`, enriched, unless it is to be dropped on purpose (bots,
- * GPC opt-out, excluded paths and addresses). -1 on database error. */
-static int enrich_into_batch(tly_ingest *ing, const tly_property *prop, const sender *s,
+ * GPC opt-out, excluded paths, and senders whose address the property excludes: the caller
+ * decides that once per sender, as tly_property_address_excluded). -1 on database error. */
+static int enrich_into_batch(tly_ingest *ing, const tly_property *prop, const sender *s, bool address_excluded,
                              const tly_event *ev, json_t *batch, outcome *o, tly_db_error *dberr)
 {
-    if (s->is_bot || (s->gpc && prop->drop_gpc) || tly_property_path_excluded(prop, ev->path) ||
-        tly_property_address_excluded(prop, s->ip)) {
+    if (s->is_bot || (s->gpc && prop->drop_gpc) || address_excluded || tly_property_path_excluded(prop, ev->path)) {
         o->filtered++;
         return 0;
     }
@@ -392,6 +392,7 @@ static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_prope
                        bool server_key, int64_t now_ms, json_t *batch, outcome *o, tly_db_error *dberr)
 {
     size_t n = json_array_size(env->events);
+    bool excluded = tly_property_address_excluded(prop, s->ip);
     for (size_t i = 0; i < n; i++) {
         tly_event ev;
         char why[256];
@@ -409,10 +410,11 @@ static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_prope
         if (ev.client_ip) {
             sender user;
             sender_set(&user, ing, ev.client_ip, ev.client_ua, s->gpc, now_ms);
-            rc = enrich_into_batch(ing, prop, &user, &ev, batch, o, dberr);
+            rc = enrich_into_batch(ing, prop, &user, tly_property_address_excluded(prop, user.ip), &ev, batch, o,
+                                   dberr);
             sodium_memzero(&user, sizeof user);
         } else {
-            rc = enrich_into_batch(ing, prop, s, &ev, batch, o, dberr);
+            rc = enrich_into_batch(ing, prop, s, excluded, &ev, batch, o, dberr);
         }
         tly_event_clear(&ev);
         if (rc != 0) return -1;
@@ -626,7 +628,7 @@ static int plausible_store(tly_ingest *ing, const tly_property *prop, const send
 {
     outcome o = {0, 0, 0, 0, NULL};
     json_t *batch = json_array();
-    int rc = enrich_into_batch(ing, prop, s, ev, batch, &o, dberr);
+    int rc = enrich_into_batch(ing, prop, s, tly_property_address_excluded(prop, s->ip), ev, batch, &o, dberr);
     if (rc == 0) rc = store_batch(ing, prop, batch, &o, dberr);
     if (rc == 0) {
         count_quota(ing, prop, o.stored);
