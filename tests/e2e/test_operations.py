@@ -215,12 +215,12 @@ def test_backup_without_salts_restores(h):
     dump = h.path("tally-backup.dump")
     env = h.pg_env()
 
-    def pg(*argv, db="tally"):
-        e = dict(env, PGDATABASE=db)
-        r = subprocess.run([os.path.join(h.pg_bindir, argv[0]), *argv[1:]], env=e,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert r.returncode == 0, (argv, r.stdout.decode(errors="replace")[-2000:])
-        return r.stdout.decode(errors="replace")
+    def run(argv, db="tally"):
+        """The command's output; a failure raises with the end of it (the harness's runner)."""
+        return h._run(argv, " ".join(argv[:2]), env=dict(env, PGDATABASE=db))
+
+    def pg(tool, *args, db="tally"):
+        return run([os.path.join(h.pg_bindir, tool), *args], db)
 
     try:
         pg("pg_dump", "--exclude-table-data=salts", "-Fc", "-f", dump, "tally")
@@ -231,9 +231,7 @@ def test_backup_without_salts_restores(h):
         source = pg("psql", "-X", "-A", "-t", "-c", counts).split("|")
         assert restored[0].strip() == "0", restored
         assert restored[1:] == source[1:], (restored, source)
-        migrate = subprocess.run(["sh", os.path.join(h.src, "sql", "tally-migrate")], env=dict(env, PGDATABASE="tally_restore"),
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert migrate.returncode == 0, migrate.stdout.decode(errors="replace")[-2000:]
+        run(["sh", os.path.join(h.src, "sql", "tally-migrate")], db="tally_restore")
     finally:
         if os.path.exists(dump):
             os.unlink(dump)
