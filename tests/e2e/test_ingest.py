@@ -6,7 +6,6 @@ and user agent goes through h.client() so that the privacy audit (test_privacy.p
 """
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -546,7 +545,7 @@ def test_geoip_database_replaced_while_running(h):
     tool = os.path.join(h.src, "tests", "tools", "make-test-mmdb")
 
     def install(*options):
-        subprocess.run([sys.executable, tool, *options, h.geoip_path + ".next"], check=True)
+        h._run([sys.executable, tool, *options, h.geoip_path + ".next"], "make-test-mmdb")
         os.rename(h.geoip_path + ".next", h.geoip_path)
 
     def country_within(seconds, want):
