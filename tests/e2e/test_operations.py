@@ -237,3 +237,57 @@ def test_backup_without_salts_restores(h):
             os.unlink(dump)
         subprocess.run([os.path.join(h.pg_bindir, "psql"), "-X", "-q", "-c", "DROP DATABASE IF EXISTS tally_restore"],
                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_concurrent_migrations_both_succeed(h):
+    """Two tally-migrate runs at once on a new database (two hosts deploying together) both end
+    well, and each migration is applied once: a run that waited for the other's lock skips what the
+    other applied."""
+    env = dict(h.pg_env(), PGDATABASE="tally_concurrent")
+    psql = os.path.join(h.pg_bindir, "psql")
+    h._run([psql, "-X", "-q", "-d", "tally", "-c", "CREATE DATABASE tally_concurrent"], "createdb", env=env)
+    holder, runs = None, []
+    try:
+        # Both runs are let go together: a session holds tally-migrate's lock until both wait for it.
+        holder = subprocess.Popen([psql, "-X", "-q"], env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  text=True)
+        holder.stdin.write("SELECT pg_advisory_lock(7319001);\n")
+        holder.stdin.flush()
+        locks = ("SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted) FROM pg_locks"
+                 " WHERE locktype = 'advisory' AND classid = 0 AND objid = 7319001"
+                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+
+        def lock_holders_and_waiters():
+            return [int(n) for n in h._run([psql, "-X", "-A", "-t", "-c", locks], "pg_locks", env=env).split("|")]
+
+        deadline = time.time() + 30
+        while lock_holders_and_waiters()[0] < 1:
+            assert time.time() < deadline, "the lock was not taken"
+            time.sleep(0.05)
+        migrate = ["sh", os.path.join(h.src, "sql", "tally-migrate")]
+        runs = [subprocess.Popen(migrate, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for _ in range(2)]
+        deadline = time.time() + 30
+        while lock_holders_and_waiters()[1] < 2:
+            for r in runs:
+                assert r.poll() is None, "a run ended before the lock was free (exit %d): %s" % (
+                    r.returncode, r.stdout.read()[-2000:])
+            assert time.time() < deadline, "the runs did not both wait for the lock"
+            time.sleep(0.05)
+        holder.communicate("SELECT pg_advisory_unlock(7319001);\n", timeout=30)
+        outs = [(r.communicate(timeout=300)[0], r.returncode) for r in runs]
+        for out, rc in outs:
+            assert rc == 0, "tally-migrate failed beside another run (exit %d): %s" % (rc, out[-2000:])
+        migrations = sorted(f[:-4] for f in os.listdir(os.path.join(h.src, "sql", "migrations")) if f.endswith(".sql"))
+        applied = h._run([psql, "-X", "-A", "-t", "-c", "SELECT version FROM schema_migrations ORDER BY 1"],
+                         "schema_migrations", env=env).split()
+        assert applied == migrations, (applied, migrations)
+        said = [line for out, _ in outs for line in out.splitlines() if re.match(r"tally-migrate: applied \d", line)]
+        assert sorted(said) == ["tally-migrate: applied %s" % m for m in migrations], outs
+    finally:
+        for p in [holder] + runs:
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        subprocess.run([psql, "-X", "-q", "-d", "tally", "-c", "DROP DATABASE IF EXISTS tally_concurrent"],
+                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
