@@ -1,0 +1,117 @@
+"""The README's quick start: `scripts/demo` in a copy of the source tree (with this suite's build,
+on a free port) starts a PostgreSQL and a lighttpd of its own, writes var/demo.env, serves the demo
+page and the dashboard, answers the README's curl example as the README says, keeps its keys when
+run again, and `scripts/demo stop` stops what it started."""
+
+import atexit
+import json
+import os
+import re
+import shutil
+import subprocess
+
+from harness import HarnessError, free_port
+
+_state = {}
+
+
+def _demo(h, *args):
+    """Runs the copy's scripts/demo; its output. A failure raises with the end of it."""
+    d = _state["tree"]
+    p = subprocess.run(["bash", os.path.join(d, "scripts", "demo"), *args], cwd=d, env=_state["env"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                       timeout=300)
+    if p.returncode != 0:
+        raise HarnessError("scripts/demo %s failed (exit %d): %s" % (" ".join(args), p.returncode, p.stdout[-3000:]))
+    return p.stdout
+
+
+def _stop_quietly():
+    """Whatever the selection of tests or their outcome, the demo does not outlive the suite."""
+    if "tree" in _state:
+        subprocess.run(["bash", os.path.join(_state["tree"], "scripts", "demo"), "stop"], env=_state["env"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def _demo_env():
+    with open(os.path.join(_state["tree"], "var", "demo.env")) as f:
+        return dict(re.findall(r"^(TALLY_[A-Z_]+)=(.*)$", f.read(), re.M))
+
+
+def _started(h):
+    """The demo of this run, started once: a copy of the tree without builds or state."""
+    if "started" not in _state:
+        tree = h.path("quickstart")
+        junk = shutil.ignore_patterns(".git", "var", "build", "build-*", "node_modules", "__pycache__", "autom4te.cache")
+        shutil.copytree(h.src, tree, ignore=junk, symlinks=True)
+        _state.update(tree=tree, port=free_port(),
+                      env=dict(os.environ, TALLY_SKIP_DEPS="1", TALLY_BUILD=h.build))
+        _state["env"]["TALLY_DEMO_PORT"] = str(_state["port"])
+        for k in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "TALLY_DB", "TALLY_CONF"):
+            _state["env"].pop(k, None)
+        atexit.register(_stop_quietly)
+        _state["started"] = _demo(h)
+    return _state["started"]
+
+
+def _get(h, path, headers=None):
+    saved = h.http_port
+    h.http_port = _state["port"]
+    try:
+        return h.http("GET", path, None, headers or {})
+    finally:
+        h.http_port = saved
+
+
+def test_demo_starts_and_writes_its_env(h):
+    out = _started(h)
+    assert "Tally demo is running." in out, out[-2000:]
+    env = _demo_env()
+    for k in ("TALLY_URL", "TALLY_PROPERTY", "TALLY_WRITE_KEY", "TALLY_READ_KEY", "TALLY_DOMAIN",
+              "TALLY_ADMIN_EMAIL", "TALLY_ADMIN_PASSWORD"):
+        assert env.get(k), "var/demo.env has no %s: %s" % (k, env)
+    assert env["TALLY_URL"] == "http://127.0.0.1:%d" % _state["port"], env
+    assert _get(h, "/v1/health").status == 200
+    page = _get(h, "/")
+    assert page.status == 200 and b"demo-config.js" in page.body, page.body[:500]
+    assert _get(h, "/admin/").status == 200
+
+
+def test_readme_curl_example_answers_as_the_readme_says(h):
+    """The README's example, run as written in the copy's directory, gives the answer printed
+    under it; the report then counts the pageview."""
+    _started(h)
+    with open(os.path.join(_state["tree"], "README.md")) as f:
+        readme = f.read()
+    m = re.search(r"\n    \. var/demo\.env\n((?:    .*\n)+?)    # (\{.*\})\n", readme)
+    assert m, "the README's quick start has no curl example after '. var/demo.env'"
+    script = ". var/demo.env\n" + re.sub(r"(?m)^    ", "", m.group(1))
+    p = subprocess.run(["bash", "-c", script], cwd=_state["tree"], env=_state["env"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == json.loads(m.group(2)), (p.stdout, m.group(2))
+
+    env = _demo_env()
+    r = _get(h, "/v1/properties/%s/overview" % env["TALLY_PROPERTY"],
+             {"Authorization": "Bearer " + env["TALLY_READ_KEY"]})
+    assert r.status == 200, r.body
+    assert r.json()["pageviews"] >= 1, r.json()
+
+
+def test_demo_again_keeps_keys_and_stop_stops_it(h):
+    _started(h)
+    before = _demo_env()
+    out = _demo(h)
+    assert "reusing the keys in var/demo.env" in out and "reusing the dashboard account" in out, out[-2000:]
+    assert _demo_env() == before
+    assert _get(h, "/v1/health").status == 200
+    status = _demo(h, "status")
+    assert "PostgreSQL: running" in status and "lighttpd:   running" in status, status
+    _demo(h, "stop")
+    status = _demo(h, "status")
+    assert "PostgreSQL: stopped" in status and "lighttpd:   stopped" in status, status
+    try:
+        r = _get(h, "/v1/health")
+    except OSError:
+        return
+    raise AssertionError("the demo still answers after scripts/demo stop: %s" % r.status)
