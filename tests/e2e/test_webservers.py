@@ -1,6 +1,7 @@
 """Tally as a site owner installs it: `make install` (into a DESTDIR, and into a prefix under the
 run's temporary directory), then lighttpd and Apache with mod_fcgid serving the installed programs,
-configuration files and static files, against the suite's PostgreSQL.
+configuration files and static files, against the suite's PostgreSQL; and Apache passing ingest
+through mod_proxy_fcgi to track.fcgi run as the installed systemd units would run it.
 
 Apache runs as www-data (when the suite runs as root) from a private ServerRoot under the run's
 temporary directory, so the privacy audit (test_privacy.py) scans its logs too. It loads
@@ -60,7 +61,8 @@ def _layout(root, v, h):
     files += [j("libexecdir", "tally", "cgi-bin", p) for p in _programs(h)]
     files += [j("sysconfdir", "tally", f) for f in ("tally.conf", "tally.conf.example", "apache.conf", "lighttpd.conf")]
     files += [j("pkgdatadir", "conf", "lighttpd.conf"), j("pkgdatadir", "cron", "crontab"),
-              j("pkgdatadir", "sql", "tally-migrate")]
+              j("pkgdatadir", "sql", "tally-migrate"), j("pkgdatadir", "systemd", "tally-track.socket"),
+              j("pkgdatadir", "systemd", "tally-track.service")]
     files += [j("pkgdatadir", "sql", "migrations", f)
               for f in sorted(os.listdir(os.path.join(h.src, "sql", "migrations"))) if f.endswith(".sql")]
     tracker = os.path.join(h.src, "tracker")
@@ -83,7 +85,8 @@ def test_make_install_destdir(h):
 
     # The files that name paths name those of this install, and they exist.
     named = [os.path.join(v["sysconfdir"], "tally", f) for f in ("apache.conf", "lighttpd.conf")]
-    named += [os.path.join(v["pkgdatadir"], "cron", "crontab"), os.path.join(v["bindir"], "tally-migrate")]
+    named += [os.path.join(v["pkgdatadir"], "cron", "crontab"), os.path.join(v["bindir"], "tally-migrate"),
+              os.path.join(v["pkgdatadir"], "systemd", "tally-track.service")]
     checked = 0
     for f in named:
         text = open(dest + f).read()
@@ -223,8 +226,10 @@ def test_installed_tree_served_by_lighttpd(h):
 
 # --- Apache with mod_fcgid -----------------------------------------------------------------------
 
-def _apache_conf(h, inst, root, port, control_log):
+def _apache_conf(h, inst, root, port, control_log, track_socket=None):
     modules = ["mpm_event", "authz_core", "alias", "mime", "dir", "setenvif", "remoteip", "fcgid", "env"]
+    if track_socket:
+        modules += ["proxy", "proxy_fcgi"]
     lines = ["# written by tests/e2e/test_webservers.py",
              'ServerRoot "%s"' % root,
              "ServerName 127.0.0.1",
@@ -244,6 +249,8 @@ def _apache_conf(h, inst, root, port, control_log):
         lines += ["User www-data", "Group www-data"]
     # The sanitizer build's settings (scripts/test) reach the programs as they do under lighttpd.
     lines += ["PassEnv %s" % v for v in ("ASAN_OPTIONS", "UBSAN_OPTIONS") if v in os.environ]
+    if track_socket:
+        lines.append('Define TALLY_TRACK_SOCKET "%s"' % track_socket)
     lines += ["<VirtualHost 127.0.0.1:%d>" % port,
               "    Include %s/apache.conf" % inst["etc"],
               '    CustomLog "%s/logs/access.log" tally' % root,
@@ -254,8 +261,8 @@ def _apache_conf(h, inst, root, port, control_log):
     return "\n".join(lines) + "\n"
 
 
-def _apache_stop(keep_control=False):
-    a = _state.pop("apache", None)
+def _apache_stop(keep_control=False, key="apache"):
+    a = _state.pop(key, None)
     if not a:
         return
     proc = a["proc"]
@@ -270,22 +277,30 @@ def _apache_stop(keep_control=False):
         shutil.rmtree(a["control_dir"], ignore_errors=True)
 
 
-# Whatever the selection of tests, Apache does not outlive the suite.
-atexit.register(_apache_stop)
+def _stop_all():
+    """Whatever the selection of tests, Apache and the track.fcgi service do not outlive the suite."""
+    _apache_stop()
+    _apache_stop(key="apache-service")
+    _track_service_stop()
 
 
-def _apache(h):
-    a = _state.get("apache")
+atexit.register(_stop_all)
+
+
+def _apache(h, key="apache"):
+    a = _state.get(key)
     if not a:
-        raise AssertionError("Apache is not running (see test_apache_starts)")
+        raise AssertionError("Apache is not running (see test_%s_starts)" % key.replace("-", "_"))
     return _served_by(h, a["port"])
 
 
-def test_apache_starts(h):
+def _start_apache(h, key, track_socket=None):
+    """Apache serving the installed tree from its own ServerRoot h.path(key), as _state[key]; with
+    track_socket, ingest goes to the track.fcgi service listening there (mod_proxy_fcgi)."""
     if not os.access(APACHE, os.X_OK) or not os.path.exists(os.path.join(APACHE_MODULES, "mod_fcgid.so")):
         raise Skip("apache2 or libapache2-mod-fcgid is not installed (scripts/install-deps installs them)")
     inst = _install_prefix(h)
-    root = h.path("apache")
+    root = h.path(key)
     for d in ("logs", "htdocs", "fcgid"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     if os.geteuid() == 0:
@@ -294,13 +309,13 @@ def test_apache_starts(h):
     port = free_port()
     conf = os.path.join(root, "httpd.conf")
     with open(conf, "w") as f:
-        f.write(_apache_conf(h, inst, root, port, os.path.join(control_dir, "control.log")))
+        f.write(_apache_conf(h, inst, root, port, os.path.join(control_dir, "control.log"), track_socket))
     p = subprocess.run([APACHE, "-t", "-f", conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert p.returncode == 0, "apache2 -t rejects the configuration: %s" % p.stdout.decode()[-2000:]
     out = open(os.path.join(root, "apache.out"), "ab")
     proc = subprocess.Popen([APACHE, "-f", conf, "-DFOREGROUND"], stdout=out, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
-    _state["apache"] = dict(proc=proc, port=port, root=root, control_dir=control_dir)
+    _state[key] = dict(proc=proc, port=port, root=root, control_dir=control_dir)
     try:
         with _served_by(h, port):
             r = _wait_health(h, "apache2", proc, os.path.join(root, "logs", "error.log"))
@@ -309,8 +324,12 @@ def test_apache_starts(h):
                 want["clickhouse"] = "ok"
             assert r.json() == want, r
     except Exception:
-        _apache_stop()
+        _apache_stop(key=key)
         raise
+
+
+def test_apache_starts(h):
+    _start_apache(h, "apache")
 
 
 def test_apache_events_stored_and_visitor_as_with_lighttpd(h):
@@ -428,3 +447,146 @@ def test_apache_logs_hold_no_address_or_user_agent(h):
         found += ["%s in %s" % (m, name) for m in re.findall(r"TallyE2E/[0-9a-f]+", text)]
         found += ["client address in %s" % name for _ in re.findall(r"\[client [^\]]+\]", text)]
     assert not found, "Apache logged client data: %s" % found[:10]
+
+
+# --- Apache with track.fcgi as a service of its own (mod_proxy_fcgi) ------------------------------
+
+def _unit(inst, name):
+    """The settings of an installed systemd unit: {key: [values, in order]}."""
+    settings = {}
+    for line in open(os.path.join(inst["share"], "systemd", name)):
+        line = line.strip()
+        if line and not line.startswith(("#", "[")):
+            k, v = line.split("=", 1)
+            settings.setdefault(k, []).append(v)
+    return settings
+
+
+def _track_service_stop():
+    t = _state.pop("track-service", None)
+    if t and t["proc"].poll() is None:
+        t["proc"].send_signal(signal.SIGTERM)
+        try:
+            t["proc"].wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(t["proc"].pid, signal.SIGKILL)
+            t["proc"].wait()
+
+
+def _start_track_service(h):
+    """track.fcgi as the installed tally-track.service starts it (its command, user and
+    environment), on a listening socket made as tally-track.socket makes it (its mode and owner;
+    under the run's directory instead of /run/tally), given as standard input."""
+    inst = _install_prefix(h)
+    service, sock_unit = _unit(inst, "tally-track.service"), _unit(inst, "tally-track.socket")
+    assert service["StandardInput"] == ["socket"] and sock_unit["Accept"] == ["no"], (service, sock_unit)
+    d = h.path("track-service")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "track.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(128)
+    os.chmod(path, int(sock_unit["SocketMode"][0], 8))
+    argv = service["ExecStart"][0].split()
+    if os.geteuid() == 0:
+        shutil.chown(path, sock_unit["SocketUser"][0], sock_unit["SocketGroup"][0])
+        argv = ["runuser", "-u", service["User"][0], "--"] + argv
+    env = dict(os.environ, **dict(e.split("=", 1) for e in service["Environment"]))
+    log = os.path.join(d, "track.log")
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, stdin=listener.fileno(), stdout=out, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+    listener.close()
+    _state["track-service"] = dict(proc=proc, socket=path, log=log)
+    return path
+
+
+def test_systemd_units_verify(h):
+    """The installed tally-track.socket and .service as systemd reads them: no error, no warning
+    (an unknown setting or value is only a warning), and an ExecStart that exists."""
+    tool = shutil.which("systemd-analyze")
+    if not tool:
+        raise Skip("systemd-analyze is not installed")
+    d = os.path.join(_install_prefix(h)["share"], "systemd")
+    p = subprocess.run([tool, "verify", "./tally-track.socket", "./tally-track.service"], cwd=d,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    assert p.returncode == 0 and not p.stdout.strip(), "systemd-analyze verify: %s" % p.stdout
+    assert _unit(_state["prefix"], "tally-track.service")["ExecStart"] == [
+        os.path.join(_state["prefix"]["cgibin"], "track.fcgi")]
+
+
+def test_apache_service_starts(h):
+    """apache.conf with TALLY_TRACK_SOCKET defined: ingest through mod_proxy_fcgi to the service."""
+    path = _start_track_service(h)
+    try:
+        _start_apache(h, "apache-service", track_socket=path)
+    except BaseException:
+        _track_service_stop()
+        raise
+
+
+def test_apache_service_events_stored_and_visitor_as_with_lighttpd(h):
+    p = h.create_property()
+    c = new_client(h)
+    e = ev("/via-apache-service")
+    with _apache(h, "apache-service"):
+        expect_counts(h.post_events(p, [e], headers=c), 1)
+        expect_counts(h.post_events(p, [e], headers=c), 1, duplicates=1)
+        expect_counts(h.post_events(p, [ev("/service-x-write-key")], headers=c, auth="x-write-key"), 1)
+        expect_counts(h.post_events(p, [ev("/service-beacon")], headers=c, auth="query",
+                                    content_type="text/plain"), 1)
+        # Reports still go to report.fcgi under mod_fcgid, in the same Apache.
+        r = expect(h.http("GET", "/v1/properties/%s/overview?period=today" % p.id,
+                          headers={"Authorization": "Bearer " + p.read_key}), 200)
+        assert r.json()["pageviews"] == 3, r
+    expect_counts(h.post_events(p, [ev("/via-lighttpd")], headers=c), 1)
+    v = {r["path"]: r["visitor"] for r in rows(h, p, "path, visitor")}
+    assert v["/via-apache-service"] == v["/via-lighttpd"], \
+        "same address and user agent through Apache's proxy and lighttpd must be the same visitor: %r" % v
+
+
+def test_apache_service_errors_and_other_endpoints(h):
+    p = h.create_property(domains=["plausible-service.example"])
+    with _apache(h, "apache-service"):
+        expect_json_error(h.post_events(p, [ev()], headers=new_client(h), auth=None), 401)
+        r = expect_json_error(h.http("GET", "/v1/events"), 405)
+        assert "POST" in r.headers.get("Allow", ""), r.headers
+        expect_json_error(h.http("GET", "/v1/events/extra"), 404)
+        expect_json_error(h.post_events(p, [ev()], headers=new_client(h), content_type="application/xml"), 415)
+        big = b'{"property_id":"%s","events":[],"pad":"%s"}' % (p.id.encode(), b"x" * (1 << 20))
+        expect_json_error(h.http("POST", "/v1/events", body=big, headers={
+            "Content-Type": "application/json", "Authorization": "Bearer " + p.write_key}), 413)
+        r = h.http("OPTIONS", "/v1/events", headers={"Origin": "https://example.com",
+                                                     "Access-Control-Request-Method": "POST"})
+        assert r.status == 204, r
+        r = h.http("POST", "/api/event", body={"name": "pageview", "url": "https://plausible-service.example/p",
+                                               "domain": "plausible-service.example"}, headers=new_client(h))
+        assert r.status == 202 and r.body == b"ok", r
+        r = expect(h.http("GET", "/v1/metrics"), 200)
+        assert re.search(r'^tally_http_requests_total\{program="track",code="202"\} \d+$', r.body.decode(), re.M), r
+    assert count(h, p) == 1
+
+
+def test_apache_service_is_what_answers_and_logs_hold_no_client_data(h):
+    """With the service stopped, Apache has nothing to pass ingest to (so it was the service that
+    answered, not mod_fcgid); then neither Apache's logs nor the service's output hold a client
+    address or user agent."""
+    a = _state.get("apache-service")
+    if not a:
+        raise AssertionError("Apache is not running (see test_apache_service_starts)")
+    log = _state["track-service"]["log"]
+    _track_service_stop()
+    with _apache(h, "apache-service"):
+        r = h.post_events(h.create_property(), [ev()], headers=new_client(h))
+        assert r.status == 503, r
+    _apache_stop(key="apache-service")
+    texts = {"track.fcgi": open(log, errors="replace").read()}
+    for name in os.listdir(os.path.join(a["root"], "logs")):
+        texts[name] = open(os.path.join(a["root"], "logs", name), errors="replace").read()
+    assert re.search(r'"POST /v1/events" 202 ', texts["access.log"]), texts["access.log"][:500]
+    found = []
+    for name, text in texts.items():
+        found += ["%s in %s" % (n, name) for n in list(h.seen_ips) + list(h.seen_uas) if n in text]
+        found += ["%s in %s" % (m, name) for m in re.findall(r"TallyE2E/[0-9a-f]+", text)]
+        found += ["client address in %s" % name for _ in re.findall(r"\[client [^\]]+\]", text)]
+    assert not found, "client data logged: %s" % found[:10]
