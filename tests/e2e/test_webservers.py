@@ -377,23 +377,29 @@ def test_apache_report_paths(h):
         expect_json_error(h.http("GET", "/v1/properties/prop_nonexistent/overview", headers=auth), 404)
 
 
+def _check_ingest_errors_are_json(h, p):
+    """track.fcgi's own JSON errors and CORS preflight, through whichever server h.http reaches."""
+    expect_json_error(h.post_events(p, [ev()], headers=new_client(h), auth=None), 401)
+    r = expect_json_error(h.http("GET", "/v1/events"), 405)
+    assert "POST" in r.headers.get("Allow", ""), r.headers
+    expect_json_error(h.http("DELETE", "/v1/health"), 405)
+    expect_json_error(h.http("GET", "/v1/events/extra"), 404)
+    expect_json_error(h.post_events(p, [ev()], headers=new_client(h), content_type="application/xml"), 415)
+    expect_json_error(h.http("POST", "/v1/events", body=b"{not json", headers={
+        "Content-Type": "application/json", "Authorization": "Bearer " + p.write_key}), 400)
+    # Over tally.conf's max_body_bytes but within Apache's LimitRequestBody: the program's 413.
+    big = b'{"property_id":"%s","events":[],"pad":"%s"}' % (p.id.encode(), b"x" * (1 << 20))
+    expect_json_error(h.http("POST", "/v1/events", body=big, headers={
+        "Content-Type": "application/json", "Authorization": "Bearer " + p.write_key}), 413)
+    r = h.http("OPTIONS", "/v1/events", headers={"Origin": "https://example.com",
+                                                 "Access-Control-Request-Method": "POST"})
+    assert r.status == 204, r
+
+
 def test_apache_errors_are_json(h):
     p = h.create_property()
     with _apache(h):
-        r = expect_json_error(h.http("GET", "/v1/events"), 405)
-        assert "POST" in r.headers.get("Allow", ""), r.headers
-        expect_json_error(h.http("DELETE", "/v1/health"), 405)
-        expect_json_error(h.http("GET", "/v1/events/extra"), 404)
-        expect_json_error(h.post_events(p, [ev()], headers=new_client(h), content_type="application/xml"), 415)
-        expect_json_error(h.http("POST", "/v1/events", body=b"{not json", headers={
-            "Content-Type": "application/json", "Authorization": "Bearer " + p.write_key}), 400)
-        # Over tally.conf's max_body_bytes but within Apache's LimitRequestBody: the program's 413.
-        big = b'{"property_id":"%s","events":[],"pad":"%s"}' % (p.id.encode(), b"x" * (1 << 20))
-        expect_json_error(h.http("POST", "/v1/events", body=big, headers={
-            "Content-Type": "application/json", "Authorization": "Bearer " + p.write_key}), 413)
-        r = h.http("OPTIONS", "/v1/events", headers={"Origin": "https://example.com",
-                                                     "Access-Control-Request-Method": "POST"})
-        assert r.status == 204, r
+        _check_ingest_errors_are_json(h, p)
 
 
 def test_apache_plausible_and_static(h):
@@ -548,17 +554,7 @@ def test_apache_service_events_stored_and_visitor_as_with_lighttpd(h):
 def test_apache_service_errors_and_other_endpoints(h):
     p = h.create_property(domains=["plausible-service.example"])
     with _apache(h, "apache-service"):
-        expect_json_error(h.post_events(p, [ev()], headers=new_client(h), auth=None), 401)
-        r = expect_json_error(h.http("GET", "/v1/events"), 405)
-        assert "POST" in r.headers.get("Allow", ""), r.headers
-        expect_json_error(h.http("GET", "/v1/events/extra"), 404)
-        expect_json_error(h.post_events(p, [ev()], headers=new_client(h), content_type="application/xml"), 415)
-        big = b'{"property_id":"%s","events":[],"pad":"%s"}' % (p.id.encode(), b"x" * (1 << 20))
-        expect_json_error(h.http("POST", "/v1/events", body=big, headers={
-            "Content-Type": "application/json", "Authorization": "Bearer " + p.write_key}), 413)
-        r = h.http("OPTIONS", "/v1/events", headers={"Origin": "https://example.com",
-                                                     "Access-Control-Request-Method": "POST"})
-        assert r.status == 204, r
+        _check_ingest_errors_are_json(h, p)
         r = h.http("POST", "/api/event", body={"name": "pageview", "url": "https://plausible-service.example/p",
                                                "domain": "plausible-service.example"}, headers=new_client(h))
         assert r.status == 202 and r.body == b"ok", r
