@@ -1,13 +1,17 @@
 """What an operator relies on: GET /v1/metrics (Prometheus text format, figures that add up every
 track.fcgi process, only for clients on the host), the programs' JSON log lines, which never
-hold a client address or user agent, at any log level, and the README's backup without salts.
+hold a client address or user agent, at any log level, the README's backup without salts,
+tally-migrate run twice at once, and the README's database setup with peer authentication.
 """
 import json
 import os
+import pwd
 import re
+import shutil
 import subprocess
 import time
 
+from harness import Skip
 from client import GOOGLEBOT, ev, expect, expect_counts, expect_json_error, new_client, unique_ua
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+-]+|\+Inf|NaN)$')
@@ -291,3 +295,124 @@ def test_concurrent_migrations_both_succeed(h):
                 p.wait()
         subprocess.run([psql, "-X", "-q", "-d", "tally", "-c", "DROP DATABASE IF EXISTS tally_concurrent"],
                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# The README's lines for PostgreSQL's peer authentication (Database and cron).
+PG_IDENT_LINES = [("tally", "www-data", "tally"), ("tally", "root", "tally")]
+PG_HBA_LINE = ("local", "tally", "tally", "peer", "map=tally")
+
+
+def _as(user, env, argv, stdin=None):
+    """argv run as `user` with exactly `env` (runuser would reset part of it); returns the process."""
+    full = ["runuser", "-u", user, "--", "env", "-i"] + ["%s=%s" % kv for kv in env.items()] + argv
+    return subprocess.run(full, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+
+
+def test_readme_database_setup_with_peer_authentication(h):
+    """The README's database setup on a PostgreSQL that authenticates as Debian's does (peer, on the
+    unix socket). With the README's pg_ident.conf and pg_hba.conf lines, root runs tally-migrate;
+    the web server's user runs track.fcgi (the `database` of conf/tally.conf, tally.conf 640
+    root:www-data), which stores an event and makes its spool directory; and the cron jobs run as
+    that user too (cron/crontab's TALLY_DB): `tally-cron spool` reads that directory, `salts` and
+    `retention` (which runs track.fcgi) run. Without the lines, the web server's user is refused:
+    they are what makes it work."""
+    if os.geteuid() != 0:
+        raise Skip("needs root: runs programs as www-data and root against peer authentication")
+    readme = re.sub(r"[ \t]+", " ", open(os.path.join(h.src, "README.md")).read())
+    for fields in PG_IDENT_LINES + [PG_HBA_LINE]:
+        assert re.search(r"(?m)(^|: |# )%s$" % re.escape(" ".join(fields)), readme), \
+            "the README does not give the line %r" % " ".join(fields)
+
+    base = h.path("peer-auth")
+    data, sock, spool_parent = (os.path.join(base, d) for d in ("data", "sock", "spool"))
+    for d in (base, sock):
+        os.makedirs(d)
+        shutil.chown(d, "postgres", "postgres")
+    os.makedirs(spool_parent)
+    shutil.chown(spool_parent, "www-data", "www-data")
+    port = 5432
+    pg = lambda tool: os.path.join(h.pg_bindir, tool)  # noqa: E731
+    h._run(h._as_pg([pg("initdb"), "-D", data, "--auth-local=peer", "--auth-host=scram-sha-256", "-U", "postgres",
+                     "-E", "UTF8", "--locale=C", "--no-sync"]), "initdb")
+    with open(os.path.join(data, "postgresql.conf"), "a") as f:
+        f.write("listen_addresses = ''\nport = %d\nunix_socket_directories = '%s'\nfsync = off\n" % (port, sock))
+
+    def ctl(*args):
+        h._run(h._as_pg([pg("pg_ctl"), "-D", data, "-l", os.path.join(base, "postgresql.log"), "-w", *args]),
+               "pg_ctl " + args[0])
+
+    def as_postgres(sql):
+        return h._run(h._as_pg(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", sock, "-p", str(port),
+                                "-d", "tally", "-c", sql]), "psql")
+
+    ctl("start")
+    try:
+        h._run(h._as_pg(["psql", "-X", "-q", "-h", sock, "-p", str(port), "-d", "postgres",
+                         "-c", "CREATE ROLE tally LOGIN", "-c", "CREATE DATABASE tally OWNER tally"]), "createdb")
+        path_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+            if k in os.environ:
+                path_env[k] = os.environ[k]
+        conninfo = "host=%s port=%d dbname=tally user=tally" % (sock, port)
+        refused = _as("www-data", path_env, ["psql", "-X", conninfo, "-c", "SELECT 1"])
+        assert refused.returncode != 0 and b"Peer authentication failed" in refused.stderr, refused.stderr
+
+        with open(os.path.join(data, "pg_ident.conf"), "a") as f:
+            f.write("".join("%s   %s   %s\n" % fields for fields in PG_IDENT_LINES))
+        hba = open(os.path.join(data, "pg_hba.conf")).read()
+        first_local = re.search(r"(?m)^local\s", hba).start()
+        with open(os.path.join(data, "pg_hba.conf"), "w") as f:
+            f.write(hba[:first_local] + "   ".join(PG_HBA_LINE) + "\n" + hba[first_local:])
+        ctl("reload")
+
+        # root runs the migrations as tally.
+        migrated = subprocess.run(["sh", os.path.join(h.src, "sql", "tally-migrate")], env=dict(path_env, TALLY_DB=conninfo),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        assert migrated.returncode == 0, migrated.stdout[-2000:]
+        as_postgres("SELECT tally_ensure_partitions(date_trunc('month', now())::date, 2)")
+        pk = as_postgres("INSERT INTO properties (id, name, domains, allowed_origins) VALUES "
+                         "('prop_peer', 'peer', '{example.com}', '{*}') RETURNING pk").split()[0]
+        key = "wk_peerauth" + os.urandom(12).hex()
+        as_postgres("INSERT INTO api_keys (property_pk, kind, key_hash, prefix) VALUES "
+                    "(%s, 'write', sha256(convert_to('%s', 'UTF8')), left('%s', 10))" % (pk, key, key))
+
+        # tally.conf as the README has it: the shipped `database` (this cluster's socket), 640 root:www-data.
+        shipped = re.search(r"(?m)^database = (.*)$", open(os.path.join(h.src, "conf", "tally.conf")).read()).group(1)
+        assert "host=/var/run/postgresql" in shipped, shipped
+        conf = os.path.join(base, "tally.conf")
+        with open(conf, "w") as f:
+            f.write("database = %s\nspool_dir = %s\nlog_level = info\n"
+                    % (shipped.replace("host=/var/run/postgresql", "host=%s port=%d" % (sock, port)),
+                       os.path.join(spool_parent, "tally")))
+        shutil.chown(conf, "root", "www-data")
+        os.chmod(conf, 0o640)
+        track = os.path.join(h.cgibin, "track.fcgi")
+
+        # track.fcgi as www-data, as plain CGI: it stores the event, and makes its spool directory
+        # (www-data's alone), which the spool job below reads.
+        body = json.dumps({"property_id": "prop_peer", "events": [ev(path="/peer-auth")]}).encode()
+        ip, ua = "198.51.100.91", unique_ua()
+        h.seen_ips.add(ip)
+        h.seen_uas.add(ua)
+        cgi = dict(path_env, TALLY_CONF=conf, REQUEST_METHOD="POST", REQUEST_URI="/v1/events",
+                   CONTENT_TYPE="application/json", CONTENT_LENGTH=str(len(body)), REMOTE_ADDR=ip,
+                   HTTP_AUTHORIZATION="Bearer " + key, HTTP_USER_AGENT=ua)
+        out = _as("www-data", cgi, [track], stdin=body)
+        assert out.returncode == 0 and out.stdout.startswith(b"Status: 202"), (out.stdout[-500:], out.stderr[-1000:])
+        spool = os.stat(os.path.join(spool_parent, "tally"))
+        assert spool.st_mode & 0o077 == 0 and spool.st_uid == pwd.getpwnam("www-data").pw_uid, oct(spool.st_mode)
+
+        # The cron jobs as www-data, with cron/crontab's TALLY_DB.
+        crontab = open(os.path.join(h.src, "cron", "crontab")).read()
+        tally_db = re.search(r'(?m)^TALLY_DB="(.*)"$', crontab).group(1)
+        assert "user=tally" in tally_db, tally_db
+        cron = dict(path_env, TALLY_CONF=conf, TALLY_TRACK=track,
+                    TALLY_DB=tally_db.replace("host=/var/run/postgresql", "host=%s port=%d" % (sock, port)))
+        tally_cron = os.path.join(h.src, "cron", "tally-cron")
+        for job in ("spool", "salts", "retention"):
+            r = _as("www-data", cron, ["sh", tally_cron, job])
+            assert r.returncode == 0, "tally-cron %s as www-data: %s" % (job, (r.stdout + r.stderr)[-1500:])
+        assert as_postgres("SELECT count(*) FROM events WHERE path = '/peer-auth'").strip() == "1"
+    finally:
+        subprocess.run(h._as_pg([pg("pg_ctl"), "-D", data, "-m", "immediate", "stop"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
