@@ -18,6 +18,7 @@ the query with that schema first on the search path. Only `events` is mirrored: 
 visits, rollups and sessioniser see nothing, as on a real clickhouse installation.
 """
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -542,6 +543,16 @@ include "%(src)s/conf/lighttpd.conf"
         return {"X-Forwarded-For": ip, "User-Agent": ua}
 
     # --- HTTP -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def served_by(self, port):
+        """http and post_events against another server on 127.0.0.1 for the duration."""
+        saved = self.http_port
+        self.http_port = port
+        try:
+            yield
+        finally:
+            self.http_port = saved
+
     def http(self, method, path, body=None, headers=None, timeout=30):
         """One request on a fresh connection. body: bytes, str, or a JSON-able object (sent as
         JSON). Returns Response(status, headers, body_bytes)."""

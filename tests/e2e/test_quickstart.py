@@ -48,6 +48,8 @@ def _demo_env():
 def _started(h):
     """The demo of this run, started once: a copy of the tree without builds or state."""
     if "started" not in _state:
+        if "tree" in _state:
+            raise AssertionError("the demo did not start (see test_demo_starts_and_writes_its_env)")
         top = tempfile.mkdtemp(prefix="tally-quickstart-")
         os.chmod(top, 0o755)      # PostgreSQL runs as postgres, and keeps its cluster under var/
         tree = os.path.join(top, "tally")
@@ -64,12 +66,8 @@ def _started(h):
 
 
 def _get(h, path, headers=None):
-    saved = h.http_port
-    h.http_port = _state["port"]
-    try:
+    with h.served_by(_state["port"]):
         return h.http("GET", path, None, headers or {})
-    finally:
-        h.http_port = saved
 
 
 def test_demo_starts_and_writes_its_env(h):

@@ -9,7 +9,6 @@ mod_remoteip so that Apache's own idea of the client address (%a) is the simulat
 X-Forwarded-For: had any log format written it, the audit would find it.
 """
 import atexit
-import contextlib
 import os
 import re
 import shutil
@@ -154,17 +153,6 @@ def test_installed_lighttpd_conf_accepted(h):
     assert p.returncode != 0, "lighttpd -tt accepted a broken file: the check above proves nothing"
 
 
-@contextlib.contextmanager
-def _served_by(h, port):
-    """h.http and h.post_events against another server for the duration."""
-    saved = h.http_port
-    h.http_port = port
-    try:
-        yield
-    finally:
-        h.http_port = saved
-
-
 def _wait_health(h, what, proc=None, log=None, timeout=30):
     deadline = time.time() + timeout
     last = None
@@ -207,7 +195,7 @@ def test_installed_tree_served_by_lighttpd(h):
     proc = subprocess.Popen(["lighttpd", "-D", "-f", conf], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        with _served_by(h, port):
+        with h.served_by(port):
             _wait_health(h, "lighttpd (installed tree)", proc, log)
             p = h.create_property()
             expect_counts(h.post_events(p, [ev("/installed-lighttpd")], headers=new_client(h)), 1)
@@ -291,7 +279,7 @@ def _apache(h, key="apache"):
     a = _state.get(key)
     if not a:
         raise AssertionError("Apache is not running (see test_%s_starts)" % key.replace("-", "_"))
-    return _served_by(h, a["port"])
+    return h.served_by(a["port"])
 
 
 def _start_apache(h, key, track_socket=None):
@@ -317,7 +305,7 @@ def _start_apache(h, key, track_socket=None):
                             stdin=subprocess.DEVNULL, start_new_session=True)
     _state[key] = dict(proc=proc, port=port, root=root, control_dir=control_dir)
     try:
-        with _served_by(h, port):
+        with h.served_by(port):
             r = _wait_health(h, "apache2", proc, os.path.join(root, "logs", "error.log"))
             want = {"status": "ok", "db": "ok"}
             if h.events_store == "clickhouse":
