@@ -312,10 +312,10 @@ def test_readme_database_setup_with_peer_authentication(h):
     """The README's database setup on a PostgreSQL that authenticates as Debian's does (peer, on the
     unix socket). With the README's pg_ident.conf and pg_hba.conf lines, root runs tally-migrate;
     the web server's user runs track.fcgi (the `database` of conf/tally.conf, tally.conf 640
-    root:www-data), which stores an event and makes its spool directory; and the cron jobs run as
-    that user too (cron/crontab's TALLY_DB): `tally-cron spool` reads that directory, `salts` and
-    `retention` (which runs track.fcgi) run. Without the lines, the web server's user is refused:
-    they are what makes it work."""
+    root:www-data, the spool directory made as the README says), which stores an event; and the
+    cron jobs run as that user too (cron/crontab's TALLY_DB): `tally-cron spool` reads the spool,
+    `salts` and `retention` (which runs track.fcgi) run. Without the lines, the web server's user
+    is refused: they are what makes it work."""
     if os.geteuid() != 0:
         raise Skip("needs root: runs programs as www-data and root against peer authentication")
     readme = re.sub(r"[ \t]+", " ", open(os.path.join(h.src, "README.md")).read())
@@ -324,12 +324,14 @@ def test_readme_database_setup_with_peer_authentication(h):
             "the README does not give the line %r" % " ".join(fields)
 
     base = h.path("peer-auth")
-    data, sock, spool_parent = (os.path.join(base, d) for d in ("data", "sock", "spool"))
+    data, sock, spool = (os.path.join(base, d) for d in ("data", "sock", "spool"))
     for d in (base, sock):
         os.makedirs(d)
         shutil.chown(d, "postgres", "postgres")
-    os.makedirs(spool_parent)
-    shutil.chown(spool_parent, "www-data", "www-data")
+    # The spool directory as the README makes it.
+    make_spool = re.search(r"(?m)^ *(install -d .*) /var/spool/tally\b", readme)
+    assert make_spool, "the README does not say how to make the spool directory"
+    h._run(make_spool.group(1).split() + [spool], "install -d")
     port = 5432
     pg = lambda tool: os.path.join(h.pg_bindir, tool)  # noqa: E731
     h._run(h._as_pg([pg("initdb"), "-D", data, "--auth-local=peer", "--auth-host=scram-sha-256", "-U", "postgres",
@@ -383,13 +385,13 @@ def test_readme_database_setup_with_peer_authentication(h):
         with open(conf, "w") as f:
             f.write("database = %s\nspool_dir = %s\nlog_level = info\n"
                     % (shipped.replace("host=/var/run/postgresql", "host=%s port=%d" % (sock, port)),
-                       os.path.join(spool_parent, "tally")))
+                       spool))
         shutil.chown(conf, "root", "www-data")
         os.chmod(conf, 0o640)
         track = os.path.join(h.cgibin, "track.fcgi")
 
-        # track.fcgi as www-data, as plain CGI: it stores the event, and makes its spool directory
-        # (www-data's alone), which the spool job below reads.
+        # track.fcgi as www-data, as plain CGI: it stores the event (and opens its spool, which
+        # the spool job below reads too).
         body = json.dumps({"property_id": "prop_peer", "events": [ev(path="/peer-auth")]}).encode()
         ip, ua = "198.51.100.91", unique_ua()
         h.seen_ips.add(ip)
@@ -399,8 +401,8 @@ def test_readme_database_setup_with_peer_authentication(h):
                    HTTP_AUTHORIZATION="Bearer " + key, HTTP_USER_AGENT=ua)
         out = _as("www-data", cgi, [track], stdin=body)
         assert out.returncode == 0 and out.stdout.startswith(b"Status: 202"), (out.stdout[-500:], out.stderr[-1000:])
-        spool = os.stat(os.path.join(spool_parent, "tally"))
-        assert spool.st_mode & 0o077 == 0 and spool.st_uid == pwd.getpwnam("www-data").pw_uid, oct(spool.st_mode)
+        st = os.stat(spool)
+        assert st.st_mode & 0o077 == 0 and st.st_uid == pwd.getpwnam("www-data").pw_uid, oct(st.st_mode)
 
         # The cron jobs as www-data, with cron/crontab's TALLY_DB.
         crontab = open(os.path.join(h.src, "cron", "crontab")).read()
