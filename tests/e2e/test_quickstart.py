@@ -85,8 +85,8 @@ def test_demo_starts_and_writes_its_env(h):
 
 
 def test_readme_curl_example_answers_as_the_readme_says(h):
-    """The README's example, run as written in the copy's directory, gives the answer printed
-    under it; the report then counts the pageview."""
+    """The README's examples, run as written in the copy's directory: the event gives the answer
+    printed under it; the overview counts it, with the members the README shows."""
     _started(h)
     with open(os.path.join(_state["tree"], "README.md")) as f:
         readme = f.read()
@@ -100,11 +100,17 @@ def test_readme_curl_example_answers_as_the_readme_says(h):
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout) == json.loads(m.group(2)), (p.stdout, m.group(2))
 
-    env = _demo_env()
-    r = _get(h, "/v1/properties/%s/overview" % env["TALLY_PROPERTY"],
-             {"Authorization": "Bearer " + env["TALLY_READ_KEY"]})
-    assert r.status == 200, r.body
-    assert r.json()["pageviews"] >= 1, r.json()
+    # The README's overview example, run as written against the demo: the members it shows.
+    m = re.search(r'\n    (curl -s "\$TALLY_URL/v1/properties/\$TALLY_PROPERTY/overview\?[^\n]*)\n'
+                  r'((?:    # .*\n)+)', readme)
+    assert m, "the README has no overview example"
+    p = subprocess.run(["bash", "-c", ". var/demo.env\n" + m.group(1)], cwd=_state["tree"], env=_state["env"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    overview = json.loads(p.stdout)
+    shown = re.findall(r'"([a-z_]+)":', m.group(2))
+    assert sorted(overview) == sorted(shown), (sorted(overview), shown)
+    assert overview["pageviews"] >= 1, overview
 
 
 def test_demo_again_keeps_keys_and_stop_stops_it(h):
