@@ -146,6 +146,15 @@ def test_installed_lighttpd_conf_accepted(h):
                 % (free_port(), h.path("www"), h.path("lighttpd-installed-error.log"), inst["etc"]))
     p = subprocess.run(["lighttpd", "-tt", "-f", conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert p.returncode == 0, "lighttpd -tt rejects the installed lighttpd.conf: %s" % p.stdout.decode()[-2000:]
+    # As the README has it: included at the end of Debian's own lighttpd.conf, whose modules and
+    # settings it must get along with.
+    debian = "/etc/lighttpd/lighttpd.conf"
+    if os.path.exists(debian):
+        with_debian = h.path("lighttpd-debian.conf")
+        with open(with_debian, "w") as f:
+            f.write('include "%s"\ninclude "%s/lighttpd.conf"\n' % (debian, inst["etc"]))
+        p = subprocess.run(["lighttpd", "-tt", "-f", with_debian], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert p.returncode == 0, "with Debian's lighttpd.conf: %s" % p.stdout.decode()[-2000:]
     # Positive control: the same check refuses a broken file.
     with open(conf, "a") as f:
         f.write('fastcgi.server += ( "/x" => (( "socket" => )) )\n')
@@ -314,6 +323,38 @@ def _start_apache(h, key, track_socket=None):
     except Exception:
         _apache_stop(key=key)
         raise
+
+
+def test_apache_conf_accepted_by_debians_apache(h):
+    """`apache2 -t` on Debian's own configuration (/etc/apache2, its modules as installed) with the
+    installed apache.conf included, as the README has it; with TALLY_TRACK_SOCKET defined, it asks
+    for mod_proxy_fcgi by name until that is loaded, then is accepted too."""
+    if not os.path.exists("/etc/apache2/apache2.conf") or not os.path.exists("/etc/apache2/envvars"):
+        raise Skip("Debian's apache2 configuration is not installed")
+    inst = _install_prefix(h)
+    run = h.path("apache-debian")
+    os.makedirs(run, exist_ok=True)
+
+    def load(*mods):
+        """LoadModule lines for the modules Debian's configuration does not enable (a2enmod)."""
+        return ["LoadModule %s_module %s/mod_%s.so" % (m, APACHE_MODULES, m) for m in mods
+                if not os.path.exists("/etc/apache2/mods-enabled/%s.load" % m)]
+
+    include = load("fcgid") + ["Include %s/apache.conf" % inst["etc"]]
+    proxy = load("proxy", "proxy_fcgi")
+
+    def check(*directives):
+        script = (". /etc/apache2/envvars && export APACHE_RUN_DIR=%s APACHE_LOCK_DIR=%s APACHE_LOG_DIR=%s "
+                  "&& exec %s -t %s" % (run, run, run, APACHE, " ".join("-c '%s'" % d for d in directives)))
+        return subprocess.run(["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    p = check(*include)
+    assert p.returncode == 0 and "Syntax OK" in p.stdout, p.stdout[-2000:]
+    if proxy:
+        p = check("Define TALLY_TRACK_SOCKET /run/tally/track.sock", *include)
+        assert p.returncode != 0 and "a2enmod proxy_fcgi" in p.stdout, p.stdout[-2000:]
+    p = check(*proxy, "Define TALLY_TRACK_SOCKET /run/tally/track.sock", *include)
+    assert p.returncode == 0 and "Syntax OK" in p.stdout, p.stdout[-2000:]
 
 
 def test_apache_starts(h):
