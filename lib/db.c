@@ -51,6 +51,7 @@ void tly_db_free(tly_db *db)
 static void set_error(tly_db_error *err, bool unreachable, const char *sqlstate, const char *msg)
 {
     err->unreachable = unreachable;
+    err->schema_behind = false;
     snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
     snprintf(err->message, sizeof err->message, "%s", msg ? msg : "unknown database error");
     /* libpq messages end with a newline; a log line should not. */
@@ -63,6 +64,32 @@ static void drop_connection(tly_db *db)
     PQfinish(db->conn);
     db->conn = NULL;
     db->nprepared = 0;
+}
+
+/* Whether the database has every migration this build relies on (tly_db_ensure). 0 yes; -1 not,
+ * or the check failed, with err filled. */
+static int check_schema(tly_db *db, tly_db_error *err)
+{
+    PGresult *res = PQexec(db->conn, "SELECT coalesce(max(left(version, 3)), '') FROM schema_migrations");
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *have = "";
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        have = PQgetvalue(res, 0, 0);
+    } else if (!state || strcmp(state, "42P01") != 0) {     /* 42P01: no schema_migrations yet */
+        tly_db_result_error(db, res, err);
+        PQclear(res);
+        return -1;
+    }
+    int ok = strcmp(have, TLY_SCHEMA_NEEDED) >= 0;
+    if (!ok) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the database schema is at migration %s; this build needs %s: run tally-migrate",
+                 *have ? have : "(none)", TLY_SCHEMA_NEEDED);
+        set_error(err, true, NULL, msg);
+        err->schema_behind = true;
+    }
+    PQclear(res);
+    return ok ? 0 : -1;
 }
 
 int tly_db_ensure(tly_db *db, tly_db_error *err)
@@ -78,6 +105,14 @@ int tly_db_ensure(tly_db *db, tly_db_error *err)
         set_error(err, true, NULL, PQerrorMessage(db->conn));
         tly_log_warn("database unreachable: %s", err->message);
         tly_metrics_inc(TLY_METRIC_DB_ERRORS);
+        drop_connection(db);
+        return -1;
+    }
+    if (check_schema(db, err) != 0) {
+        if (err->schema_behind) {
+            tly_log_error("%s", err->message);
+            tly_metrics_inc(TLY_METRIC_DB_ERRORS);
+        }
         drop_connection(db);
         return -1;
     }

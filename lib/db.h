@@ -11,6 +11,11 @@
 
 typedef struct tly_db tly_db;
 
+/* The newest migration of sql/migrations this code relies on (its number). Raise it with every
+ * migration: tests/e2e/test_operations.py applies all but the newest and expects the programs
+ * to refuse the database. */
+#define TLY_SCHEMA_NEEDED "022"
+
 /* A statement known at compile time. Keep them in static storage: the pointer is its identity. */
 typedef struct tly_db_stmt {
     const char *name;
@@ -20,6 +25,7 @@ typedef struct tly_db_stmt {
 
 typedef struct tly_db_error {
     bool unreachable;    /* the server could not be reached or the connection broke */
+    bool schema_behind;  /* (with unreachable) the database lacks migrations this build relies on */
     char sqlstate[6];    /* "" when not from the server */
     char message[256];
 } tly_db_error;
@@ -30,7 +36,10 @@ void tly_db_free(tly_db *db);
 /* Server settings for every connection from now on, as libpq's options ("-c jit=off -c ...");
  * an options keyword in the conninfo replaces them. Drops the current connection. */
 void tly_db_set_options(tly_db *db, const char *options) TLY_NONNULL(1, 2);
-/* Connects (or reconnects) when needed. 0 connected, -1 unreachable (err filled). */
+/* Connects (or reconnects) when needed. 0 connected, -1 unreachable (err filled). A database
+ * whose schema lacks the newest migration this build relies on (TLY_SCHEMA_NEEDED) counts as
+ * unreachable, with err->schema_behind and a message that says to run tally-migrate: ingest then
+ * spools, as while the database is down, until it has run. */
 int tly_db_ensure(tly_db *db, tly_db_error *err) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
 /* Runs a prepared statement with text parameters (NULL entries are SQL NULL). Returns the
  * result when its status is `expect` (PGRES_TUPLES_OK or PGRES_COMMAND_OK); otherwise NULL with

@@ -774,8 +774,9 @@ void tly_ingest_health(tly_ingest *ing, tly_resp *resp)
         return;
     }
     tly_resp_header(resp, "Retry-After", RETRY_AFTER_SECONDS);
-    json_t *body = json_pack("{s:s, s:s, s:s}", "status", "degraded", "db", "unreachable",
-                             "error", "database unavailable");
+    json_t *body = json_pack("{s:s, s:s, s:s}", "status", "degraded", "db", "unreachable", "error",
+                             dberr.schema_behind ? dberr.message : "database unavailable");
+    if (dberr.schema_behind) json_object_set_new(body, "schema", json_string("behind"));
     /* Ingest still answers 202 while the spool has room. */
     json_object_set_new(body, "spool", ing->spool ? json_pack("{s:I}", "bytes", (json_int_t)tly_spool_bytes(ing->spool))
                                                   : json_string("disabled"));

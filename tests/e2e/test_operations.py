@@ -418,3 +418,66 @@ def test_readme_database_setup_with_peer_authentication(h):
     finally:
         subprocess.run(h._as_pg([pg("pg_ctl"), "-D", data, "-m", "immediate", "stop"]),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _cgi(h, conf, method, uri, body=b"", headers=None):
+    """track.fcgi as plain CGI with tally.conf `conf`: (status line, JSON body)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TALLY_CONF": conf, "REQUEST_METHOD": method,
+           "REQUEST_URI": uri, "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1"}
+    env.update(headers or {})
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    out = subprocess.run([os.path.join(h.cgibin, "track.fcgi")], input=body, env=env, capture_output=True,
+                         timeout=60)
+    head, _, payload = out.stdout.partition(b"\r\n\r\n")
+    assert out.returncode == 0, out.stderr[-1000:]
+    return head.split(b"\r\n")[0].decode(), json.loads(payload) if payload.strip() else None
+
+
+def test_programs_refuse_a_database_without_the_newest_migration(h):
+    """An upgrade installed before its tally-migrate has run: against a database migrated to all
+    but the newest migration, track.fcgi's health says so and names tally-migrate, and ingest
+    answers 503 instead of failing on a missing column or function; once tally-migrate has run,
+    both work. (TLY_SCHEMA_NEEDED in lib/db.h must name the newest migration.)"""
+    migrations = sorted(f for f in os.listdir(os.path.join(h.src, "sql", "migrations")) if f.endswith(".sql"))
+    older = h.path("migrations-but-newest")
+    os.makedirs(older)
+    for f in migrations[:-1]:
+        shutil.copy(os.path.join(h.src, "sql", "migrations", f), older)
+    env = dict(h.pg_env(), PGDATABASE="tally_behind")
+    psql = os.path.join(h.pg_bindir, "psql")
+    h._run([psql, "-X", "-q", "-d", "tally", "-c", "CREATE DATABASE tally_behind OWNER tally"], "createdb", env=env)
+    try:
+        migrate = ["sh", os.path.join(h.src, "sql", "tally-migrate")]
+        h._run(migrate + [older], "tally-migrate (all but the newest)", env=dict(env, PGUSER="tally"))
+        h._run([psql, "-X", "-q", "-c", "SELECT tally_ensure_partitions(date_trunc('month', now())::date, 2)", "-c",
+                "INSERT INTO properties (id, name, domains, allowed_origins) VALUES ('prop_behind', 'b', '{example.com}', '{*}')",
+                "-c", "INSERT INTO api_keys (property_pk, kind, key_hash, prefix) SELECT pk, 'write', "
+                "sha256(convert_to('wk_behind_key_0123456789', 'UTF8')), 'wk_behind_' FROM properties"],
+               "property", env=env)
+        conf = h.path("tally-behind.conf")
+        with open(conf, "w") as f:
+            f.write(re.sub(r"(?m)^database = .*$", "database = " + h.conninfo.replace("dbname=tally", "dbname=tally_behind"),
+                           open(h.path("tally.conf")).read()))
+        body = json.dumps({"property_id": "prop_behind", "events": [ev(path="/behind")]}).encode()
+        post = {"CONTENT_TYPE": "application/json", "HTTP_AUTHORIZATION": "Bearer wk_behind_key_0123456789",
+                "HTTP_USER_AGENT": unique_ua()}
+        h.seen_uas.add(post["HTTP_USER_AGENT"])
+
+        status, health = _cgi(h, conf, "GET", "/v1/health")
+        newest = migrations[-1][:3]
+        assert status.startswith("Status: 503") and health["db"] == "unreachable", (status, health)
+        assert health["schema"] == "behind", health
+        assert "needs %s: run tally-migrate" % newest in health["error"], health
+        status, answer = _cgi(h, conf, "POST", "/v1/events", body, post)
+        assert status.startswith("Status: 503") and "error" in answer, (status, answer)
+
+        h._run(migrate, "tally-migrate", env=dict(env, PGUSER="tally"))
+        status, health = _cgi(h, conf, "GET", "/v1/health")
+        assert status.startswith("Status: 200") and health["db"] == "ok", (status, health)
+        status, answer = _cgi(h, conf, "POST", "/v1/events", body, post)
+        assert status.startswith("Status: 202") and answer["accepted"] == 1, (status, answer)
+    finally:
+        subprocess.run([psql, "-X", "-q", "-d", "tally", "-c", "DROP DATABASE IF EXISTS tally_behind"],
+                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
