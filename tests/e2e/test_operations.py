@@ -422,17 +422,9 @@ def test_readme_database_setup_with_peer_authentication(h):
 
 def _cgi(h, conf, method, uri, body=b"", headers=None):
     """track.fcgi as plain CGI with tally.conf `conf`: (status line, JSON body)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TALLY_CONF": conf, "REQUEST_METHOD": method,
-           "REQUEST_URI": uri, "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1"}
-    env.update(headers or {})
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
-        if k in os.environ:
-            env[k] = os.environ[k]
-    out = subprocess.run([os.path.join(h.cgibin, "track.fcgi")], input=body, env=env, capture_output=True,
-                         timeout=60)
-    head, _, payload = out.stdout.partition(b"\r\n\r\n")
-    assert out.returncode == 0, out.stderr[-1000:]
-    return head.split(b"\r\n")[0].decode(), json.loads(payload) if payload.strip() else None
+    out, _ = _run_cgi(h, "track.fcgi", conf, method, uri, body, headers)
+    head, _, payload = out.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0].decode(), json.loads(payload)
 
 
 def test_programs_refuse_a_database_without_the_newest_migration(h):
