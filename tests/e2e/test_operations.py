@@ -3,6 +3,7 @@ track.fcgi process, only for clients on the host), the programs' JSON log lines,
 hold a client address or user agent, at any log level, the README's backup without salts,
 tally-migrate run twice at once, and the README's database setup with peer authentication.
 """
+import contextlib
 import json
 import os
 import pwd
@@ -13,6 +14,9 @@ import time
 
 from harness import Skip
 from client import GOOGLEBOT, ev, expect, expect_counts, expect_json_error, new_client, unique_ua
+
+# The advisory lock sql/tally-migrate takes for each of its transactions.
+MIGRATE_LOCK = 7319001
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+-]+|\+Inf|NaN)$')
 
@@ -147,13 +151,19 @@ def test_metrics_only_for_this_host(h):
 
 # --- logs ----------------------------------------------------------------------------------------
 
+def _program_env(**settings):
+    """The environment a program gets from a web server or cron here: PATH, the sanitizer build's
+    settings (scripts/test), and `settings`."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    env.update((k, os.environ[k]) for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS") if k in os.environ)
+    env.update(settings)
+    return env
+
+
 def _run_cgi(h, program, conf, method, uri, body=b"", headers=None):
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TALLY_CONF": conf, "REQUEST_METHOD": method,
-           "REQUEST_URI": uri, "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json"}
+    env = _program_env(TALLY_CONF=conf, REQUEST_METHOD=method, REQUEST_URI=uri, CONTENT_LENGTH=str(len(body)),
+                       CONTENT_TYPE="application/json")
     env.update(headers or {})
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
-        if k in os.environ:
-            env[k] = os.environ[k]
     p = subprocess.run([os.path.join(h.cgibin, program)], input=body, env=env, capture_output=True, timeout=60)
     assert p.returncode == 0, "%s exited with %d: %r" % (program, p.returncode, p.stderr[-500:])
     return p.stdout, p.stderr.decode(errors="replace")
@@ -210,6 +220,26 @@ def test_debug_logs_hold_no_address_or_user_agent(h):
     assert not found, "client data in the programs' logs: %s; log: %s" % (found[:5], text[:1000])
 
 
+@contextlib.contextmanager
+def _scratch_database(h, name, owner="postgres"):
+    """A new database of the suite's cluster for the duration, dropped afterwards; yields the
+    libpq environment that reaches it."""
+    env = dict(h.pg_env(), PGDATABASE=name)
+    psql = os.path.join(h.pg_bindir, "psql")
+    h._run([psql, "-X", "-q", "-d", "tally", "-c", "CREATE DATABASE %s OWNER %s" % (name, owner)], "createdb",
+           env=env)
+    try:
+        yield env
+    finally:
+        subprocess.run([psql, "-X", "-q", "-d", "tally", "-c", "DROP DATABASE IF EXISTS %s" % name],
+                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _migration_files(h):
+    """sql/migrations/*.sql in the order tally-migrate applies them."""
+    return sorted(f for f in os.listdir(os.path.join(h.src, "sql", "migrations")) if f.endswith(".sql"))
+
+
 def test_backup_without_salts_restores(h):
     """The README's backup: pg_dump leaving out the salts' rows restores into a working database
     (tally-migrate runs clean on it) with every property and event, and no salt."""
@@ -228,73 +258,69 @@ def test_backup_without_salts_restores(h):
 
     try:
         pg("pg_dump", "--exclude-table-data=salts", "-Fc", "-f", dump, "tally")
-        pg("psql", "-X", "-q", "-c", "CREATE DATABASE tally_restore")
-        pg("pg_restore", "--no-owner", "-d", "tally_restore", dump)
-        counts = "SELECT (SELECT count(*) FROM salts), (SELECT count(*) FROM properties), (SELECT count(*) FROM events)"
-        restored = pg("psql", "-X", "-A", "-t", "-c", counts, db="tally_restore").split("|")
-        source = pg("psql", "-X", "-A", "-t", "-c", counts).split("|")
-        assert restored[0].strip() == "0", restored
-        assert restored[1:] == source[1:], (restored, source)
-        run(["sh", os.path.join(h.src, "sql", "tally-migrate")], db="tally_restore")
+        with _scratch_database(h, "tally_restore"):
+            pg("pg_restore", "--no-owner", "-d", "tally_restore", dump)
+            counts = "SELECT (SELECT count(*) FROM salts), (SELECT count(*) FROM properties), (SELECT count(*) FROM events)"
+            restored = pg("psql", "-X", "-A", "-t", "-c", counts, db="tally_restore").split("|")
+            source = pg("psql", "-X", "-A", "-t", "-c", counts).split("|")
+            assert restored[0].strip() == "0", restored
+            assert restored[1:] == source[1:], (restored, source)
+            run(["sh", os.path.join(h.src, "sql", "tally-migrate")], db="tally_restore")
     finally:
         if os.path.exists(dump):
             os.unlink(dump)
-        subprocess.run([os.path.join(h.pg_bindir, "psql"), "-X", "-q", "-c", "DROP DATABASE IF EXISTS tally_restore"],
-                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def test_concurrent_migrations_both_succeed(h):
     """Two tally-migrate runs at once on a new database (two hosts deploying together) both end
     well, and each migration is applied once: a run that waited for the other's lock skips what the
     other applied."""
-    env = dict(h.pg_env(), PGDATABASE="tally_concurrent")
-    psql = os.path.join(h.pg_bindir, "psql")
-    h._run([psql, "-X", "-q", "-d", "tally", "-c", "CREATE DATABASE tally_concurrent"], "createdb", env=env)
-    holder, runs = None, []
-    try:
-        # Both runs are let go together: a session holds tally-migrate's lock until both wait for it.
-        holder = subprocess.Popen([psql, "-X", "-q"], env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                  text=True)
-        holder.stdin.write("SELECT pg_advisory_lock(7319001);\n")
-        holder.stdin.flush()
-        locks = ("SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted) FROM pg_locks"
-                 " WHERE locktype = 'advisory' AND classid = 0 AND objid = 7319001"
-                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+    with _scratch_database(h, "tally_concurrent") as env:
+        psql = os.path.join(h.pg_bindir, "psql")
+        holder, runs = None, []
+        try:
+            # Both runs are let go together: a session holds tally-migrate's lock until both wait for it.
+            holder = subprocess.Popen([psql, "-X", "-q"], env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      text=True)
+            holder.stdin.write("SELECT pg_advisory_lock(%d);\n" % MIGRATE_LOCK)
+            holder.stdin.flush()
+            locks = ("SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted) FROM pg_locks"
+                     " WHERE locktype = 'advisory' AND classid = 0 AND objid = %d" % MIGRATE_LOCK +
+                     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 
-        def lock_holders_and_waiters():
-            return [int(n) for n in h._run([psql, "-X", "-A", "-t", "-c", locks], "pg_locks", env=env).split("|")]
+            def lock_holders_and_waiters():
+                return [int(n) for n in h._run([psql, "-X", "-A", "-t", "-c", locks], "pg_locks", env=env).split("|")]
 
-        deadline = time.time() + 30
-        while lock_holders_and_waiters()[0] < 1:
-            assert time.time() < deadline, "the lock was not taken"
-            time.sleep(0.05)
-        migrate = ["sh", os.path.join(h.src, "sql", "tally-migrate")]
-        runs = [subprocess.Popen(migrate, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                for _ in range(2)]
-        deadline = time.time() + 30
-        while lock_holders_and_waiters()[1] < 2:
-            for r in runs:
-                assert r.poll() is None, "a run ended before the lock was free (exit %d): %s" % (
-                    r.returncode, r.stdout.read()[-2000:])
-            assert time.time() < deadline, "the runs did not both wait for the lock"
-            time.sleep(0.05)
-        holder.communicate("SELECT pg_advisory_unlock(7319001);\n", timeout=30)
-        outs = [(r.communicate(timeout=300)[0], r.returncode) for r in runs]
-        for out, rc in outs:
-            assert rc == 0, "tally-migrate failed beside another run (exit %d): %s" % (rc, out[-2000:])
-        migrations = sorted(f[:-4] for f in os.listdir(os.path.join(h.src, "sql", "migrations")) if f.endswith(".sql"))
-        applied = h._run([psql, "-X", "-A", "-t", "-c", "SELECT version FROM schema_migrations ORDER BY 1"],
-                         "schema_migrations", env=env).split()
-        assert applied == migrations, (applied, migrations)
-        said = [line for out, _ in outs for line in out.splitlines() if re.match(r"tally-migrate: applied \d", line)]
-        assert sorted(said) == ["tally-migrate: applied %s" % m for m in migrations], outs
-    finally:
-        for p in [holder] + runs:
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
-        subprocess.run([psql, "-X", "-q", "-d", "tally", "-c", "DROP DATABASE IF EXISTS tally_concurrent"],
-                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.time() + 30
+            while lock_holders_and_waiters()[0] < 1:
+                assert time.time() < deadline, "the lock was not taken"
+                time.sleep(0.05)
+            migrate = ["sh", os.path.join(h.src, "sql", "tally-migrate")]
+            runs = [subprocess.Popen(migrate, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                    for _ in range(2)]
+            deadline = time.time() + 30
+            while lock_holders_and_waiters()[1] < 2:
+                for r in runs:
+                    assert r.poll() is None, "a run ended before the lock was free (exit %d): %s" % (
+                        r.returncode, r.stdout.read()[-2000:])
+                assert time.time() < deadline, "the runs did not both wait for the lock"
+                time.sleep(0.05)
+            holder.communicate("SELECT pg_advisory_unlock(%d);\n" % MIGRATE_LOCK, timeout=30)
+            outs = [(r.communicate(timeout=300)[0], r.returncode) for r in runs]
+            for out, rc in outs:
+                assert rc == 0, "tally-migrate failed beside another run (exit %d): %s" % (rc, out[-2000:])
+            migrations = [f[:-4] for f in _migration_files(h)]
+            applied = h._run([psql, "-X", "-A", "-t", "-c", "SELECT version FROM schema_migrations ORDER BY 1"],
+                             "schema_migrations", env=env).split()
+            assert applied == migrations, (applied, migrations)
+            said = [line for out, _ in outs for line in out.splitlines()
+                    if re.match(r"tally-migrate: applied \d", line)]
+            assert sorted(said) == ["tally-migrate: applied %s" % m for m in migrations], outs
+        finally:
+            for p in [holder] + runs:
+                if p is not None and p.poll() is None:
+                    p.kill()
+                    p.wait()
 
 
 # The README's lines for PostgreSQL's peer authentication (Database and cron).
@@ -351,10 +377,7 @@ def test_readme_database_setup_with_peer_authentication(h):
     try:
         h._run(h._as_pg(["psql", "-X", "-q", "-h", sock, "-p", str(port), "-d", "postgres",
                          "-c", "CREATE ROLE tally LOGIN", "-c", "CREATE DATABASE tally OWNER tally"]), "createdb")
-        path_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
-            if k in os.environ:
-                path_env[k] = os.environ[k]
+        path_env = _program_env()
         conninfo = "host=%s port=%d dbname=tally user=tally" % (sock, port)
         refused = _as("www-data", path_env, ["psql", "-X", conninfo, "-c", "SELECT 1"])
         assert refused.returncode != 0 and b"Peer authentication failed" in refused.stderr, refused.stderr
@@ -432,15 +455,13 @@ def test_programs_refuse_a_database_without_the_newest_migration(h):
     but the newest migration, track.fcgi's health says so and names tally-migrate, and ingest
     answers 503 instead of failing on a missing column or function; once tally-migrate has run,
     both work. (TLY_SCHEMA_NEEDED in lib/db.h must name the newest migration.)"""
-    migrations = sorted(f for f in os.listdir(os.path.join(h.src, "sql", "migrations")) if f.endswith(".sql"))
+    migrations = _migration_files(h)
     older = h.path("migrations-but-newest")
     os.makedirs(older)
     for f in migrations[:-1]:
         shutil.copy(os.path.join(h.src, "sql", "migrations", f), older)
-    env = dict(h.pg_env(), PGDATABASE="tally_behind")
     psql = os.path.join(h.pg_bindir, "psql")
-    h._run([psql, "-X", "-q", "-d", "tally", "-c", "CREATE DATABASE tally_behind OWNER tally"], "createdb", env=env)
-    try:
+    with _scratch_database(h, "tally_behind", owner="tally") as env:
         migrate = ["sh", os.path.join(h.src, "sql", "tally-migrate")]
         h._run(migrate + [older], "tally-migrate (all but the newest)", env=dict(env, PGUSER="tally"))
         h._run([psql, "-X", "-q", "-c", "SELECT tally_ensure_partitions(date_trunc('month', now())::date, 2)", "-c",
@@ -470,6 +491,3 @@ def test_programs_refuse_a_database_without_the_newest_migration(h):
         assert status.startswith("Status: 200") and health["db"] == "ok", (status, health)
         status, answer = _cgi(h, conf, "POST", "/v1/events", body, post)
         assert status.startswith("Status: 202") and answer["accepted"] == 1, (status, answer)
-    finally:
-        subprocess.run([psql, "-X", "-q", "-d", "tally", "-c", "DROP DATABASE IF EXISTS tally_behind"],
-                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

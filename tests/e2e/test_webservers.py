@@ -475,13 +475,24 @@ def test_apache_logs_hold_no_address_or_user_agent(h):
     assert "?" not in access, "the access log must not hold query strings (?key=): %s" % access[:500]
     error_log = open(os.path.join(root, "logs", "error.log"), errors="replace").read()
     assert "stderr: {" in error_log or "[fcgid" in error_log or "AH" in error_log, error_log[:500]
+    found = _client_data_in(h, _logs(root))
+    assert not found, "Apache logged client data: %s" % found[:10]
+
+
+def _logs(root):
+    """{file name: text} of an Apache ServerRoot's logs."""
+    d = os.path.join(root, "logs")
+    return {name: open(os.path.join(d, name), errors="replace").read() for name in os.listdir(d)}
+
+
+def _client_data_in(h, texts):
+    """What of the suite's client addresses and user agents ({file name: text}) holds, as found."""
     found = []
-    for name in os.listdir(os.path.join(root, "logs")):
-        text = open(os.path.join(root, "logs", name), errors="replace").read()
+    for name, text in texts.items():
         found += ["%s in %s" % (n, name) for n in list(h.seen_ips) + list(h.seen_uas) if n in text]
         found += ["%s in %s" % (m, name) for m in re.findall(r"TallyE2E/[0-9a-f]+", text)]
         found += ["client address in %s" % name for _ in re.findall(r"\[client [^\]]+\]", text)]
-    assert not found, "Apache logged client data: %s" % found[:10]
+    return found
 
 
 # --- Apache with track.fcgi as a service of its own (mod_proxy_fcgi) ------------------------------
@@ -605,13 +616,7 @@ def test_apache_service_is_what_answers_and_logs_hold_no_client_data(h):
         r = h.post_events(h.create_property(), [ev()], headers=new_client(h))
         assert r.status == 503, r
     _apache_stop(key="apache-service")
-    texts = {"track.fcgi": open(log, errors="replace").read()}
-    for name in os.listdir(os.path.join(a["root"], "logs")):
-        texts[name] = open(os.path.join(a["root"], "logs", name), errors="replace").read()
+    texts = dict(_logs(a["root"]), **{"track.fcgi": open(log, errors="replace").read()})
     assert re.search(r'"POST /v1/events" 202 ', texts["access.log"]), texts["access.log"][:500]
-    found = []
-    for name, text in texts.items():
-        found += ["%s in %s" % (n, name) for n in list(h.seen_ips) + list(h.seen_uas) if n in text]
-        found += ["%s in %s" % (m, name) for m in re.findall(r"TallyE2E/[0-9a-f]+", text)]
-        found += ["client address in %s" % name for _ in re.findall(r"\[client [^\]]+\]", text)]
+    found = _client_data_in(h, texts)
     assert not found, "client data logged: %s" % found[:10]
