@@ -6,9 +6,13 @@ in the same run, with PostgreSQL durable (fsync and synchronous commit on).
 
 Figures (medians of --runs runs):
   HTTP ceiling      lighttpd answering a tiny static file, 64 keep-alive connections
-  FastCGI ceiling   the same lighttpd in front of a FastCGI program that answers the same POST
-                    without doing anything (tests/bench/fastcgi_ceiling.c, served like track.fcgi:
-                    as many processes and threads): no program behind lighttpd goes faster
+  FastCGI ceilings  the same lighttpd in front of a FastCGI program that answers the same POST
+                    without doing anything, written two ways:
+                    - threads (tests/bench/fastcgi_ceiling.c): served like track.fcgi, as many
+                      processes and threads, each waiting in accept() through libfcgi: no program
+                      of track.fcgi's design goes faster
+                    - event loop (tests/bench/fastcgi_ceiling_loop.c): one thread waiting in epoll
+                      for all connections: no FastCGI program behind lighttpd goes faster
   single events     one pageview per POST, 64 keep-alive connections   -> % of both ceilings
   p99 latency       single events throttled to 50% of the measured rate (the pause between a
                     connection's requests calibrated so), once the sessioniser has caught up
@@ -21,7 +25,7 @@ Figures (medians of --runs runs):
                     as the last batch ends, and at rest 2 s later (the idle trim runs every second)
   CPU per event     CPU time of track.fcgi, PostgreSQL (all its processes, the sessioniser's work
                     included) and lighttpd during the single-event runs, per event
-  context switches  per request, of every thread of the no-op program (FastCGI ceiling runs) and
+  context switches  per request, of every thread of each no-op program (FastCGI ceiling runs) and
                     of track.fcgi (single-event runs): each is a sleep and a wake-up, which on a
                     virtual machine can cost more than the request's own work
 Also prints the load average before and after: other work on the machine lowers every figure
@@ -264,10 +268,10 @@ def track_max_procs(src):
         return int(re.search(r'"max-procs"\s*=>\s*(\d+)', f.read()).group(1))
 
 
-def start_fastcgi_ceiling(h, src, tmp, threads):
-    """A second lighttpd, configured like the harness's, in front of the no-op FastCGI program.
-    Returns (base URL, process)."""
-    program = os.path.join(h.build, "tests", "bench", "fastcgi-ceiling")
+def start_fastcgi_ceiling(h, src, tmp, threads, name="fastcgi-ceiling"):
+    """Another lighttpd, configured like the harness's, in front of the no-op FastCGI program
+    `name` (tests/bench/). Returns (base URL, process)."""
+    program = os.path.join(h.build, "tests", "bench", name)
     if not os.access(program, os.X_OK):
         raise SystemExit("%s is missing: build first (scripts/build)" % program)
     www = os.path.join(tmp, "www")
@@ -275,21 +279,22 @@ def start_fastcgi_ceiling(h, src, tmp, threads):
     with open(os.path.join(www, "index.html"), "w") as f:
         f.write("<!doctype html><title>ceiling</title>\n")
     port = free_port()
-    conf = os.path.join(tmp, "ceiling-lighttpd.conf")
+    conf = os.path.join(tmp, "%s-lighttpd.conf" % name)
+    log = os.path.join(tmp, "%s-lighttpd.log" % name)
     with open(conf, "w") as f:
         f.write("""server.port = %d
 server.bind = "127.0.0.1"
 server.document-root = "%s"
-server.errorlog = "%s/ceiling-lighttpd.log"
+server.errorlog = "%s"
 server.max-request-size = 4096
 server.modules = ( "mod_indexfile", "mod_fastcgi" )
 fastcgi.server = ( "/v1/events" => ((
-    "bin-path" => "%s", "socket" => "%s/ceiling.sock", "check-local" => "disable",
+    "bin-path" => "%s", "socket" => "%s/%s.sock", "check-local" => "disable",
     "max-procs" => %d, "bin-environment" => ( "THREADS" => "%s" ) )) )
-""" % (port, www, tmp, program, tmp, track_max_procs(src), threads))
+""" % (port, www, log, program, tmp, name, track_max_procs(src), threads))
     proc = subprocess.Popen(["lighttpd", "-D", "-f", conf], stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for_lighttpd(proc, port, "%s/ceiling-lighttpd.log" % tmp)
+        wait_for_lighttpd(proc, port, log)
     except HarnessError:
         proc.kill()
         raise
@@ -329,13 +334,16 @@ def main():
         write_lua(batched, prop.id, prop.write_key, 100)
         wrk(base + "/v1/events", 2, 8, single)          # warm up processes and caches
         ceiling_base, ceiling_proc = start_fastcgi_ceiling(h, src, tmp, settings.get("ingest_threads", "16"))
+        loop_base, loop_proc = start_fastcgi_ceiling(h, src, tmp, "1", "fastcgi-ceiling-loop")
 
-        results = {"static": [], "fastcgi": [], "single": [], "batch": []}
+        results = {"static": [], "fastcgi": [], "loop": [], "single": [], "batch": []}
         cpu = dict.fromkeys(("track.fcgi", "PostgreSQL", "lighttpd"), 0.0)
         for _ in range(args.runs):
             results["static"].append(wrk(base + "/index.html", args.seconds, 64))
             results["fastcgi"].append(switches_per_request(_children(ceiling_proc.pid), lambda: wrk(
                 ceiling_base + "/v1/events", args.seconds, 64, single)))
+            results["loop"].append(switches_per_request(_children(loop_proc.pid), lambda: wrk(
+                loop_base + "/v1/events", args.seconds, 64, single)))
             write_lua(single, prop.id, prop.write_key, 1)   # fresh event ids every run
             before = cpu_snapshot(h)
             results["single"].append(switches_per_request(track_pids(h), lambda: wrk(
@@ -344,9 +352,11 @@ def main():
             for k in cpu:
                 cpu[k] += after[k] - before[k]
         stop_fastcgi_ceiling(ceiling_proc)
+        stop_fastcgi_ceiling(loop_proc)
         single_events = sum(r["rps"] for r in results["single"]) * args.seconds
         ceiling = median(results["static"])
         fastcgi = median(results["fastcgi"])
+        loop = median(results["loop"])
         rate = median(results["single"])
         caught_up = wait_for_sessioniser(h) if settings.get("sessionize_interval", "5") != "0" else None
         pause_ms = calibrate_pause(base, prop, slow, rate / 2)
@@ -382,14 +392,17 @@ def main():
             ", ".join("%s %s" % kv for kv in sorted(settings.items()))))
         print("  load average before / after                     %s / %s" % (load_before, load_average()))
         print("  HTTP ceiling (lighttpd static file, 64 conns)   %9.0f req/s" % ceiling)
-        print("  FastCGI ceiling (no-op FastCGI program)         %9.0f req/s    = %.0f%% of HTTP ceiling" % (
+        print("  FastCGI ceiling, threads (no-op, as track.fcgi) %9.0f req/s    = %.0f%% of HTTP ceiling" % (
             fastcgi, 100 * fastcgi / ceiling))
-        print("  single-event POSTs (64 conns)                   %9.0f events/s  = %.0f%% of HTTP ceiling, %.0f%% of FastCGI" % (
-            rate, 100 * rate / ceiling, 100 * rate / fastcgi))
+        print("  FastCGI ceiling, event loop (no-op)             %9.0f req/s    = %.0f%% of HTTP ceiling" % (
+            loop, 100 * loop / ceiling))
+        print("  single-event POSTs (64 conns)                   %9.0f events/s  = %.0f%% of HTTP ceiling, %.0f%% / %.0f%% of FastCGI threads / loop" % (
+            rate, 100 * rate / ceiling, 100 * rate / fastcgi, 100 * rate / loop))
         print("  CPU per single event                            %s" % ", ".join(
             "%s %.0f us" % (k, v * 1e6 / single_events) for k, v in cpu.items()))
-        print("  context switches per request                    no-op program %.2f, track.fcgi %.2f" % (
-            median(results["fastcgi"], "switches"), median(results["single"], "switches")))
+        print("  context switches per request                    no-op threads %.2f, no-op loop %.2f, track.fcgi %.2f" % (
+            median(results["fastcgi"], "switches"), median(results["loop"], "switches"),
+            median(results["single"], "switches")))
         print("  p99 latency at %5.0f events/s (50%%)             %9.2f ms   (runs %s ms at %.0f req/s; %s)" % (
             rate / 2, statistics.median(p99s), " / ".join("%.1f" % p for p in p99s), median(lats),
             "sessioniser off" if caught_up is None else "after %.0f s for the sessioniser to catch up" % caught_up))
