@@ -6,6 +6,7 @@
 #include "events_store.h"
 #include "ingest.h"
 #include "io.h"
+#include "io_loop.h"
 #include "json_arena.h"
 #include "log.h"
 #include "metrics.h"
@@ -21,8 +22,9 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <unistd.h>
 
 #define STRIPE_PREFIX "/v1/webhooks/stripe/"
 
@@ -65,49 +67,39 @@ static void route(tly_ingest *ing, tly_req *req, tly_resp *resp)
     }
 }
 
-static void serve(tly_ingest *ing, tly_req *req, tly_resp *resp, const tly_io_ops *io, void *ctx)
+/* Answers a begun request: routes it, sends the answer, counts it. */
+static void answer(tly_ingest *ing, tly_req *req)
 {
     double started = tly_metrics_clock();
-    tly_req_begin(req, io, ctx);
-    route(ing, req, resp);
-    if (tly_resp_send(req, resp) != 0) tly_log_debug("client went away before the response");
-    tly_metrics_request(resp->status, tly_metrics_clock() - started);
-    tly_resp_reset(resp);
-    tly_req_reset(req);
+    tly_resp resp = {0};
+    route(ing, req, &resp);
+    if (tly_resp_send(req, &resp) != 0) tly_log_debug("client went away before the response");
+    tly_metrics_request(resp.status, tly_metrics_clock() - started);
+    tly_resp_free(&resp);
 }
 
-#define KEPT_BODY_BYTES 4096
+static void answer_in_loop(void *app, tly_req *req)
+{
+    answer(app, req);
+}
+
 /* Address space for the JSON values of each concurrent request (resident only as far as used): a
  * batch of 1000 events at the body limit fits. */
 #define JSON_ARENA_BYTES ((size_t)16 << 20)
+/* Stack of each request in flight: address space too, of which a request touches some tens of KB
+ * (more under AddressSanitizer); JSON nesting is bounded before parsing (TLY_MAX_JSON_DEPTH). */
+#define REQUEST_STACK_BYTES ((size_t)2 << 20)
 
-static void *worker(void *arg)
+static void *run_loop(void *loop)
 {
-    tly_ingest *ing = arg;
-    FCGX_Request fr;
-    FCGX_InitRequest(&fr, 0, 0);
-    tly_req req = {0};
-    tly_resp resp = {0};
-    for (;;) {
-        /* Every worker waits in accept() itself: Linux hands each connection to one of them, and
-         * a lock around accept() would cost a wake-up per request. */
-        if (FCGX_Accept_r(&fr) < 0) break;
-        serve(ing, &req, &resp, &tly_io_fcgx_ops, &fr);
-        tly_io_fcgx_finish(&fr);
-        /* A thread keeps the buffer of a single event for the next request, not a batch's: held
-         * by every thread, those would add up to megabytes. */
-        if (req.body.cap > KEPT_BODY_BYTES) tly_buf_free(&req.body);
-    }
-    FCGX_Free(&fr, 1);
-    tly_req_free(&req);
-    tly_resp_free(&resp);
+    if (tly_io_loop_run(loop) != 0) kill(getpid(), SIGTERM);   /* cannot serve: stop, and be restarted */
     return NULL;
 }
 
 /* Waits for one of the stop signals; returns it. Meanwhile, every second, hands back to the system
  * the memory that requests freed: the allocator keeps freed pages of its heaps otherwise (and
- * each JSON arena the pages of its largest request), and the threads' requests, each alive at a
- * different moment, would leave the resident size at the sum of their peaks. */
+ * each JSON arena the pages of its largest request), and the requests, each alive at a different
+ * moment, would leave the resident size at the sum of their peaks. */
 static int wait_for_stop(const sigset_t *stop)
 {
     const struct timespec second = {1, 0};
@@ -119,37 +111,39 @@ static int wait_for_stop(const sigset_t *stop)
     }
 }
 
-/* Serves FastCGI requests with `threads` workers until SIGTERM (how lighttpd stops backends),
- * SIGINT or SIGUSR1; requests in flight are finished and their events committed. */
+/* Serves FastCGI requests, `ingest_threads` at once, from one thread (io_loop.h) until SIGTERM
+ * (how lighttpd stops backends), SIGINT or SIGUSR1; requests already read are answered and their
+ * events committed. */
 static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
 {
-    int threads = conf->ingest_threads;
-    tly_json_arena_setup((size_t)threads, JSON_ARENA_BYTES);
-    FCGX_Init();
+    size_t in_flight = (size_t)conf->ingest_threads;
+    tly_json_arena_setup(in_flight, JSON_ARENA_BYTES);
     if (tly_ingest_start_group_commit(ing, "tally-track") != 0) return 1;
+    tly_io_loop_settings settings = {in_flight, conf->max_body_bytes, REQUEST_STACK_BYTES};
+    tly_io_loop *loop = tly_io_loop_new(0, &settings, answer_in_loop, ing);
+    if (!loop) {
+        tly_log_error("cannot serve FastCGI on fd 0 (not a listening socket?): %s", strerror(errno));
+        return 1;
+    }
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);   /* inherited by the workers: only sigwait sees them */
-    pthread_t *ids = calloc((size_t)threads, sizeof *ids);
-    int started = 0;
-    while (ids && started < threads && pthread_create(&ids[started], NULL, worker, ing) == 0) started++;
-    if (started == 0) {
-        tly_log_error("cannot start worker threads");
-        free(ids);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);   /* inherited by the threads: only sigwait sees them */
+    pthread_t loop_thread;
+    if (pthread_create(&loop_thread, NULL, run_loop, loop) != 0) {
+        tly_log_error("cannot start the FastCGI thread");
+        tly_io_loop_free(loop);
         return 1;
     }
     tly_background *background = tly_background_start(conf->database, "tally-track-background", ing->spool, ing->geo,
                                                       conf->sessionize_interval * 1000);
     int sig = wait_for_stop(&stop);
     tly_log_info("signal %d: finishing requests in flight", sig);
-    FCGX_ShutdownPending();
-    /* Wakes every worker blocked in accept() on the listening socket (fd 0). */
-    shutdown(0, SHUT_RDWR);
-    for (int i = 0; i < started; i++) pthread_join(ids[i], NULL);
-    free(ids);
+    tly_io_loop_stop(loop);
+    pthread_join(loop_thread, NULL);
+    tly_io_loop_free(loop);
     tly_background_stop(background);
     return 0;
 }
@@ -236,10 +230,9 @@ int main(int argc, char **argv)
     } else if (FCGX_IsCGI()) {
         tly_json_arena_setup(1, JSON_ARENA_BYTES);
         tly_req req = {0};
-        tly_resp resp = {0};
-        serve(&ing, &req, &resp, &tly_io_cgi_ops, NULL);
+        tly_req_begin(&req, &tly_io_cgi_ops, NULL);
+        answer(&ing, &req);
         tly_req_free(&req);
-        tly_resp_free(&resp);
     } else {
         rc = serve_fastcgi(&ing, &conf);
     }

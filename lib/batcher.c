@@ -1,5 +1,6 @@
 #include "first.h"
 #include "batcher.h"
+#include "fiber.h"
 #include "log.h"
 #include "metrics.h"
 #include "mem.h"
@@ -11,17 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What a waiting request is woken for. */
-typedef enum role { WAITING, FINISHED, LEADER } role;
-
-/* A request whose rows are to be committed. It sleeps on a semaphore of its own, posted once by
- * whoever decides its fate, outside the lock: a condition variable would wake it only for it to
- * wait again for the lock still held by the waker. (A semaphore may be destroyed as soon as its
- * sem_wait returns, even while sem_post is returning.) */
+/* A request whose rows are to be committed. Its outcome is set by the writer before the request is
+ * woken, and nobody touches it after: the request may be gone as soon as it is woken. A thread
+ * sleeps on a semaphore of its own, posted outside the lock (a condition variable would wake it
+ * only for it to wait again for the lock). A semaphore may be destroyed as soon as its sem_wait
+ * returns, even while sem_post is returning. */
 typedef struct pending {
     tly_store_job *job;
+    tly_fiber *fiber;         /* NULL: a thread, sleeping on `wake` */
     sem_t wake;
-    role role;
     int rc;
     tly_db_error err;
     struct pending *next;
@@ -29,12 +28,14 @@ typedef struct pending {
 
 struct tly_batcher {
     pthread_mutex_t lock;
-    pending *head, *tail;     /* queued requests, not yet taken by a leader */
-    bool committing;          /* a leader is storing a batch */
+    pthread_cond_t queued;    /* the writer waits on it for requests */
+    pending *head, *tail;     /* queued requests, not yet taken by the writer */
+    bool stopping;
+    pthread_t writer;
     size_t max_jobs;
-    tly_db *db;               /* used by the leader only */
+    tly_db *db;               /* the writer's */
     tly_spool *spool;         /* borrowed; NULL: none */
-    pending **batch;          /* the leader's, max_jobs each */
+    pending **batch;          /* the writer's, max_jobs each */
     tly_store_job **jobs;
 };
 
@@ -66,33 +67,34 @@ static int commit(tly_batcher *b, size_t n, tly_db_error *err)
     return rc;
 }
 
-/* The leader's work: stores what is queued (its own request first) in one transaction, wakes
- * the requests it carried, and hands what arrived meanwhile to the first of those requests, which
- * leads the next batch. Called with the lock held and committing set; returns without the lock. */
-static void lead(tly_batcher *b, pending *self)
+static void wake(pending *p)
 {
-    size_t n = take(b);
-    pthread_mutex_unlock(&b->lock);
-    tly_db_error err;
-    int rc = commit(b, n, &err);
-    self->rc = rc;
-    if (rc != 0) self->err = err;
-    for (size_t i = 0; i < n; i++) {
-        pending *p = b->batch[i];
-        if (p == self) continue;
-        p->rc = rc;
-        if (rc != 0) p->err = err;
-        p->role = FINISHED;
-        sem_post(&p->wake);
-    }
+    if (p->fiber) tly_fiber_unpark(p->fiber);
+    else sem_post(&p->wake);
+}
+
+/* The writer: commits whatever is queued, as soon as the commit before has ended. */
+static void *write_batches(void *arg)
+{
+    tly_batcher *b = arg;
     pthread_mutex_lock(&b->lock);
-    pending *next = b->head;
-    b->committing = next != NULL;
-    pthread_mutex_unlock(&b->lock);
-    if (next) {
-        next->role = LEADER;
-        sem_post(&next->wake);
+    for (;;) {
+        while (!b->head && !b->stopping) pthread_cond_wait(&b->queued, &b->lock);
+        if (!b->head) break;   /* stopping, and nothing left */
+        size_t n = take(b);
+        pthread_mutex_unlock(&b->lock);
+        tly_db_error err;
+        int rc = commit(b, n, &err);
+        for (size_t i = 0; i < n; i++) {
+            pending *p = b->batch[i];
+            p->rc = rc;
+            if (rc != 0) p->err = err;
+            wake(p);
+        }
+        pthread_mutex_lock(&b->lock);
     }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
 }
 
 tly_batcher *tly_batcher_start(const char *conninfo, const char *application_name, size_t max_jobs,
@@ -100,36 +102,44 @@ tly_batcher *tly_batcher_start(const char *conninfo, const char *application_nam
 {
     tly_batcher *b = tly_xcalloc(1, sizeof *b);
     pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->queued, NULL);
     b->max_jobs = max_jobs ? max_jobs : 1;
     b->spool = spool;
     b->db = tly_db_new(conninfo, application_name);
     b->batch = tly_xcalloc(b->max_jobs, sizeof *b->batch);
     b->jobs = tly_xcalloc(b->max_jobs, sizeof *b->jobs);
+    if (pthread_create(&b->writer, NULL, write_batches, b) != 0) {
+        tly_log_error("cannot start the group commit's writer thread");
+        tly_db_free(b->db);
+        pthread_cond_destroy(&b->queued);
+        pthread_mutex_destroy(&b->lock);
+        free(b->batch);
+        free(b->jobs);
+        free(b);
+        return NULL;
+    }
     return b;
 }
 
 int tly_batcher_store(tly_batcher *b, tly_store_job *job, tly_db_error *err)
 {
-    pending p = {.job = job, .role = WAITING};
-    sem_init(&p.wake, 0, 0);
+    pending p = {.job = job, .fiber = tly_fiber_current()};
+    if (!p.fiber) sem_init(&p.wake, 0, 0);
     pthread_mutex_lock(&b->lock);
+    bool idle = b->head == NULL;
     if (b->tail) b->tail->next = &p;
     else b->head = &p;
     b->tail = &p;
-    if (b->committing) {
-        /* A leader is committing: this request waits to be stored by the next batch, or to lead
-         * it. Nobody else touches p once its semaphore is posted. */
-        pthread_mutex_unlock(&b->lock);
-        while (sem_wait(&p.wake) != 0) {}
-        if (p.role == LEADER) {
-            pthread_mutex_lock(&b->lock);
-            lead(b, &p);
-        }
+    pthread_mutex_unlock(&b->lock);
+    /* When requests were queued already, the writer is committing and takes this one with them
+     * next: no need to signal it. */
+    if (idle) pthread_cond_signal(&b->queued);
+    if (p.fiber) {
+        tly_fiber_park();
     } else {
-        b->committing = true;
-        lead(b, &p);
+        while (sem_wait(&p.wake) != 0) {}
+        sem_destroy(&p.wake);
     }
-    sem_destroy(&p.wake);
     if (p.rc != 0) *err = p.err;
     return p.rc;
 }
@@ -137,8 +147,13 @@ int tly_batcher_store(tly_batcher *b, tly_store_job *job, tly_db_error *err)
 void tly_batcher_stop(tly_batcher *b)
 {
     if (!b) return;
-    /* Every request has returned from tly_batcher_store by now: nothing is queued. */
+    pthread_mutex_lock(&b->lock);
+    b->stopping = true;
+    pthread_mutex_unlock(&b->lock);
+    pthread_cond_signal(&b->queued);
+    pthread_join(b->writer, NULL);
     tly_db_free(b->db);
+    pthread_cond_destroy(&b->queued);
     pthread_mutex_destroy(&b->lock);
     free(b->batch);
     free(b->jobs);

@@ -26,10 +26,10 @@
 #define WARM_ARENAS 4
 #define ALIGNMENT 16
 
-typedef struct arena {
+struct arena {
     char *base;
     size_t touched;            /* bytes used since the last trim, so resident */
-} arena;
+};
 
 static char *region;           /* every arena's memory, one after the other */
 static size_t region_bytes, arena_bytes;
@@ -40,12 +40,7 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static arena **pool;
 static size_t pooled;
 
-static _Thread_local struct {
-    arena *held;               /* NULL: no request, or no arena was free */
-    size_t used;               /* bytes handed out in this request */
-    bool active;
-    bool spilled;              /* the arena was full: some of the request's values are malloc's */
-} mine;
+static _Thread_local tly_json_arena_state mine;
 
 static bool in_region(const void *p)
 {
@@ -124,6 +119,13 @@ void tly_json_arena_end(void)
     pool[pooled++] = mine.held;
     pthread_mutex_unlock(&pool_lock);
     mine.held = NULL;
+}
+
+void tly_json_arena_swap(tly_json_arena_state *saved)
+{
+    tly_json_arena_state thread = mine;
+    mine = *saved;
+    *saved = thread;
 }
 
 void tly_json_arena_drop(json_t *value)

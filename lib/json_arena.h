@@ -13,7 +13,17 @@
 #define TLY_JSON_ARENA_H
 #include "first.h"
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+
+typedef struct arena arena;
+/* Where a thread is in its request's arena (json_arena.c). */
+typedef struct tly_json_arena_state {
+    arena *held;               /* NULL: no request, or no arena was free */
+    size_t used;               /* bytes handed out in this request */
+    bool active;
+    bool spilled;              /* the arena was full: some of the request's values are malloc's */
+} tly_json_arena_state;
 
 /* Reserves address space for `count` arenas of `bytes` each (one per concurrent request) and
  * makes Jansson allocate through them. Call once, before threads start. A request that needs more
@@ -29,6 +39,10 @@ void tly_json_arena_resume(void);
 /* Ends the request: its arena is emptied and goes back to the pool, its pages still resident for
  * the next request. Every value made from the arena must be gone (or never used again). */
 void tly_json_arena_end(void);
+/* Exchanges the thread's request state with *saved: for a request that pauses and resumes on
+ * the thread between others (a fiber, fiber.h), whose state is kept in *saved meanwhile. A new
+ * request's saved state is all zeros. */
+void tly_json_arena_swap(tly_json_arena_state *saved) TLY_NONNULL(1);
 /* Lets go of a value made in this request, which no one else holds and whose tree holds only
  * values made while the arena was active. While the arena has served every value of the request
  * (it never filled up, leaving some to malloc), its end reclaims the value, tree and all, and

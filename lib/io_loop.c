@@ -1,0 +1,531 @@
+#include "first.h"
+#include "io_loop.h"
+#include "fiber.h"
+#include "json_arena.h"
+#include "log.h"
+#include "mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* --- FastCGI records (the FastCGI 1.0 specification) ---------------------------------------- */
+
+#define HEADER_BYTES 8
+#define MAX_CONTENT 65535
+enum record_type {
+    BEGIN_REQUEST = 1, ABORT_REQUEST = 2, END_REQUEST = 3, PARAMS = 4, STDIN = 5, STDOUT = 6,
+    GET_VALUES = 9, GET_VALUES_RESULT = 10, UNKNOWN_TYPE = 11
+};
+enum { RESPONDER = 1, KEEP_CONN = 1 };
+enum protocol_status { REQUEST_COMPLETE = 0, CANT_MPX_CONN = 1, UNKNOWN_ROLE = 3 };
+
+#define READ_CHUNK 16384
+/* Parameters of one request: lighttpd sends about 2 KB; more is not a request of ours. */
+#define MAX_PARAMS_BYTES (256u * 1024)
+/* Stack kept resident by an idle fiber after a trim: a request's usual depth, several times. */
+#define KEEP_STACK_BYTES ((size_t)64 * 1024)
+
+typedef enum conn_state { READING, QUEUED, RUNNING, WRITING } conn_state;
+
+typedef struct conn {
+    tly_io_loop *loop;
+    int fd;
+    conn_state state;
+    bool watched;             /* registered with epoll */
+    tly_buf in;               /* received, not yet taken as records */
+    unsigned request_id;      /* 0: between requests */
+    bool keep_conn;
+    tly_buf params;           /* the FCGI_PARAMS stream */
+    bool params_done;
+    tly_buf body;             /* the FCGI_STDIN stream, up to settings.body_bytes */
+    tly_buf env_text;         /* "NAME=value\0" for each parameter */
+    const char **env;         /* pointers into env_text, NULL-terminated */
+    size_t env_cap;
+    tly_io_mem io;            /* the request as the handler reads it; io.out is its answer */
+    tly_req req;
+    tly_json_arena_state arena;
+    tly_fiber *fiber;
+    tly_buf out;              /* records to send */
+    size_t out_sent;
+    struct conn *next;        /* in the queue for a fiber, or the list of fibers to resume */
+} conn;
+
+struct tly_io_loop {
+    int listen_fd, epoll_fd, wake_fd;
+    tly_io_loop_settings settings;
+    tly_io_handler *handle;
+    void *app;
+    tly_fiber **idle;         /* fibers not running a request */
+    size_t idle_count;
+    size_t running;           /* requests in a fiber */
+    conn *queue_head, *queue_tail;   /* complete requests waiting for a fiber */
+    pthread_mutex_t ready_lock;
+    conn *ready;              /* parked fibers to resume (tly_fiber_unpark), from any thread */
+    atomic_bool stopping;
+    size_t open;              /* connections */
+};
+
+static void put_header(tly_buf *b, int type, unsigned request_id, size_t content_len, size_t padding)
+{
+    unsigned char *h = (unsigned char *)tly_buf_reserve(b, HEADER_BYTES);
+    h[0] = 1;
+    h[1] = (unsigned char)type;
+    h[2] = (unsigned char)(request_id >> 8);
+    h[3] = (unsigned char)request_id;
+    h[4] = (unsigned char)(content_len >> 8);
+    h[5] = (unsigned char)content_len;
+    h[6] = (unsigned char)padding;
+    h[7] = 0;
+    tly_buf_commit(b, HEADER_BYTES);
+}
+
+static void put_end_request(tly_buf *b, unsigned request_id, enum protocol_status status)
+{
+    put_header(b, END_REQUEST, request_id, 8, 0);
+    unsigned char body[8] = {0, 0, 0, 0, (unsigned char)status, 0, 0, 0};
+    tly_buf_append(b, body, sizeof body);
+}
+
+/* The handler's answer as FCGI_STDOUT records, the stream's end and the request's. */
+static void put_answer(conn *c)
+{
+    const char *p = c->io.out.ptr;
+    size_t left = c->io.out.len;
+    while (left > 0) {
+        size_t n = left < MAX_CONTENT ? left : MAX_CONTENT;
+        put_header(&c->out, STDOUT, c->request_id, n, 0);
+        tly_buf_append(&c->out, p, n);
+        p += n;
+        left -= n;
+    }
+    put_header(&c->out, STDOUT, c->request_id, 0, 0);
+    put_end_request(&c->out, c->request_id, REQUEST_COMPLETE);
+}
+
+/* A name-value pair's length: one byte below 128, else four with the top bit set. */
+static int pair_length(const unsigned char **p, const unsigned char *end, size_t *len)
+{
+    if (*p >= end) return -1;
+    if (!(**p & 0x80)) {
+        *len = *(*p)++;
+        return 0;
+    }
+    if (end - *p < 4) return -1;
+    const unsigned char *q = *p;
+    *len = ((size_t)(q[0] & 0x7f) << 24) | ((size_t)q[1] << 16) | ((size_t)q[2] << 8) | q[3];
+    *p += 4;
+    return 0;
+}
+
+/* The parameters as "NAME=value" strings, as a CGI environment. -1 when malformed. */
+static int decode_params(conn *c)
+{
+    const unsigned char *p = (const unsigned char *)c->params.ptr, *end = p + c->params.len;
+    tly_buf_reset(&c->env_text);
+    size_t count = 0;
+    while (p < end) {
+        size_t name_len, value_len;
+        if (pair_length(&p, end, &name_len) != 0 || pair_length(&p, end, &value_len) != 0) return -1;
+        if (name_len > (size_t)(end - p) || value_len > (size_t)(end - p) - name_len) return -1;
+        tly_buf_append(&c->env_text, p, name_len);
+        tly_buf_append_char(&c->env_text, '=');
+        tly_buf_append(&c->env_text, p + name_len, value_len);
+        tly_buf_append_char(&c->env_text, '\0');
+        p += name_len + value_len;
+        count++;
+    }
+    if (count + 1 > c->env_cap) {
+        c->env_cap = count + 1;
+        c->env = tly_xrealloc(c->env, c->env_cap * sizeof *c->env);
+    }
+    const char *s = c->env_text.ptr;
+    for (size_t i = 0; i < count; i++) {
+        c->env[i] = s;
+        s += strlen(s) + 1;
+    }
+    c->env[count] = NULL;
+    return 0;
+}
+
+/* --- connections ----------------------------------------------------------------------------- */
+
+static void close_conn(conn *c)
+{
+    close(c->fd);   /* also takes it out of epoll */
+    c->loop->open--;
+    tly_buf_free(&c->in);
+    tly_buf_free(&c->params);
+    tly_buf_free(&c->body);
+    tly_buf_free(&c->env_text);
+    tly_buf_free(&c->io.out);
+    tly_buf_free(&c->out);
+    tly_req_free(&c->req);
+    free(c->env);
+    free(c);
+}
+
+/* Watches the connection for one readiness event (EPOLLONESHOT: no event arrives while a request
+ * is being handled, and none needs taking back). */
+static int watch(conn *c, uint32_t events)
+{
+    struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.ptr = c};
+    int rc = epoll_ctl(c->loop->epoll_fd, c->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev);
+    if (rc == 0) c->watched = true;
+    return rc;
+}
+
+static void end_request_state(conn *c)
+{
+    c->request_id = 0;
+    c->params_done = false;
+    tly_buf_reset(&c->params);
+    tly_buf_reset(&c->body);
+    tly_buf_reset(&c->io.out);
+    memset(&c->arena, 0, sizeof c->arena);
+}
+
+static void dispatch(tly_io_loop *loop, conn *c);
+static void serve_conn(conn *c);
+
+/* Sends what is left of c->out. 1: all sent; 0: the socket is full (watched for room); -1: gone. */
+static int send_out(conn *c)
+{
+    while (c->out_sent < c->out.len) {
+        ssize_t n = send(c->fd, c->out.ptr + c->out_sent, c->out.len - c->out_sent, MSG_NOSIGNAL);
+        if (n > 0) c->out_sent += (size_t)n;
+        else if (n < 0 && errno == EINTR) continue;
+        else if (n < 0 && errno == EAGAIN) return watch(c, EPOLLOUT) == 0 ? 0 : -1;
+        else return -1;
+    }
+    tly_buf_reset(&c->out);
+    c->out_sent = 0;
+    return 1;
+}
+
+/* After an answer or a refusal has been queued in c->out: sends it, then closes the connection
+ * or, when the web server keeps it, reads on. */
+static void flush_and_continue(conn *c)
+{
+    c->state = WRITING;
+    int sent = send_out(c);
+    if (sent == 0) return;
+    if (sent < 0 || !c->keep_conn) {
+        close_conn(c);
+        return;
+    }
+    c->state = READING;
+    serve_conn(c);
+}
+
+/* Takes the complete records of c->in. Returns 1 when a request is complete, 0 when more input is
+ * needed, -1 on a protocol error. Requests other than a responder's, and a second request on the
+ * connection while one is open, are refused as the specification says. */
+static int take_records(conn *c)
+{
+    tly_io_loop *loop = c->loop;
+    size_t at = 0;
+    int complete = 0;
+    while (!complete && c->in.len - at >= HEADER_BYTES) {
+        const unsigned char *h = (const unsigned char *)c->in.ptr + at;
+        size_t content = ((size_t)h[4] << 8) | h[5], record = HEADER_BYTES + content + h[6];
+        if (c->in.len - at < record) break;
+        if (h[0] != 1) return -1;
+        unsigned id = ((unsigned)h[2] << 8) | h[3];
+        const unsigned char *data = h + HEADER_BYTES;
+        at += record;
+        if (id == 0) {   /* a management record */
+            if (h[1] == GET_VALUES) put_header(&c->out, GET_VALUES_RESULT, 0, 0, 0);   /* none known */
+            else {
+                put_header(&c->out, UNKNOWN_TYPE, 0, 8, 0);
+                unsigned char body[8] = {h[1]};
+                tly_buf_append(&c->out, body, sizeof body);
+            }
+            continue;
+        }
+        if (h[1] == BEGIN_REQUEST) {
+            if (content < 8) return -1;
+            unsigned role = ((unsigned)data[0] << 8) | data[1];
+            if (c->request_id != 0) put_end_request(&c->out, id, CANT_MPX_CONN);
+            else if (role != RESPONDER) put_end_request(&c->out, id, UNKNOWN_ROLE);
+            else {
+                c->request_id = id;
+                c->keep_conn = data[2] & KEEP_CONN;
+            }
+        } else if (id != c->request_id) {
+            continue;   /* a record of a request refused above, or already ended */
+        } else if (h[1] == ABORT_REQUEST) {
+            put_end_request(&c->out, id, REQUEST_COMPLETE);
+            end_request_state(c);
+        } else if (h[1] == PARAMS && !c->params_done) {
+            if (content == 0) {
+                c->params_done = true;
+                if (decode_params(c) != 0) return -1;
+            } else if (c->params.len + content > MAX_PARAMS_BYTES) {
+                return -1;
+            } else {
+                tly_buf_append(&c->params, data, content);
+            }
+        } else if (h[1] == STDIN) {
+            if (content == 0) complete = c->params_done ? 1 : -1;
+            else if (c->body.len < loop->settings.body_bytes) {
+                size_t room = loop->settings.body_bytes - c->body.len;
+                tly_buf_append(&c->body, data, content < room ? content : room);
+            }
+        }
+    }
+    if (at > 0) {
+        memmove(c->in.ptr, c->in.ptr + at, c->in.len - at);
+        c->in.len -= at;
+    }
+    return complete;
+}
+
+/* Reads and takes what the connection has; dispatches a request once complete. */
+static void serve_conn(conn *c)
+{
+    for (;;) {
+        int complete = take_records(c);
+        if (complete < 0) {
+            tly_log_warn("FastCGI: malformed records from the web server; connection closed");
+            close_conn(c);
+            return;
+        }
+        if (c->out.len > 0 && c->request_id == 0) {   /* refusals or management answers only */
+            flush_and_continue(c);
+            return;
+        }
+        if (complete) {
+            dispatch(c->loop, c);
+            return;
+        }
+        char *dst = tly_buf_reserve(&c->in, READ_CHUNK);
+        ssize_t n = read(c->fd, dst, READ_CHUNK);
+        if (n > 0) {
+            tly_buf_commit(&c->in, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN && watch(c, EPOLLIN) == 0) return;
+        close_conn(c);   /* the web server hung up, or the socket failed */
+        return;
+    }
+}
+
+/* --- requests in fibers ---------------------------------------------------------------------- */
+
+static void run_request(void *arg)
+{
+    conn *c = arg;
+    c->io = (tly_io_mem){.env = c->env, .in = c->body.ptr ? c->body.ptr : "", .in_len = c->body.len,
+                         .out = c->io.out};
+    tly_req_begin(&c->req, &tly_io_mem_ops, &c->io);
+    c->loop->handle(c->loop->app, &c->req);
+    tly_req_reset(&c->req);
+}
+
+/* From any thread: puts the connection of a parked fiber on the list to resume. */
+static void schedule(void *ctx, tly_fiber *f)
+{
+    conn *c = ctx;
+    (void)f;
+    tly_io_loop *loop = c->loop;
+    pthread_mutex_lock(&loop->ready_lock);
+    bool first = loop->ready == NULL;
+    c->next = loop->ready;
+    loop->ready = c;
+    pthread_mutex_unlock(&loop->ready_lock);
+    if (first) {
+        uint64_t one = 1;
+        ssize_t n = write(loop->wake_fd, &one, sizeof one);
+        (void)n;   /* the counter cannot overflow in practice; the loop wakes either way */
+    }
+}
+
+/* Runs the request's fiber until it parks or ends; once ended, sends the answer. */
+static void resume(tly_io_loop *loop, conn *c)
+{
+    tly_json_arena_swap(&c->arena);
+    bool parked = tly_fiber_resume(c->fiber);
+    tly_json_arena_swap(&c->arena);
+    if (parked) return;
+    loop->idle[loop->idle_count++] = c->fiber;
+    c->fiber = NULL;
+    loop->running--;
+    put_answer(c);
+    end_request_state(c);
+    flush_and_continue(c);
+    if (loop->queue_head && loop->running < loop->settings.in_flight) {
+        conn *next = loop->queue_head;
+        loop->queue_head = next->next;
+        if (!loop->queue_head) loop->queue_tail = NULL;
+        dispatch(loop, next);
+    }
+}
+
+/* Hands a complete request to a fiber, or queues it until one is free. */
+static void dispatch(tly_io_loop *loop, conn *c)
+{
+    if (loop->running >= loop->settings.in_flight) {
+        c->state = QUEUED;
+        c->next = NULL;
+        if (loop->queue_tail) loop->queue_tail->next = c;
+        else loop->queue_head = c;
+        loop->queue_tail = c;
+        return;
+    }
+    tly_fiber *f = loop->idle_count ? loop->idle[--loop->idle_count] : tly_fiber_new(loop->settings.stack_bytes);
+    if (!f) {
+        tly_log_error("FastCGI: no memory for a request's stack; connection closed");
+        close_conn(c);
+        return;
+    }
+    c->state = RUNNING;
+    c->fiber = f;
+    loop->running++;
+    tly_fiber_start(f, run_request, c, schedule, c);
+    resume(loop, c);
+}
+
+/* --- the loop -------------------------------------------------------------------------------- */
+
+static void accept_waiting(tly_io_loop *loop)
+{
+    for (;;) {
+        int fd = accept4(loop->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno != EAGAIN) tly_log_warn("FastCGI: accept failed: %s", strerror(errno));
+            return;
+        }
+        conn *c = tly_xcalloc(1, sizeof *c);
+        c->loop = loop;
+        c->fd = fd;
+        loop->open++;
+        serve_conn(c);   /* the web server has usually sent the whole request already */
+    }
+}
+
+static void resume_ready(tly_io_loop *loop)
+{
+    uint64_t count;
+    ssize_t n = read(loop->wake_fd, &count, sizeof count);
+    (void)n;
+    pthread_mutex_lock(&loop->ready_lock);
+    conn *list = loop->ready;
+    loop->ready = NULL;
+    pthread_mutex_unlock(&loop->ready_lock);
+    /* The list is newest first: resume in the order the fibers were woken. */
+    conn *ordered = NULL;
+    while (list) {
+        conn *next = list->next;
+        list->next = ordered;
+        ordered = list;
+        list = next;
+    }
+    while (ordered) {
+        conn *next = ordered->next;
+        resume(loop, ordered);
+        ordered = next;
+    }
+}
+
+/* Gives back the stack pages that idle fibers touched beyond a usual request's depth. */
+static void trim_idle_stacks(tly_io_loop *loop)
+{
+    for (size_t i = 0; i < loop->idle_count; i++) tly_fiber_trim(loop->idle[i], KEEP_STACK_BYTES);
+}
+
+tly_io_loop *tly_io_loop_new(int listen_fd, const tly_io_loop_settings *settings, tly_io_handler *handle,
+                             void *app)
+{
+    int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    int wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_fd < 0 || wake_fd < 0 || fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) != 0) {
+        int e = errno;
+        if (epoll_fd >= 0) close(epoll_fd);
+        if (wake_fd >= 0) close(wake_fd);
+        errno = e;
+        return NULL;
+    }
+    tly_io_loop *loop = tly_xcalloc(1, sizeof *loop);
+    loop->listen_fd = listen_fd;
+    loop->epoll_fd = epoll_fd;
+    loop->wake_fd = wake_fd;
+    loop->settings = *settings;
+    if (loop->settings.in_flight == 0) loop->settings.in_flight = 1;
+    loop->handle = handle;
+    loop->app = app;
+    loop->idle = tly_xcalloc(loop->settings.in_flight, sizeof *loop->idle);
+    pthread_mutex_init(&loop->ready_lock, NULL);
+    struct epoll_event listen_ev = {.events = EPOLLIN, .data.ptr = &loop->listen_fd};
+    struct epoll_event wake_ev = {.events = EPOLLIN, .data.ptr = &loop->wake_fd};
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &listen_ev) != 0 ||
+        epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &wake_ev) != 0) {
+        int e = errno;
+        tly_io_loop_free(loop);
+        errno = e;
+        return NULL;
+    }
+    return loop;
+}
+
+int tly_io_loop_run(tly_io_loop *loop)
+{
+    struct epoll_event ready[64];
+    bool listening = true;
+    for (;;) {
+        if (atomic_load(&loop->stopping) && listening) {
+            epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, loop->listen_fd, NULL);
+            listening = false;
+        }
+        if (!listening && loop->running == 0 && !loop->queue_head) return 0;
+        int n = epoll_wait(loop->epoll_fd, ready, (int)TLY_ARRAY_LEN(ready), 1000);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            tly_log_error("FastCGI: epoll_wait failed: %s", strerror(errno));
+            return -1;
+        }
+        if (n == 0) trim_idle_stacks(loop);
+        for (int i = 0; i < n; i++) {
+            void *tag = ready[i].data.ptr;
+            if (tag == &loop->listen_fd) {
+                if (listening) accept_waiting(loop);
+            } else if (tag == &loop->wake_fd) {
+                resume_ready(loop);
+            } else {
+                conn *c = tag;
+                if (c->state == WRITING) flush_and_continue(c);
+                else serve_conn(c);
+            }
+        }
+    }
+}
+
+void tly_io_loop_stop(tly_io_loop *loop)
+{
+    atomic_store(&loop->stopping, true);
+    uint64_t one = 1;
+    ssize_t n = write(loop->wake_fd, &one, sizeof one);
+    (void)n;
+}
+
+void tly_io_loop_free(tly_io_loop *loop)
+{
+    if (!loop) return;
+    for (size_t i = 0; i < loop->idle_count; i++) tly_fiber_free(loop->idle[i]);
+    free(loop->idle);
+    close(loop->epoll_fd);
+    close(loop->wake_fd);
+    pthread_mutex_destroy(&loop->ready_lock);
+    free(loop);
+}
