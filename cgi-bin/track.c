@@ -188,15 +188,10 @@ static int purge_events(tly_ingest *ing)
 
 int main(int argc, char **argv)
 {
-    /* glibc gives each thread that allocates an arena of its own. One is enough for requests
-     * that mostly wait on the database (the per-thread cache serves most allocations without its
-     * lock), and keeps the resident size down: the requests and commits of all threads reuse the
-     * same freed memory. */
+    /* glibc gives each thread that allocates an arena of its own. One is enough (requests run on
+     * one thread; the group commit's writer and the background thread allocate little), and keeps
+     * the resident size down: the requests and commits reuse the same freed memory. */
     mallopt(M_ARENA_MAX, 1);
-    /* Without fast bins: each request allocates libfcgi's 8 KB stream buffers, and an allocation
-     * that size first merges every small chunk freed into the fast bins (malloc_consolidate),
-     * which cost more than the fast bins saved; the per-thread cache still serves small sizes. */
-    mallopt(M_MXFAST, 0);
     bool replay = argc == 2 && strcmp(argv[1], "--replay-spool") == 0;
     bool purge = argc == 2 && strcmp(argv[1], "--purge-events") == 0;
     if (argc > 1 && !replay && !purge) {

@@ -35,6 +35,9 @@ enum protocol_status { REQUEST_COMPLETE = 0, CANT_MPX_CONN = 1, UNKNOWN_ROLE = 3
 /* Stack kept resident by an idle fiber after a trim: a request's usual depth, several times. */
 #define KEEP_STACK_BYTES ((size_t)64 * 1024)
 
+/* Closed connections whose memory is kept for new ones. */
+#define KEPT_CONNECTIONS 16
+
 typedef enum conn_state { READING, QUEUED, RUNNING, WRITING } conn_state;
 
 typedef struct conn {
@@ -73,6 +76,8 @@ struct tly_io_loop {
     conn *ready;              /* parked fibers to resume (tly_fiber_unpark), from any thread */
     atomic_bool stopping;
     size_t open;              /* connections */
+    conn *kept[KEPT_CONNECTIONS];   /* closed connections' memory, for the next ones */
+    size_t kept_count;
 };
 
 static void put_header(tly_buf *b, int type, unsigned request_id, size_t content_len, size_t padding)
@@ -159,10 +164,8 @@ static int decode_params(conn *c)
 
 /* --- connections ----------------------------------------------------------------------------- */
 
-static void close_conn(conn *c)
+static void free_conn(conn *c)
 {
-    close(c->fd);   /* also takes it out of epoll */
-    c->loop->open--;
     tly_buf_free(&c->in);
     tly_buf_free(&c->params);
     tly_buf_free(&c->body);
@@ -172,6 +175,50 @@ static void close_conn(conn *c)
     tly_req_free(&c->req);
     free(c->env);
     free(c);
+}
+
+/* Closes the connection. Its memory is kept for the next one (the web server opens a connection
+ * per request): a request then allocates nothing for its records. */
+static void close_conn(conn *c)
+{
+    tly_io_loop *loop = c->loop;
+    close(c->fd);   /* also takes it out of epoll */
+    loop->open--;
+    if (loop->kept_count == TLY_ARRAY_LEN(loop->kept)) {
+        free_conn(c);
+        return;
+    }
+    /* Each buffer is kept unless a large request grew it (TLY_BUF_MAX_REUSE). */
+    tly_buf_reset(&c->in);
+    tly_buf_reset(&c->params);
+    tly_buf_reset(&c->body);
+    tly_buf_reset(&c->env_text);
+    tly_buf_reset(&c->io.out);
+    tly_buf_reset(&c->out);
+    tly_buf_reset(&c->req.path);
+    tly_buf_reset(&c->req.body);
+    loop->kept[loop->kept_count++] = c;
+}
+
+static conn *open_conn(tly_io_loop *loop, int fd)
+{
+    conn *c;
+    if (loop->kept_count) {
+        c = loop->kept[--loop->kept_count];
+        /* Everything but the buffers and the parameter list starts afresh. */
+        conn fresh = {.in = c->in, .params = c->params, .body = c->body, .env_text = c->env_text,
+                      .env = c->env, .env_cap = c->env_cap, .out = c->out};
+        fresh.io.out = c->io.out;
+        fresh.req.path = c->req.path;
+        fresh.req.body = c->req.body;
+        *c = fresh;
+    } else {
+        c = tly_xcalloc(1, sizeof *c);
+    }
+    c->loop = loop;
+    c->fd = fd;
+    loop->open++;
+    return c;
 }
 
 /* Watches the connection for one readiness event (EPOLLONESHOT: no event arrives while a request
@@ -407,11 +454,7 @@ static void accept_waiting(tly_io_loop *loop)
             if (errno != EAGAIN) tly_log_warn("FastCGI: accept failed: %s", strerror(errno));
             return;
         }
-        conn *c = tly_xcalloc(1, sizeof *c);
-        c->loop = loop;
-        c->fd = fd;
-        loop->open++;
-        serve_conn(c);   /* the web server has usually sent the whole request already */
+        serve_conn(open_conn(loop, fd));   /* the web server has usually sent the whole request already */
     }
 }
 
@@ -523,6 +566,7 @@ void tly_io_loop_free(tly_io_loop *loop)
 {
     if (!loop) return;
     for (size_t i = 0; i < loop->idle_count; i++) tly_fiber_free(loop->idle[i]);
+    for (size_t i = 0; i < loop->kept_count; i++) free_conn(loop->kept[i]);
     free(loop->idle);
     close(loop->epoll_fd);
     close(loop->wake_fd);
