@@ -30,7 +30,7 @@ static void conf_defaults(tly_conf *conf)
     conf->max_body_bytes = TLY_MAX_BODY_BYTES;
     conf->max_batch_events = TLY_MAX_BATCH_EVENTS;
     conf->key_cache_seconds = 10;
-    conf->ingest_threads = 32;
+    conf->ingest_threads = 64;
     conf->sessionize_interval = 5;
     conf->spool_max_bytes = (size_t)256 << 20;
     conf->rate_limit_key = 10000;

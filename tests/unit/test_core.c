@@ -103,7 +103,7 @@ static void test_conf(void)
     CHECK_INT(c.max_body_bytes, 2048);
     CHECK_INT(c.max_batch_events, 1000);
     CHECK_INT(c.key_cache_seconds, 10);
-    CHECK_INT(c.ingest_threads, 32);
+    CHECK_INT(c.ingest_threads, 64);
     CHECK_INT(c.sessionize_interval, 5);
     CHECK_INT(c.log_level, TLY_LOG_DEBUG);
     CHECK(c.geoip_database == NULL);
