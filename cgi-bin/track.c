@@ -116,21 +116,26 @@ static int wait_for_stop(const sigset_t *stop)
  * events committed. */
 static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
 {
-    size_t in_flight = (size_t)conf->ingest_threads;
-    tly_json_arena_setup(in_flight, JSON_ARENA_BYTES);
-    if (tly_ingest_start_group_commit(ing, "tally-track") != 0) return 1;
-    tly_io_loop_settings settings = {in_flight, conf->max_body_bytes, REQUEST_STACK_BYTES};
-    tly_io_loop *loop = tly_io_loop_new(0, &settings, answer_in_loop, ing);
-    if (!loop) {
-        tly_log_error("cannot serve FastCGI on fd 0 (not a listening socket?): %s", strerror(errno));
-        return 1;
-    }
+    /* Blocked before any thread starts (the group commit's writer first), and so in all of them:
+     * only sigtimedwait sees a stop signal, whose default action would end the process at once. */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);   /* inherited by the threads: only sigwait sees them */
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    size_t in_flight = (size_t)conf->ingest_threads;
+    tly_json_arena_setup(in_flight, JSON_ARENA_BYTES);
+    if (tly_ingest_start_group_commit(ing, "tally-track") != 0) return 1;
+    /* The loop keeps as much of a body as the endpoint that reads the most could take. */
+    size_t body_bytes = conf->max_body_bytes > TLY_TOKEN_MAX_BODY_BYTES ? conf->max_body_bytes
+                                                                        : TLY_TOKEN_MAX_BODY_BYTES;
+    tly_io_loop_settings settings = {in_flight, body_bytes, REQUEST_STACK_BYTES};
+    tly_io_loop *loop = tly_io_loop_new(0, &settings, answer_in_loop, ing);
+    if (!loop) {
+        tly_log_error("cannot serve FastCGI on fd 0 (not a listening socket?): %s", strerror(errno));
+        return 1;
+    }
     pthread_t loop_thread;
     if (pthread_create(&loop_thread, NULL, run_loop, loop) != 0) {
         tly_log_error("cannot start the FastCGI thread");

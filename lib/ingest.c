@@ -700,7 +700,7 @@ static int token_ttl(tly_req *req, tly_resp *resp, long long *ttl)
     const char *length = tly_req_param(req, "CONTENT_LENGTH");
     if (!length || !*length || strcmp(length, "0") == 0) return 0;
     tly_body_error berr;
-    if (tly_req_read_body(req, 4096, &berr) != 0) {
+    if (tly_req_read_body(req, TLY_TOKEN_MAX_BODY_BYTES, &berr) != 0) {
         tly_resp_error(resp, berr.status, "%s", berr.message);
         return -1;
     }

@@ -43,6 +43,8 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp) TLY_NONNUL
 /* POST /api/event: Plausible's Events API body; answers 202 "ok". */
 void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp) TLY_NONNULL(1, 2, 3);
 void tly_ingest_preflight(tly_req *req, tly_resp *resp) TLY_NONNULL(1, 2);
+/* The largest body POST /v1/tokens reads. */
+#define TLY_TOKEN_MAX_BODY_BYTES 4096
 /* POST /v1/tokens: mints a signed browser token (browser_token.h) for the read key's property. */
 void tly_ingest_mint_token(tly_ingest *ing, tly_req *req, tly_resp *resp) TLY_NONNULL(1, 2, 3);
 void tly_ingest_health(tly_ingest *ing, tly_resp *resp) TLY_NONNULL(1, 2);

@@ -142,6 +142,7 @@ static int decode_params(conn *c)
         size_t name_len, value_len;
         if (pair_length(&p, end, &name_len) != 0 || pair_length(&p, end, &value_len) != 0) return -1;
         if (name_len > (size_t)(end - p) || value_len > (size_t)(end - p) - name_len) return -1;
+        if (memchr(p, '\0', name_len + value_len)) return -1;   /* no environment holds one */
         tly_buf_append(&c->env_text, p, name_len);
         tly_buf_append_char(&c->env_text, '=');
         tly_buf_append(&c->env_text, p + name_len, value_len);

@@ -292,6 +292,17 @@ static void run_tests(void)
     send_all(fd, "\x02\x01\x00\x01\x00\x08\x00\x00" "\x00\x01\x00\x00\x00\x00\x00\x00", 16, 1 << 20);
     CHECK(closed_by_server(fd));
     close(fd);
+    /* A parameter holding a NUL byte, which no CGI environment can: refused the same way. */
+    tly_buf_reset(&b);
+    unsigned char responder[8] = {0, 1, 0};
+    record(&b, 1, 1, responder, 8);
+    record(&b, 4, 1, "\x0e\x03REQUEST_METHODG\0T", 19);
+    record(&b, 4, 1, "", 0);
+    record(&b, 5, 1, "", 0);
+    fd = connect_loop();
+    send_all(fd, b.ptr, b.len, 1 << 20);
+    CHECK(closed_by_server(fd));
+    close(fd);
     r = exchange("GET", "/after", "", 1 << 20);
     CHECK_STR(answer_text(&r), "GET /after body=");
     tly_buf_free(&r.out);
