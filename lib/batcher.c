@@ -97,6 +97,16 @@ static void *write_batches(void *arg)
     return NULL;
 }
 
+static void free_batcher(tly_batcher *b)
+{
+    tly_db_free(b->db);
+    pthread_cond_destroy(&b->queued);
+    pthread_mutex_destroy(&b->lock);
+    free(b->batch);
+    free(b->jobs);
+    free(b);
+}
+
 tly_batcher *tly_batcher_start(const char *conninfo, const char *application_name, size_t max_jobs,
                                tly_spool *spool)
 {
@@ -110,12 +120,7 @@ tly_batcher *tly_batcher_start(const char *conninfo, const char *application_nam
     b->jobs = tly_xcalloc(b->max_jobs, sizeof *b->jobs);
     if (pthread_create(&b->writer, NULL, write_batches, b) != 0) {
         tly_log_error("cannot start the group commit's writer thread");
-        tly_db_free(b->db);
-        pthread_cond_destroy(&b->queued);
-        pthread_mutex_destroy(&b->lock);
-        free(b->batch);
-        free(b->jobs);
-        free(b);
+        free_batcher(b);
         return NULL;
     }
     return b;
@@ -152,10 +157,5 @@ void tly_batcher_stop(tly_batcher *b)
     pthread_mutex_unlock(&b->lock);
     pthread_cond_signal(&b->queued);
     pthread_join(b->writer, NULL);
-    tly_db_free(b->db);
-    pthread_cond_destroy(&b->queued);
-    pthread_mutex_destroy(&b->lock);
-    free(b->batch);
-    free(b->jobs);
-    free(b);
+    free_batcher(b);
 }
