@@ -1,8 +1,8 @@
-/* The FastCGI ceiling of the ingest benchmark: a FastCGI program that answers POST /v1/events as
- * track.fcgi does, with no work in between. It is served like track.fcgi (THREADS workers, each
- * waiting in accept(); the request read and the answer written through lib/io and lib/resp), so
- * lighttpd in front of it costs the same. Whatever rate it reaches bounds the rate of any program
- * behind lighttpd on the same machine, track.fcgi included. */
+/* The threaded FastCGI ceiling of the ingest benchmark: a FastCGI program that answers POST
+ * /v1/events as track.fcgi does, with no work in between, served as track.fcgi was before its
+ * event loop (THREADS workers, each waiting in accept() through libfcgi; the request read and the
+ * answer written through lib/io and lib/resp). Its rate bounds any program of that design behind
+ * lighttpd on the same machine; fastcgi_ceiling_loop.c bounds any program at all. */
 #include "first.h"
 #include "io.h"
 #include "resp.h"

@@ -4,8 +4,8 @@
  * wake-up accepts several connections, and a request whose records have arrived is read without
  * sleeping again; threads that each wait in accept() (fastcgi_ceiling.c, and track.fcgi) sleep and
  * wake about one and a half times per request. So this bounds any FastCGI program behind lighttpd
- * on the same machine, however it is written; fastcgi_ceiling.c bounds a program of track.fcgi's
- * design (a thread per request in flight, through libfcgi).
+ * on the same machine, however it is written, track.fcgi's own event loop (lib/io_loop.c)
+ * included; fastcgi_ceiling.c bounds a program of threads through libfcgi.
  *
  * It speaks just the FastCGI needed here: records of any size and padding, a request's PARAMS and
  * STDIN streams (up to MAX_REQUEST_BYTES in all), FCGI_KEEP_CONN honoured. */

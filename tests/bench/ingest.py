@@ -8,11 +8,12 @@ Figures (medians of --runs runs):
   HTTP ceiling      lighttpd answering a tiny static file, 64 keep-alive connections
   FastCGI ceilings  the same lighttpd in front of a FastCGI program that answers the same POST
                     without doing anything, written two ways:
-                    - threads (tests/bench/fastcgi_ceiling.c): served like track.fcgi, as many
-                      processes and threads, each waiting in accept() through libfcgi: no program
-                      of track.fcgi's design goes faster
+                    - threads (tests/bench/fastcgi_ceiling.c): as many threads as track.fcgi has
+                      requests in flight, each waiting in accept() through libfcgi, as track.fcgi
+                      was served until its event loop: no program of that design goes faster
                     - event loop (tests/bench/fastcgi_ceiling_loop.c): one thread waiting in epoll
-                      for all connections: no FastCGI program behind lighttpd goes faster
+                      for all connections, as track.fcgi does: no FastCGI program behind lighttpd
+                      goes faster
   single events     one pageview per POST, 64 keep-alive connections   -> % of both ceilings
   p99 latency       single events throttled to 50% of the measured rate (the pause between a
                     connection's requests calibrated so), once the sessioniser has caught up
@@ -392,9 +393,9 @@ def main():
             ", ".join("%s %s" % kv for kv in sorted(settings.items()))))
         print("  load average before / after                     %s / %s" % (load_before, load_average()))
         print("  HTTP ceiling (lighttpd static file, 64 conns)   %9.0f req/s" % ceiling)
-        print("  FastCGI ceiling, threads (no-op, as track.fcgi) %9.0f req/s    = %.0f%% of HTTP ceiling" % (
+        print("  FastCGI ceiling, threads (no-op, libfcgi)       %9.0f req/s    = %.0f%% of HTTP ceiling" % (
             fastcgi, 100 * fastcgi / ceiling))
-        print("  FastCGI ceiling, event loop (no-op)             %9.0f req/s    = %.0f%% of HTTP ceiling" % (
+        print("  FastCGI ceiling, event loop (no-op, epoll)      %9.0f req/s    = %.0f%% of HTTP ceiling" % (
             loop, 100 * loop / ceiling))
         print("  single-event POSTs (64 conns)                   %9.0f events/s  = %.0f%% of HTTP ceiling, %.0f%% / %.0f%% of FastCGI threads / loop" % (
             rate, 100 * rate / ceiling, 100 * rate / fastcgi, 100 * rate / loop))
