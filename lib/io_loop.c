@@ -1,5 +1,6 @@
 #include "first.h"
 #include "io_loop.h"
+#include "fcgi_record.h"
 #include "fiber.h"
 #include "json_arena.h"
 #include "log.h"
@@ -17,17 +18,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* --- FastCGI records (the FastCGI 1.0 specification) ---------------------------------------- */
-
-#define HEADER_BYTES 8
-#define MAX_CONTENT 65535
-enum record_type {
-    BEGIN_REQUEST = 1, ABORT_REQUEST = 2, END_REQUEST = 3, PARAMS = 4, STDIN = 5, STDOUT = 6,
-    GET_VALUES = 9, GET_VALUES_RESULT = 10, UNKNOWN_TYPE = 11
-};
-enum { RESPONDER = 1, KEEP_CONN = 1 };
-enum protocol_status { REQUEST_COMPLETE = 0, CANT_MPX_CONN = 1, UNKNOWN_ROLE = 3 };
 
 #define READ_CHUNK 16384
 /* Parameters of one request: lighttpd sends about 2 KB; more is not a request of ours. */
@@ -51,9 +41,7 @@ typedef struct conn {
     tly_buf params;           /* the FCGI_PARAMS stream */
     bool params_done;
     tly_buf body;             /* the FCGI_STDIN stream, up to settings.body_bytes */
-    tly_buf env_text;         /* "NAME=value\0" for each parameter */
-    const char **env;         /* pointers into env_text, NULL-terminated */
-    size_t env_cap;
+    tly_fcgi_env env;         /* the parameters */
     tly_io_mem io;            /* the request as the handler reads it; io.out is its answer */
     tly_req req;
     tly_json_arena_state arena;
@@ -80,87 +68,11 @@ struct tly_io_loop {
     size_t kept_count;
 };
 
-static void put_header(tly_buf *b, int type, unsigned request_id, size_t content_len, size_t padding)
-{
-    unsigned char *h = (unsigned char *)tly_buf_reserve(b, HEADER_BYTES);
-    h[0] = 1;
-    h[1] = (unsigned char)type;
-    h[2] = (unsigned char)(request_id >> 8);
-    h[3] = (unsigned char)request_id;
-    h[4] = (unsigned char)(content_len >> 8);
-    h[5] = (unsigned char)content_len;
-    h[6] = (unsigned char)padding;
-    h[7] = 0;
-    tly_buf_commit(b, HEADER_BYTES);
-}
-
-static void put_end_request(tly_buf *b, unsigned request_id, enum protocol_status status)
-{
-    put_header(b, END_REQUEST, request_id, 8, 0);
-    unsigned char body[8] = {0, 0, 0, 0, (unsigned char)status, 0, 0, 0};
-    tly_buf_append(b, body, sizeof body);
-}
-
 /* The handler's answer as FCGI_STDOUT records, the stream's end and the request's. */
 static void put_answer(conn *c)
 {
-    const char *p = c->io.out.ptr;
-    size_t left = c->io.out.len;
-    while (left > 0) {
-        size_t n = left < MAX_CONTENT ? left : MAX_CONTENT;
-        put_header(&c->out, STDOUT, c->request_id, n, 0);
-        tly_buf_append(&c->out, p, n);
-        p += n;
-        left -= n;
-    }
-    put_header(&c->out, STDOUT, c->request_id, 0, 0);
-    put_end_request(&c->out, c->request_id, REQUEST_COMPLETE);
-}
-
-/* A name-value pair's length: one byte below 128, else four with the top bit set. */
-static int pair_length(const unsigned char **p, const unsigned char *end, size_t *len)
-{
-    if (*p >= end) return -1;
-    if (!(**p & 0x80)) {
-        *len = *(*p)++;
-        return 0;
-    }
-    if (end - *p < 4) return -1;
-    const unsigned char *q = *p;
-    *len = ((size_t)(q[0] & 0x7f) << 24) | ((size_t)q[1] << 16) | ((size_t)q[2] << 8) | q[3];
-    *p += 4;
-    return 0;
-}
-
-/* The parameters as "NAME=value" strings, as a CGI environment. -1 when malformed. */
-static int decode_params(conn *c)
-{
-    const unsigned char *p = (const unsigned char *)c->params.ptr, *end = p + c->params.len;
-    tly_buf_reset(&c->env_text);
-    size_t count = 0;
-    while (p < end) {
-        size_t name_len, value_len;
-        if (pair_length(&p, end, &name_len) != 0 || pair_length(&p, end, &value_len) != 0) return -1;
-        if (name_len > (size_t)(end - p) || value_len > (size_t)(end - p) - name_len) return -1;
-        if (memchr(p, '\0', name_len + value_len)) return -1;   /* no environment holds one */
-        tly_buf_append(&c->env_text, p, name_len);
-        tly_buf_append_char(&c->env_text, '=');
-        tly_buf_append(&c->env_text, p + name_len, value_len);
-        tly_buf_append_char(&c->env_text, '\0');
-        p += name_len + value_len;
-        count++;
-    }
-    if (count + 1 > c->env_cap) {
-        c->env_cap = count + 1;
-        c->env = tly_xrealloc(c->env, c->env_cap * sizeof *c->env);
-    }
-    const char *s = c->env_text.ptr;
-    for (size_t i = 0; i < count; i++) {
-        c->env[i] = s;
-        s += strlen(s) + 1;
-    }
-    c->env[count] = NULL;
-    return 0;
+    tly_fcgi_put_stdout(&c->out, c->request_id, c->io.out.ptr ? c->io.out.ptr : "", c->io.out.len);
+    tly_fcgi_put_end_request(&c->out, c->request_id, TLY_FCGI_REQUEST_COMPLETE);
 }
 
 /* --- connections ----------------------------------------------------------------------------- */
@@ -170,11 +82,10 @@ static void free_conn(conn *c)
     tly_buf_free(&c->in);
     tly_buf_free(&c->params);
     tly_buf_free(&c->body);
-    tly_buf_free(&c->env_text);
+    tly_fcgi_env_free(&c->env);
     tly_buf_free(&c->io.out);
     tly_buf_free(&c->out);
     tly_req_free(&c->req);
-    free(c->env);
     free(c);
 }
 
@@ -193,7 +104,6 @@ static void close_conn(conn *c)
     tly_buf_reset(&c->in);
     tly_buf_reset(&c->params);
     tly_buf_reset(&c->body);
-    tly_buf_reset(&c->env_text);
     tly_buf_reset(&c->io.out);
     tly_buf_reset(&c->out);
     tly_buf_reset(&c->req.path);
@@ -207,8 +117,7 @@ static conn *open_conn(tly_io_loop *loop, int fd)
     if (loop->kept_count) {
         c = loop->kept[--loop->kept_count];
         /* Everything but the buffers and the parameter list starts afresh. */
-        conn fresh = {.in = c->in, .params = c->params, .body = c->body, .env_text = c->env_text,
-                      .env = c->env, .env_cap = c->env_cap, .out = c->out};
+        conn fresh = {.in = c->in, .params = c->params, .body = c->body, .env = c->env, .out = c->out};
         fresh.io.out = c->io.out;
         fresh.req.path = c->req.path;
         fresh.req.body = c->req.body;
@@ -283,47 +192,47 @@ static int take_records(conn *c)
     tly_io_loop *loop = c->loop;
     size_t at = 0;
     int complete = 0;
-    while (!complete && c->in.len - at >= HEADER_BYTES) {
+    while (!complete && c->in.len - at >= TLY_FCGI_HEADER_BYTES) {
         const unsigned char *h = (const unsigned char *)c->in.ptr + at;
-        size_t content = ((size_t)h[4] << 8) | h[5], record = HEADER_BYTES + content + h[6];
+        size_t content = ((size_t)h[4] << 8) | h[5], record = TLY_FCGI_HEADER_BYTES + content + h[6];
         if (c->in.len - at < record) break;
         if (h[0] != 1) return -1;
         unsigned id = ((unsigned)h[2] << 8) | h[3];
-        const unsigned char *data = h + HEADER_BYTES;
+        const unsigned char *data = h + TLY_FCGI_HEADER_BYTES;
         at += record;
         if (id == 0) {   /* a management record */
-            if (h[1] == GET_VALUES) put_header(&c->out, GET_VALUES_RESULT, 0, 0, 0);   /* none known */
+            if (h[1] == TLY_FCGI_GET_VALUES) tly_fcgi_put_header(&c->out, TLY_FCGI_GET_VALUES_RESULT, 0, 0);   /* none known */
             else {
-                put_header(&c->out, UNKNOWN_TYPE, 0, 8, 0);
+                tly_fcgi_put_header(&c->out, TLY_FCGI_UNKNOWN_TYPE, 0, 8);
                 unsigned char body[8] = {h[1]};
                 tly_buf_append(&c->out, body, sizeof body);
             }
             continue;
         }
-        if (h[1] == BEGIN_REQUEST) {
+        if (h[1] == TLY_FCGI_BEGIN_REQUEST) {
             if (content < 8) return -1;
             unsigned role = ((unsigned)data[0] << 8) | data[1];
-            if (c->request_id != 0) put_end_request(&c->out, id, CANT_MPX_CONN);
-            else if (role != RESPONDER) put_end_request(&c->out, id, UNKNOWN_ROLE);
+            if (c->request_id != 0) tly_fcgi_put_end_request(&c->out, id, TLY_FCGI_CANT_MPX_CONN);
+            else if (role != TLY_FCGI_RESPONDER) tly_fcgi_put_end_request(&c->out, id, TLY_FCGI_UNKNOWN_ROLE);
             else {
                 c->request_id = id;
-                c->keep_conn = data[2] & KEEP_CONN;
+                c->keep_conn = data[2] & TLY_FCGI_KEEP_CONN;
             }
         } else if (id != c->request_id) {
             continue;   /* a record of a request refused above, or already ended */
-        } else if (h[1] == ABORT_REQUEST) {
-            put_end_request(&c->out, id, REQUEST_COMPLETE);
+        } else if (h[1] == TLY_FCGI_ABORT_REQUEST) {
+            tly_fcgi_put_end_request(&c->out, id, TLY_FCGI_REQUEST_COMPLETE);
             end_request_state(c);
-        } else if (h[1] == PARAMS && !c->params_done) {
+        } else if (h[1] == TLY_FCGI_PARAMS && !c->params_done) {
             if (content == 0) {
                 c->params_done = true;
-                if (decode_params(c) != 0) return -1;
+                if (tly_fcgi_decode_params(c->params.ptr, c->params.len, &c->env) != 0) return -1;
             } else if (c->params.len + content > MAX_PARAMS_BYTES) {
                 return -1;
             } else {
                 tly_buf_append(&c->params, data, content);
             }
-        } else if (h[1] == STDIN) {
+        } else if (h[1] == TLY_FCGI_STDIN) {
             if (content == 0) complete = c->params_done ? 1 : -1;
             else if (c->body.len < loop->settings.body_bytes) {
                 size_t room = loop->settings.body_bytes - c->body.len;
@@ -374,7 +283,7 @@ static void serve_conn(conn *c)
 static void run_request(void *arg)
 {
     conn *c = arg;
-    c->io = (tly_io_mem){.env = c->env, .in = c->body.ptr ? c->body.ptr : "", .in_len = c->body.len,
+    c->io = (tly_io_mem){.env = c->env.vars, .in = c->body.ptr ? c->body.ptr : "", .in_len = c->body.len,
                          .out = c->io.out};
     tly_req_begin(&c->req, &tly_io_mem_ops, &c->io);
     c->loop->handle(c->loop->app, &c->req);
