@@ -10,6 +10,7 @@
  * It speaks just the FastCGI needed here: records of any size and padding, a request's PARAMS and
  * STDIN streams (up to MAX_REQUEST_BYTES in all), FCGI_KEEP_CONN honoured. */
 #include "first.h"
+#include "fcgi_record.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,10 +25,8 @@
 
 #define LISTEN_FD 0 /* where a web server that starts a FastCGI program puts its socket */
 #define MAX_REQUEST_BYTES (2u << 20)
-#define HEADER_BYTES 8
-
-enum { BEGIN_REQUEST = 1, END_REQUEST = 3, STDIN = 5, STDOUT = 6 };
-enum { KEEP_CONN = 1 };
+#define HEADER_BYTES TLY_FCGI_HEADER_BYTES
+enum { BEGIN_REQUEST = TLY_FCGI_BEGIN_REQUEST, STDIN = TLY_FCGI_STDIN, KEEP_CONN = TLY_FCGI_KEEP_CONN };
 
 static const char answer_text[] =
     "Status: 202\r\nContent-Type: application/json\r\nContent-Length: 67\r\n\r\n"
@@ -38,17 +37,6 @@ typedef struct connection {
     unsigned char *buf;
     size_t len, cap;
 } connection;
-
-static void put_header(unsigned char *h, int type, unsigned request_id, size_t content_len)
-{
-    h[0] = 1;
-    h[1] = (unsigned char)type;
-    h[2] = (unsigned char)(request_id >> 8);
-    h[3] = (unsigned char)request_id;
-    h[4] = (unsigned char)(content_len >> 8);
-    h[5] = (unsigned char)content_len;
-    h[6] = h[7] = 0;
-}
 
 /* Writes all of buf to a non-blocking socket, waiting when its buffer is full. */
 static int write_all(int fd, const unsigned char *buf, size_t len)
@@ -68,21 +56,15 @@ static int write_all(int fd, const unsigned char *buf, size_t len)
     return 0;
 }
 
-/* The answer to one request, its end included, in one write. */
+/* The answer to one request, its end included, in one write (the records written as track.fcgi
+ * writes them: lib/fcgi_record.c). */
 static int answer(int fd, unsigned request_id)
 {
-    enum { TEXT = sizeof answer_text - 1 };
-    unsigned char out[3 * HEADER_BYTES + TEXT + 8];
-    unsigned char *p = out;
-    put_header(p, STDOUT, request_id, TEXT);
-    memcpy(p + HEADER_BYTES, answer_text, TEXT);
-    p += HEADER_BYTES + TEXT;
-    put_header(p, STDOUT, request_id, 0);
-    p += HEADER_BYTES;
-    put_header(p, END_REQUEST, request_id, 8);
-    memset(p + HEADER_BYTES, 0, 8); /* application status 0, FCGI_REQUEST_COMPLETE */
-    p += HEADER_BYTES + 8;
-    return write_all(fd, out, (size_t)(p - out));
+    static tly_buf out;
+    tly_buf_reset(&out);
+    tly_fcgi_put_stdout(&out, request_id, answer_text, sizeof answer_text - 1);
+    tly_fcgi_put_end_request(&out, request_id, TLY_FCGI_REQUEST_COMPLETE);
+    return write_all(fd, (const unsigned char *)out.ptr, out.len);
 }
 
 /* Answers each request complete in the buffer and drops its records. Returns 1 to keep the
