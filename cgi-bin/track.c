@@ -113,7 +113,11 @@ static int wait_for_stop(const sigset_t *stop)
 
 /* Serves FastCGI requests, `ingest_threads` at once, from one thread (io_loop.h) until SIGTERM
  * (how lighttpd stops backends), SIGINT or SIGUSR1; requests already read are answered and their
- * events committed. */
+ * events committed. Only the group commit parks a request; a request that asks the database
+ * itself (a key not yet cached, /v1/health, a webhook, a token) holds the loop for that round
+ * trip: a fraction of a millisecond, or up to connect_timeout (3 s, db.c) while the database
+ * cannot be reached. Threads would not do better there: every request takes the lookup
+ * connection's lock (ingest.h) to resolve its key. */
 static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
 {
     /* Blocked before any thread starts (the group commit's writer first), and so in all of them:
