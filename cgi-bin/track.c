@@ -67,20 +67,17 @@ static void route(tly_ingest *ing, tly_req *req, tly_resp *resp)
     }
 }
 
-/* Answers a begun request: routes it, sends the answer, counts it. */
-static void answer(tly_ingest *ing, tly_req *req)
+/* Answers a begun request: routes it, sends the answer, counts it. app: the tly_ingest (a
+ * tly_io_handler, as the event loop calls it). */
+static void answer(void *app, tly_req *req)
 {
+    tly_ingest *ing = app;
     double started = tly_metrics_clock();
     tly_resp resp = {0};
     route(ing, req, &resp);
     if (tly_resp_send(req, &resp) != 0) tly_log_debug("client went away before the response");
     tly_metrics_request(resp.status, tly_metrics_clock() - started);
     tly_resp_free(&resp);
-}
-
-static void answer_in_loop(void *app, tly_req *req)
-{
-    answer(app, req);
 }
 
 /* Address space for the JSON values of each concurrent request (resident only as far as used): a
@@ -135,7 +132,7 @@ static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
     size_t body_bytes = conf->max_body_bytes > TLY_TOKEN_MAX_BODY_BYTES ? conf->max_body_bytes
                                                                         : TLY_TOKEN_MAX_BODY_BYTES;
     tly_io_loop_settings settings = {in_flight, body_bytes, REQUEST_STACK_BYTES};
-    tly_io_loop *loop = tly_io_loop_new(0, &settings, answer_in_loop, ing);
+    tly_io_loop *loop = tly_io_loop_new(0, &settings, answer, ing);
     if (!loop) {
         tly_log_error("cannot serve FastCGI on fd 0 (not a listening socket?): %s", strerror(errno));
         return 1;

@@ -4,7 +4,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "mem.h"
-#include "timeparse.h"
 
 #include <pthread.h>
 #include <semaphore.h>

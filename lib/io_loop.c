@@ -28,12 +28,10 @@
 /* Closed connections whose memory is kept for new ones. */
 #define KEPT_CONNECTIONS 16
 
-typedef enum conn_state { READING, QUEUED, RUNNING, WRITING } conn_state;
-
 typedef struct conn {
     tly_io_loop *loop;
     int fd;
-    conn_state state;
+    bool writing;             /* waiting for room to send c->out (else reading, or a request) */
     bool watched;             /* registered with epoll */
     tly_buf in;               /* received, not yet taken as records */
     unsigned request_id;      /* 0: between requests */
@@ -63,7 +61,6 @@ struct tly_io_loop {
     pthread_mutex_t ready_lock;
     conn *ready;              /* parked fibers to resume (tly_fiber_unpark), from any thread */
     atomic_bool stopping;
-    size_t open;              /* connections */
     conn *kept[KEPT_CONNECTIONS];   /* closed connections' memory, for the next ones */
     size_t kept_count;
 };
@@ -89,25 +86,32 @@ static void free_conn(conn *c)
     free(c);
 }
 
+/* Forgets the request of the connection, keeping its buffers (unless a large request grew them,
+ * TLY_BUF_MAX_REUSE). */
+static void end_request_state(conn *c)
+{
+    c->request_id = 0;
+    c->params_done = false;
+    tly_buf_reset(&c->params);
+    tly_buf_reset(&c->body);
+    tly_buf_reset(&c->io.out);
+    memset(&c->arena, 0, sizeof c->arena);
+}
+
 /* Closes the connection. Its memory is kept for the next one (the web server opens a connection
  * per request): a request then allocates nothing for its records. */
 static void close_conn(conn *c)
 {
     tly_io_loop *loop = c->loop;
     close(c->fd);   /* also takes it out of epoll */
-    loop->open--;
     if (loop->kept_count == TLY_ARRAY_LEN(loop->kept)) {
         free_conn(c);
         return;
     }
-    /* Each buffer is kept unless a large request grew it (TLY_BUF_MAX_REUSE). */
+    /* The request's own buffers (req.path, req.body) were reset when it ended. */
+    end_request_state(c);
     tly_buf_reset(&c->in);
-    tly_buf_reset(&c->params);
-    tly_buf_reset(&c->body);
-    tly_buf_reset(&c->io.out);
     tly_buf_reset(&c->out);
-    tly_buf_reset(&c->req.path);
-    tly_buf_reset(&c->req.body);
     loop->kept[loop->kept_count++] = c;
 }
 
@@ -127,7 +131,6 @@ static conn *open_conn(tly_io_loop *loop, int fd)
     }
     c->loop = loop;
     c->fd = fd;
-    loop->open++;
     return c;
 }
 
@@ -139,16 +142,6 @@ static int watch(conn *c, uint32_t events)
     int rc = epoll_ctl(c->loop->epoll_fd, c->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev);
     if (rc == 0) c->watched = true;
     return rc;
-}
-
-static void end_request_state(conn *c)
-{
-    c->request_id = 0;
-    c->params_done = false;
-    tly_buf_reset(&c->params);
-    tly_buf_reset(&c->body);
-    tly_buf_reset(&c->io.out);
-    memset(&c->arena, 0, sizeof c->arena);
 }
 
 static void dispatch(tly_io_loop *loop, conn *c);
@@ -173,14 +166,13 @@ static int send_out(conn *c)
  * or, when the web server keeps it, reads on. */
 static void flush_and_continue(conn *c)
 {
-    c->state = WRITING;
     int sent = send_out(c);
+    c->writing = sent == 0;
     if (sent == 0) return;
     if (sent < 0 || !c->keep_conn) {
         close_conn(c);
         return;
     }
-    c->state = READING;
     serve_conn(c);
 }
 
@@ -290,6 +282,14 @@ static void run_request(void *arg)
     tly_req_reset(&c->req);
 }
 
+/* From any thread: wakes the loop from epoll_wait. */
+static void wake_loop(tly_io_loop *loop)
+{
+    uint64_t one = 1;
+    ssize_t n = write(loop->wake_fd, &one, sizeof one);
+    (void)n;   /* the counter cannot overflow in practice; the loop wakes either way */
+}
+
 /* From any thread: puts the connection of a parked fiber on the list to resume. */
 static void schedule(void *ctx, tly_fiber *f)
 {
@@ -301,11 +301,7 @@ static void schedule(void *ctx, tly_fiber *f)
     c->next = loop->ready;
     loop->ready = c;
     pthread_mutex_unlock(&loop->ready_lock);
-    if (first) {
-        uint64_t one = 1;
-        ssize_t n = write(loop->wake_fd, &one, sizeof one);
-        (void)n;   /* the counter cannot overflow in practice; the loop wakes either way */
-    }
+    if (first) wake_loop(loop);
 }
 
 /* Runs the request's fiber until it parks or ends; once ended, sends the answer. */
@@ -333,7 +329,6 @@ static void resume(tly_io_loop *loop, conn *c)
 static void dispatch(tly_io_loop *loop, conn *c)
 {
     if (loop->running >= loop->settings.in_flight) {
-        c->state = QUEUED;
         c->next = NULL;
         if (loop->queue_tail) loop->queue_tail->next = c;
         else loop->queue_head = c;
@@ -346,7 +341,6 @@ static void dispatch(tly_io_loop *loop, conn *c)
         close_conn(c);
         return;
     }
-    c->state = RUNNING;
     c->fiber = f;
     loop->running++;
     tly_fiber_start(f, run_request, c, schedule, c);
@@ -457,7 +451,7 @@ int tly_io_loop_run(tly_io_loop *loop)
                 resume_ready(loop);
             } else {
                 conn *c = tag;
-                if (c->state == WRITING) flush_and_continue(c);
+                if (c->writing) flush_and_continue(c);
                 else serve_conn(c);
             }
         }
@@ -467,9 +461,7 @@ int tly_io_loop_run(tly_io_loop *loop)
 void tly_io_loop_stop(tly_io_loop *loop)
 {
     atomic_store(&loop->stopping, true);
-    uint64_t one = 1;
-    ssize_t n = write(loop->wake_fd, &one, sizeof one);
-    (void)n;
+    wake_loop(loop);
 }
 
 void tly_io_loop_free(tly_io_loop *loop)

@@ -26,10 +26,10 @@
 #define WARM_ARENAS 4
 #define ALIGNMENT 16
 
-struct arena {
+typedef struct tly_json_arena {
     char *base;
     size_t touched;            /* bytes used since the last trim, so resident */
-};
+} arena;
 
 static char *region;           /* every arena's memory, one after the other */
 static size_t region_bytes, arena_bytes;

@@ -16,13 +16,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef struct arena arena;
 /* Where a thread is in its request's arena (json_arena.c). */
 typedef struct tly_json_arena_state {
-    arena *held;               /* NULL: no request, or no arena was free */
-    size_t used;               /* bytes handed out in this request */
+    struct tly_json_arena *held;   /* NULL: no request, or no arena was free */
+    size_t used;                   /* bytes handed out in this request */
     bool active;
-    bool spilled;              /* the arena was full: some of the request's values are malloc's */
+    bool spilled;                  /* the arena was full: some of the request's values are malloc's */
 } tly_json_arena_state;
 
 /* Reserves address space for `count` arenas of `bytes` each (one per concurrent request) and
