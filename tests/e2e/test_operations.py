@@ -323,6 +323,16 @@ def test_concurrent_migrations_both_succeed(h):
                     p.wait()
 
 
+def _property_sql(prop_id, key):
+    """The statements that give a database fresh from tally-migrate this month's partitions and a
+    property `prop_id` of example.com with the write key `key`."""
+    return ["SELECT tally_ensure_partitions(date_trunc('month', now())::date, 2)",
+            "INSERT INTO properties (id, name, domains, allowed_origins) VALUES ('%s', '%s', '{example.com}', '{*}')"
+            % (prop_id, prop_id),
+            "INSERT INTO api_keys (property_pk, kind, key_hash, prefix) SELECT pk, 'write', "
+            "sha256(convert_to('%s', 'UTF8')), left('%s', 10) FROM properties WHERE id = '%s'" % (key, key, prop_id)]
+
+
 # The README's lines for PostgreSQL's peer authentication (Database and cron).
 PG_IDENT_LINES = [("tally", "www-data", "tally"), ("tally", "root", "tally")]
 PG_HBA_LINE = ("local", "tally", "tally", "peer", "map=tally")
@@ -394,12 +404,9 @@ def test_readme_database_setup_with_peer_authentication(h):
         migrated = subprocess.run(["sh", os.path.join(h.src, "sql", "tally-migrate")], env=dict(path_env, TALLY_DB=conninfo),
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
         assert migrated.returncode == 0, migrated.stdout[-2000:]
-        as_postgres("SELECT tally_ensure_partitions(date_trunc('month', now())::date, 2)")
-        pk = as_postgres("INSERT INTO properties (id, name, domains, allowed_origins) VALUES "
-                         "('prop_peer', 'peer', '{example.com}', '{*}') RETURNING pk").split()[0]
         key = "wk_peerauth" + os.urandom(12).hex()
-        as_postgres("INSERT INTO api_keys (property_pk, kind, key_hash, prefix) VALUES "
-                    "(%s, 'write', sha256(convert_to('%s', 'UTF8')), left('%s', 10))" % (pk, key, key))
+        for sql in _property_sql("prop_peer", key):
+            as_postgres(sql)
 
         # tally.conf as the README has it: the shipped `database` (this cluster's socket), 640 root:www-data.
         shipped = re.search(r"(?m)^database = (.*)$", open(os.path.join(h.src, "conf", "tally.conf")).read()).group(1)
@@ -464,11 +471,8 @@ def test_programs_refuse_a_database_without_the_newest_migration(h):
     with _scratch_database(h, "tally_behind", owner="tally") as env:
         migrate = ["sh", os.path.join(h.src, "sql", "tally-migrate")]
         h._run(migrate + [older], "tally-migrate (all but the newest)", env=dict(env, PGUSER="tally"))
-        h._run([psql, "-X", "-q", "-c", "SELECT tally_ensure_partitions(date_trunc('month', now())::date, 2)", "-c",
-                "INSERT INTO properties (id, name, domains, allowed_origins) VALUES ('prop_behind', 'b', '{example.com}', '{*}')",
-                "-c", "INSERT INTO api_keys (property_pk, kind, key_hash, prefix) SELECT pk, 'write', "
-                "sha256(convert_to('wk_behind_key_0123456789', 'UTF8')), 'wk_behind_' FROM properties"],
-               "property", env=env)
+        h._run([psql, "-X", "-q"] + [a for sql in _property_sql("prop_behind", "wk_behind_key_0123456789")
+                                     for a in ("-c", sql)], "property", env=env)
         conf = h.path("tally-behind.conf")
         with open(conf, "w") as f:
             f.write(re.sub(r"(?m)^database = .*$", "database = " + h.conninfo.replace("dbname=tally", "dbname=tally_behind"),

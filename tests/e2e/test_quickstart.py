@@ -70,6 +70,14 @@ def _get(h, path, headers=None):
         return h.http("GET", path, None, headers or {})
 
 
+def _readme_example(script):
+    """A README example run as written, after `. var/demo.env`, in the copy's directory: its output."""
+    p = subprocess.run(["bash", "-c", ". var/demo.env\n" + script], cwd=_state["tree"], env=_state["env"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
 def test_demo_starts_and_writes_its_env(h):
     out = _started(h)
     assert "Tally demo is running." in out, out[-2000:]
@@ -92,22 +100,17 @@ def test_readme_curl_example_answers_as_the_readme_says(h):
         readme = f.read()
     m = re.search(r"\n    \. var/demo\.env\n((?:    .*\n)+?)    # (\{.*\})\n", readme)
     assert m, "the README's quick start has no curl example after '. var/demo.env'"
-    script = ". var/demo.env\n" + re.sub(r"(?m)^    ", "", m.group(1))
+    script = re.sub(r"(?m)^    ", "", m.group(1))
     for ua in re.findall(r"-A '([^']+)'", script):
         h.seen_uas.add(ua)        # for the privacy audit of the demo's files
-    p = subprocess.run(["bash", "-c", script], cwd=_state["tree"], env=_state["env"], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout) == json.loads(m.group(2)), (p.stdout, m.group(2))
+    out = _readme_example(script)
+    assert json.loads(out) == json.loads(m.group(2)), (out, m.group(2))
 
     # The README's overview example, run as written against the demo: the members it shows.
     m = re.search(r'\n    (curl -s "\$TALLY_URL/v1/properties/\$TALLY_PROPERTY/overview\?[^\n]*)\n'
                   r'((?:    # .*\n)+)', readme)
     assert m, "the README has no overview example"
-    p = subprocess.run(["bash", "-c", ". var/demo.env\n" + m.group(1)], cwd=_state["tree"], env=_state["env"],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    overview = json.loads(p.stdout)
+    overview = json.loads(_readme_example(m.group(1)))
     shown = re.findall(r'"([a-z_]+)":', m.group(2))
     assert sorted(overview) == sorted(shown), (sorted(overview), shown)
     assert overview["pageviews"] >= 1, overview
