@@ -542,6 +542,26 @@ include "%(src)s/conf/lighttpd.conf"
         self.seen_uas.add(ua)
         return {"X-Forwarded-For": ip, "User-Agent": ua}
 
+    # --- programs run directly -----------------------------------------------------------
+    @staticmethod
+    def program_env(**settings):
+        """The environment a program gets from a web server or cron here: PATH, the sanitizer
+        build's settings (scripts/test), and `settings`."""
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        env.update((k, os.environ[k]) for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS") if k in os.environ)
+        env.update(settings)
+        return env
+
+    def run_cgi(self, program, conf, method, uri, body=b"", headers=None):
+        """One of cgi-bin's programs run as plain CGI with tally.conf `conf` and the CGI variables
+        `headers` (HTTP_..., REMOTE_ADDR); it must exit 0. Returns (stdout bytes, stderr text)."""
+        env = self.program_env(TALLY_CONF=conf, REQUEST_METHOD=method, REQUEST_URI=uri,
+                               CONTENT_LENGTH=str(len(body)), CONTENT_TYPE="application/json")
+        env.update(headers or {})
+        p = subprocess.run([os.path.join(self.cgibin, program)], input=body, env=env, capture_output=True, timeout=60)
+        assert p.returncode == 0, "%s exited with %d: %r" % (program, p.returncode, p.stderr[-500:])
+        return p.stdout, p.stderr.decode(errors="replace")
+
     # --- HTTP -----------------------------------------------------------------------------
     @contextlib.contextmanager
     def served_by(self, port):

@@ -578,18 +578,9 @@ def test_plain_cgi(h):
     ua = unique_ua()
     h.seen_ips.add("198.51.100.77")
     h.seen_uas.add(ua)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TALLY_CONF": h.path("tally.conf"),
-           "REQUEST_METHOD": "POST", "REQUEST_URI": "/v1/events", "CONTENT_TYPE": "application/json",
-           "CONTENT_LENGTH": str(len(body)), "HTTP_AUTHORIZATION": "Bearer " + p.write_key,
-           "REMOTE_ADDR": "198.51.100.77", "HTTP_USER_AGENT": ua}
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
-        if k in os.environ:
-            env[k] = os.environ[k]
-    import subprocess
-    out = subprocess.run([os.path.join(h.cgibin, "track.fcgi")], input=body, env=env, capture_output=True,
-                         timeout=30)
-    head, _, payload = out.stdout.partition(b"\r\n\r\n")
-    assert out.returncode == 0, out.stderr[-500:]
-    assert head.startswith(b"Status: 202 Accepted"), out.stdout[:300]
+    out, _ = h.run_cgi("track.fcgi", h.path("tally.conf"), "POST", "/v1/events", body, {
+        "HTTP_AUTHORIZATION": "Bearer " + p.write_key, "REMOTE_ADDR": "198.51.100.77", "HTTP_USER_AGENT": ua})
+    head, _, payload = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"Status: 202 Accepted"), out[:300]
     assert json.loads(payload)["accepted"] == 1, payload
     assert count(h, p, "path = '/cgi'") == 1

@@ -151,24 +151,6 @@ def test_metrics_only_for_this_host(h):
 
 # --- logs ----------------------------------------------------------------------------------------
 
-def _program_env(**settings):
-    """The environment a program gets from a web server or cron here: PATH, the sanitizer build's
-    settings (scripts/test), and `settings`."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    env.update((k, os.environ[k]) for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS") if k in os.environ)
-    env.update(settings)
-    return env
-
-
-def _run_cgi(h, program, conf, method, uri, body=b"", headers=None):
-    env = _program_env(TALLY_CONF=conf, REQUEST_METHOD=method, REQUEST_URI=uri, CONTENT_LENGTH=str(len(body)),
-                       CONTENT_TYPE="application/json")
-    env.update(headers or {})
-    p = subprocess.run([os.path.join(h.cgibin, program)], input=body, env=env, capture_output=True, timeout=60)
-    assert p.returncode == 0, "%s exited with %d: %r" % (program, p.returncode, p.stderr[-500:])
-    return p.stdout, p.stderr.decode(errors="replace")
-
-
 def test_debug_logs_hold_no_address_or_user_agent(h):
     """Every program at log_level = debug, as plain CGI, over requests that log: accepted, bot,
     invalid, unknown key, a report, an admin call, and the database unreachable."""
@@ -190,7 +172,7 @@ def test_debug_logs_hold_no_address_or_user_agent(h):
     def events(evs, key=p.write_key, conf=debug, ua=None):
         body = json.dumps({"property_id": p.id, "events": evs}).encode()
         hdr = dict(client(ua), HTTP_AUTHORIZATION="Bearer " + key)
-        out, err = _run_cgi(h, "track.fcgi", conf, "POST", "/v1/events", body, hdr)
+        out, err = h.run_cgi("track.fcgi", conf, "POST", "/v1/events", body, hdr)
         logs.append(err)
         return out
 
@@ -204,7 +186,7 @@ def test_debug_logs_hold_no_address_or_user_agent(h):
     for program, uri in (("report.fcgi", "/v1/properties/%s/overview" % p.id), ("admin.fcgi", "/admin/api/me")):
         if os.access(os.path.join(h.cgibin, program), os.X_OK):
             hdr = dict(client(), HTTP_AUTHORIZATION="Bearer " + p.read_key)
-            logs.append(_run_cgi(h, program, debug, "GET", uri, headers=hdr)[1])
+            logs.append(h.run_cgi(program, debug, "GET", uri, headers=hdr)[1])
 
     text = "".join(logs)
     lines = [line for line in text.splitlines() if line.strip()]
@@ -387,7 +369,7 @@ def test_readme_database_setup_with_peer_authentication(h):
     try:
         h._run(h._as_pg(["psql", "-X", "-q", "-h", sock, "-p", str(port), "-d", "postgres",
                          "-c", "CREATE ROLE tally LOGIN", "-c", "CREATE DATABASE tally OWNER tally"]), "createdb")
-        path_env = _program_env()
+        path_env = h.program_env()
         conninfo = "host=%s port=%d dbname=tally user=tally" % (sock, port)
         refused = _as("www-data", path_env, ["psql", "-X", conninfo, "-c", "SELECT 1"])
         assert refused.returncode != 0 and b"Peer authentication failed" in refused.stderr, refused.stderr
@@ -452,7 +434,7 @@ def test_readme_database_setup_with_peer_authentication(h):
 
 def _cgi(h, conf, method, uri, body=b"", headers=None):
     """track.fcgi as plain CGI with tally.conf `conf`: (status line, JSON body)."""
-    out, _ = _run_cgi(h, "track.fcgi", conf, method, uri, body, headers)
+    out, _ = h.run_cgi("track.fcgi", conf, method, uri, body, headers)
     head, _, payload = out.partition(b"\r\n\r\n")
     return head.split(b"\r\n")[0].decode(), json.loads(payload)
 
