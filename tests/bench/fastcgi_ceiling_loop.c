@@ -25,8 +25,6 @@
 
 #define LISTEN_FD 0 /* where a web server that starts a FastCGI program puts its socket */
 #define MAX_REQUEST_BYTES (2u << 20)
-#define HEADER_BYTES TLY_FCGI_HEADER_BYTES
-enum { BEGIN_REQUEST = TLY_FCGI_BEGIN_REQUEST, STDIN = TLY_FCGI_STDIN, KEEP_CONN = TLY_FCGI_KEEP_CONN };
 
 static const char answer_text[] =
     "Status: 202\r\nContent-Type: application/json\r\nContent-Length: 67\r\n\r\n"
@@ -73,15 +71,16 @@ static int serve_buffered(connection *c)
 {
     size_t at = 0, request_start = 0;
     bool keep = false;
-    while (c->len - at >= HEADER_BYTES) {
+    while (c->len - at >= TLY_FCGI_HEADER_BYTES) {
         const unsigned char *h = c->buf + at;
-        size_t record = HEADER_BYTES + (((size_t)h[4] << 8) | h[5]) + h[6];
+        size_t record = TLY_FCGI_HEADER_BYTES + (((size_t)h[4] << 8) | h[5]) + h[6];
         if (c->len - at < record) break;
         if (h[0] != 1) return -1;
         unsigned request_id = ((unsigned)h[2] << 8) | h[3];
-        if (h[1] == BEGIN_REQUEST && record >= HEADER_BYTES + 3) keep = h[HEADER_BYTES + 2] & KEEP_CONN;
+        if (h[1] == TLY_FCGI_BEGIN_REQUEST && record >= TLY_FCGI_HEADER_BYTES + 3)
+            keep = h[TLY_FCGI_HEADER_BYTES + 2] & TLY_FCGI_KEEP_CONN;
         at += record;
-        if (h[1] == STDIN && h[4] == 0 && h[5] == 0) { /* the empty record ending STDIN */
+        if (h[1] == TLY_FCGI_STDIN && h[4] == 0 && h[5] == 0) { /* the empty record ending STDIN */
             if (answer(c->fd, request_id) != 0) return -1;
             if (!keep) return 0;
             request_start = at;
