@@ -4,6 +4,9 @@
 #include "mem.h"
 #include "metrics.h"
 
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@ struct tly_db {
     char *options;           /* server settings sent with every connection, or NULL */
     PGconn *conn;
     bool connected_before;   /* a new connection after this is a reconnect (metrics) */
+    int answer_timeout;      /* seconds; 0: none (tly_db_set_answer_timeout) */
     /* Statements prepared on the current connection; cleared whenever it is replaced. */
     const tly_db_stmt *prepared[DB_MAX_PREPARED];
     int nprepared;
@@ -52,6 +56,7 @@ static void set_error(tly_db_error *err, bool unreachable, const char *sqlstate,
 {
     err->unreachable = unreachable;
     err->schema_behind = false;
+    err->timed_out = false;
     snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
     snprintf(err->message, sizeof err->message, "%s", msg ? msg : "unknown database error");
     /* libpq messages end with a newline; a log line should not. */
@@ -222,5 +227,56 @@ int tly_db_command(tly_db *db, const char *sql, tly_db_error *err)
         PQclear(res);
         if (ok) return 0;
         if (!resend(was_idle, err, attempt)) return -1;
+    }
+}
+
+void tly_db_set_answer_timeout(tly_db *db, int seconds)
+{
+    db->answer_timeout = seconds > 0 ? seconds : 0;
+}
+
+double tly_db_deadline(const tly_db *db)
+{
+    return db->answer_timeout ? tly_metrics_clock() + db->answer_timeout : 0;
+}
+
+/* Milliseconds left until the deadline for poll(): -1 none, 0 passed. */
+static int remaining_ms(double deadline)
+{
+    if (deadline == 0) return -1;
+    double left = deadline - tly_metrics_clock();
+    return left <= 0 ? 0 : (int)ceil(left * 1000);
+}
+
+static void give_up_waiting(tly_db *db, tly_db_error *err)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "the database did not answer within %d s", db->answer_timeout);
+    set_error(err, true, NULL, msg);
+    err->timed_out = true;
+    tly_log_warn("%s: connection dropped", msg);
+    tly_metrics_inc(TLY_METRIC_DB_ERRORS);
+    drop_connection(db);
+}
+
+int tly_db_wait(tly_db *db, tly_db_wait_for what, double deadline, tly_db_error *err)
+{
+    PGconn *conn = db->conn;
+    if (!conn) return 0;
+    for (;;) {
+        int unsent = PQflush(conn);   /* 1: some left, the socket being full */
+        if (unsent < 0) return 0;
+        if (!unsent && (what == TLY_DB_SENT || !PQisBusy(conn))) return 0;
+        int ms = remaining_ms(deadline);
+        if (ms == 0) {
+            give_up_waiting(db, err);
+            return -1;
+        }
+        /* Input is read while sending too: a server that answers (an error) before it has read
+         * everything could otherwise never make room. */
+        struct pollfd fd = {.fd = PQsocket(conn), .events = (short)(POLLIN | (unsent ? POLLOUT : 0))};
+        int ready = poll(&fd, 1, ms);
+        if (ready < 0 && errno != EINTR) return 0;
+        if (ready > 0 && (fd.revents & (POLLIN | POLLERR | POLLHUP)) && PQconsumeInput(conn) != 1) return 0;
     }
 }

@@ -26,6 +26,7 @@ typedef struct tly_db_stmt {
 typedef struct tly_db_error {
     bool unreachable;    /* the server could not be reached or the connection broke */
     bool schema_behind;  /* (with unreachable) the database lacks migrations this build relies on */
+    bool timed_out;      /* (with unreachable) no answer came within the answer timeout */
     char sqlstate[6];    /* "" when not from the server */
     char message[256];
 } tly_db_error;
@@ -60,6 +61,21 @@ int tly_db_command(tly_db *db, const char *sql, tly_db_error *err) TLY_NONNULL(1
     TLY_MUST_CHECK;
 /* The connection, for modules that need libpq directly (COPY); NULL when not connected. */
 PGconn *tly_db_conn(tly_db *db) TLY_NONNULL(1);
+/* How long ingest's commit (store_postgresql_append.c) waits for the server to take what it sends
+ * and answer: a server that stops answering (a disk that hangs, a migration that holds a table
+ * locked, a stopped process) would otherwise hold ingest until it answered, while the caller can
+ * spool the rows instead. 0 (the default): wait as long as it takes. */
+void tly_db_set_answer_timeout(tly_db *db, int seconds) TLY_NONNULL(1);
+/* The moment (tly_metrics_clock) by which what is sent now is to be answered; 0: none. */
+double tly_db_deadline(const tly_db *db) TLY_NONNULL(1);
+/* For a connection in non-blocking mode: waits until libpq has sent all it holds (wait_for
+ * TLY_DB_SENT), or until a result can also be read without blocking (TLY_DB_ANSWERED), or until
+ * the deadline (0: none). 0 ready, or the connection failed (the next libpq call reports it);
+ * -1 when the deadline passed first: err says so (unreachable, timed_out) and the connection is
+ * dropped, so that nothing more of its transaction can be committed from this side. */
+typedef enum { TLY_DB_SENT, TLY_DB_ANSWERED } tly_db_wait_for;
+int tly_db_wait(tly_db *db, tly_db_wait_for what, double deadline, tly_db_error *err) TLY_NONNULL(1, 4)
+    TLY_MUST_CHECK;
 /* Fills err from a failed result of such direct use (NULL: the connection's own error), as every
  * statement's failure is filled: counted, classified, and a broken connection dropped so that the
  * next call reconnects (tly_db_conn is then NULL). */

@@ -70,6 +70,7 @@ int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, 
         ing->address_limit = tly_ratelimit_new(conf->rate_limit_address, 2 * conf->rate_limit_address, 8192);
     ing->quota = tly_quota_new();
     ing->db = tly_db_new(conf->database, program);
+    tly_db_set_answer_timeout(ing->db, conf->commit_timeout);   /* plain CGI commits on it */
     tly_property_cache_setup(conf->key_cache_seconds);
     pthread_mutex_init(&ing->lock, NULL);
     return 0;
@@ -82,7 +83,8 @@ int tly_ingest_start_group_commit(tly_ingest *ing, const char *program)
 {
     char name[64];
     snprintf(name, sizeof name, "%s-writer", program);
-    ing->batcher = tly_batcher_start(ing->conf->database, name, GROUP_MAX_JOBS, ing->spool);
+    ing->batcher = tly_batcher_start(ing->conf->database, name, GROUP_MAX_JOBS, ing->conf->commit_timeout,
+                                     ing->spool);
     return ing->batcher ? 0 : -1;
 }
 

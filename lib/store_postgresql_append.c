@@ -153,29 +153,43 @@ static void mark_kept(batch *bt, const PGresult *res)
         if (bt->entries[k].keep) bt->jobs[bt->entries[k].job]->stored++;
 }
 
-/* Sends out as a piece of COPY data once it is full. */
-static bool send_when_full(PGconn *conn, tly_buf *out)
+/* Hands a piece of COPY data to libpq, waiting (until the deadline) for room when libpq's buffer
+ * is full: the connection is in non-blocking mode. *sent false when libpq failed to take it.
+ * -1 with err when the deadline passed. */
+static int put_copy_data(tly_db *db, const tly_buf *piece, double deadline, bool *sent, tly_db_error *err)
 {
-    if (out->len < COPY_CHUNK) return true;
-    bool sent = PQputCopyData(conn, out->ptr, (int)out->len) == 1;
-    tly_buf_reset(out);
-    return sent;
+    for (;;) {
+        int put = PQputCopyData(tly_db_conn(db), piece->ptr, (int)piece->len);
+        if (put != 0) {
+            *sent = put == 1;
+            return 0;
+        }
+        if (tly_db_wait(db, TLY_DB_SENT, deadline, err) != 0) return -1;
+    }
 }
 
-/* Sends the COPY data: the kept rows' lines, encoded as they are sent. */
-static bool send_rows(PGconn *conn, const batch *bt)
+/* Sends the COPY data: the kept rows' lines, encoded as they are sent, in pieces of about
+ * COPY_CHUNK bytes, and then the end of the data. -1 with err when the deadline passed. */
+static int send_rows(tly_db *db, const batch *bt, double deadline, tly_db_error *err)
 {
     tly_buf piece = {0};
     bool sent = true;
-    for (size_t k = 0; k < bt->total && sent; k++) {
+    int rc = 0;
+    for (size_t k = 0; k < bt->total && sent && rc == 0; k++) {
         const entry *e = &bt->entries[k];
         if (!e->keep) continue;
         tly_event_copy_row(&piece, e->property_pk, e->row);
-        sent = send_when_full(conn, &piece);
+        if (piece.len < COPY_CHUNK) continue;
+        rc = put_copy_data(db, &piece, deadline, &sent, err);
+        tly_buf_reset(&piece);
     }
-    if (sent && piece.len > 0) sent = PQputCopyData(conn, piece.ptr, (int)piece.len) == 1;
+    if (sent && rc == 0 && piece.len > 0) rc = put_copy_data(db, &piece, deadline, &sent, err);
     tly_buf_free(&piece);
-    return sent;
+    /* Rows that could not all be sent end the COPY with an error: nothing is committed. */
+    const char *failure = sent ? NULL : "the rows could not all be sent";
+    while (rc == 0 && PQputCopyEnd(tly_db_conn(db), failure) == 0)
+        rc = tly_db_wait(db, TLY_DB_SENT, deadline, err);
+    return rc;
 }
 
 /* The transaction's query: the claim's arrays as literals (one query cannot carry parameters).
@@ -201,13 +215,16 @@ static bool transaction_sql(PGconn *conn, const char *pks, const char *ids, tly_
 /* The results of the transaction's query, in order: BEGIN, the claim (which marks the events to
  * keep), the COPY (answered with the kept rows), the COPY's count, the COMMIT. Every result is
  * read, so that the connection is ready for the next command. *claimed: whether the claim's
- * answer came. 0 committed, -1 with err. */
-static int read_results(tly_db *db, batch *bt, bool *claimed, tly_db_error *err)
+ * answer came. 0 committed, -1 with err; err->timed_out when the server did not answer by the
+ * deadline (the connection is then dropped). */
+static int read_results(tly_db *db, batch *bt, double deadline, bool *claimed, tly_db_error *err)
 {
-    PGconn *conn = tly_db_conn(db);
     PGresult *res;
-    bool failed = false, copied = false, sent = false, committed = false;
-    while (conn && (res = PQgetResult(conn))) {
+    bool failed = false, copied = false, committed = false;
+    for (;;) {
+        if (tly_db_wait(db, TLY_DB_ANSWERED, deadline, err) != 0) return -1;
+        PGconn *conn = tly_db_conn(db);   /* NULL once dropped as broken: nothing more to read */
+        if (!conn || !(res = PQgetResult(conn))) break;
         ExecStatusType status = PQresultStatus(res);
         if (failed) {
             /* Only read: the rest of the query was skipped. */
@@ -216,9 +233,10 @@ static int read_results(tly_db *db, batch *bt, bool *claimed, tly_db_error *err)
             *claimed = true;
         } else if (status == PGRES_COPY_IN && *claimed && !copied) {
             copied = true;
-            sent = send_rows(conn, bt);
-            /* Rows that could not all be sent end the COPY with an error: nothing is committed. */
-            if (PQputCopyEnd(conn, sent ? NULL : "the rows could not all be sent") != 1) sent = false;
+            if (send_rows(db, bt, deadline, err) != 0) {
+                PQclear(res);
+                return -1;
+            }
         } else if (status == PGRES_COMMAND_OK) {
             committed = strcmp(PQcmdStatus(res), "COMMIT") == 0;
         } else {
@@ -226,28 +244,31 @@ static int read_results(tly_db *db, batch *bt, bool *claimed, tly_db_error *err)
             failed = true;
         }
         PQclear(res);
-        conn = tly_db_conn(db);   /* NULL once dropped as broken: nothing more to read */
     }
-    if (!failed && (!sent || !committed)) {
+    if (!failed && (!copied || !committed)) {
         tly_db_result_error(db, NULL, err);
         failed = true;
     }
     return failed ? -1 : 0;
 }
 
-/* One attempt at the claim, the COPY and the commit, on a connection. *claimed: whether the
- * claim's answer came. 0 committed, -1 with err (rolled back). */
+/* One attempt at the claim, the COPY and the commit, on a connection, answered by the deadline.
+ * *claimed: whether the claim's answer came. 0 committed, -1 with err (rolled back, or left to the
+ * server to roll back when the connection was dropped). */
 static int try_append(tly_db *db, batch *bt, const char *pks, const char *ids, bool *claimed,
                       tly_db_error *err)
 {
     PGconn *conn = tly_db_conn(db);
+    double deadline = tly_db_deadline(db);
     tly_buf sql = {0};
     int rc = -1;
-    if (!transaction_sql(conn, pks, ids, &sql)) tly_db_result_error(db, NULL, err);
+    /* Non-blocking, so that sending too waits no longer than the deadline. */
+    if (PQsetnonblocking(conn, 1) != 0 || !transaction_sql(conn, pks, ids, &sql)) tly_db_result_error(db, NULL, err);
     else if (PQsendQuery(conn, tly_buf_cstr(&sql)) != 1) tly_db_result_error(db, NULL, err);
-    else rc = read_results(db, bt, claimed, err);
+    else rc = read_results(db, bt, deadline, claimed, err);
     tly_buf_free(&sql);
     conn = tly_db_conn(db);
+    if (conn) PQsetnonblocking(conn, 0);
     if (rc != 0 && conn && PQtransactionStatus(conn) != PQTRANS_IDLE) {
         tly_db_error ignored;
         if (tly_db_command(db, "ROLLBACK", &ignored) != 0) tly_log_warn("rollback failed: %s", ignored.message);
@@ -257,14 +278,15 @@ static int try_append(tly_db *db, batch *bt, const char *pks, const char *ids, b
 
 /* The claim, the COPY and the commit. A connection found broken before the claim answered
  * (typically: the server restarted since the last commit) gets one more try on a new connection,
- * as single statements do (db.c): nothing can have run on it. 0 committed, -1 with err. */
+ * as single statements do (db.c): nothing can have run on it. A server that did not answer in
+ * time gets none: the caller spools. 0 committed, -1 with err. */
 static int append_batch(tly_db *db, batch *bt, const char *pks, const char *ids, tly_db_error *err)
 {
     for (int attempt = 0;; attempt++) {
         if (tly_db_ensure(db, err) != 0) return -1;
         bool claimed = false;
         int rc = try_append(db, bt, pks, ids, &claimed, err);
-        if (rc == 0 || claimed || !err->unreachable || attempt > 0) return rc;
+        if (rc == 0 || claimed || !err->unreachable || err->timed_out || attempt > 0) return rc;
     }
 }
 

@@ -542,6 +542,24 @@ include "%(src)s/conf/lighttpd.conf"
         self.seen_uas.add(ua)
         return {"X-Forwarded-For": ip, "User-Agent": ua}
 
+    @contextlib.contextmanager
+    def settings(self, lines):
+        """The programs served with more tally.conf lines (lighttpd restarted) for the duration."""
+        conf = self.path("tally.conf")
+        with open(conf) as f:
+            saved = f.read()
+        self.stop_lighttpd()
+        try:
+            with open(conf, "a") as f:
+                f.write(lines)
+            self.start_lighttpd()
+            yield
+        finally:
+            self.stop_lighttpd()
+            with open(conf, "w") as f:
+                f.write(saved)
+            self.start_lighttpd()
+
     # --- programs run directly -----------------------------------------------------------
     @staticmethod
     def program_env(**settings):

@@ -9,6 +9,7 @@ import threading
 import time
 
 from client import count, ev, expect_counts, expect_json_error, new_client, unique_ua
+from harness import Skip
 
 
 def metrics(h):
@@ -277,6 +278,53 @@ def test_sigterm_loses_nothing_answered(h):
     lost = [i for i in accepted if i not in stored]
     assert len(accepted) > 20, len(accepted)
     assert not lost, "%d of %d answered 202 are missing" % (len(lost), len(accepted))
+
+
+class TableLock:
+    """A session holding a table locked ACCESS EXCLUSIVE, as a migration that rewrites it does, until
+    released: statements that touch the table wait for it."""
+
+    def __init__(self, h, table):
+        self.psql = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"], env=h.pg_env("postgres"),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.psql.stdin.write("BEGIN;\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n\\echo locked\n" % table)
+        self.psql.stdin.flush()
+        assert self.psql.stdout.readline().strip() == "locked"
+
+    def release(self):
+        if self.psql.poll() is None:
+            self.psql.communicate("ROLLBACK;\n", timeout=30)
+
+
+def test_commit_not_answered_in_time_is_spooled(h):
+    """A database that does not answer a commit within commit_timeout counts as down: the events are
+    spooled and answered 202 instead of holding the request, and replayed once it answers again."""
+    if h.events_store != "postgresql":
+        raise Skip("commit_timeout bounds the postgresql store's commit")
+    p = h.create_property()
+    c = new_client(h)
+    with h.settings("commit_timeout = 1\n"):
+        expect_counts(h.post_events(p, [ev("/before-lock")], headers=c), 1)
+        spooled_before = metric(h, 'tally_events_total{program="track",outcome="spooled"}')
+        lock = TableLock(h, "events")
+        try:
+            held = [ev("/held-%d" % i) for i in range(3)]
+            started = time.time()
+            expect_counts(h.post_events(p, held, headers=c), 3)
+            waited = time.time() - started
+            assert h.spool_files(), "the events are spooled while the table is locked"
+            assert metric(h, 'tally_events_total{program="track",outcome="spooled"}') == spooled_before + 3
+            # The next request finds a new connection and waits its own second.
+            expect_counts(h.post_events(p, [ev("/held-3")], headers=c), 1)
+        finally:
+            lock.release()
+        assert waited < 10, "answered after %.1f s, not within about commit_timeout" % waited
+        assert wait_for(lambda: not h.spool_files()), "spool not replayed: %r" % h.spool_files()
+        assert count(h, p, "path LIKE '/held-%%'") == 4
+        # Replayed once: sending them again finds duplicates; and commits go straight in again.
+        expect_counts(h.post_events(p, held + [ev("/after-lock")], headers=c), 4, duplicates=3)
+        assert count(h, p, "path = '/after-lock'") == 1
+    assert count(h, p, "path LIKE '/held-%%'") == 4
 
 
 def test_plausible_endpoint_spools_too(h):
