@@ -127,7 +127,7 @@ static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     size_t in_flight = (size_t)conf->ingest_threads;
     tly_json_arena_setup(in_flight, JSON_ARENA_BYTES);
-    if (tly_ingest_start_group_commit(ing, "tally-track") != 0) return 1;
+    if (tly_ingest_start_concurrent(ing, "tally-track") != 0) return 1;
     /* The loop keeps as much of a body as the endpoint that reads the most could take. */
     size_t body_bytes = conf->max_body_bytes > TLY_TOKEN_MAX_BODY_BYTES ? conf->max_body_bytes
                                                                         : TLY_TOKEN_MAX_BODY_BYTES;

@@ -20,6 +20,8 @@ struct tly_db {
     PGconn *conn;
     bool connected_before;   /* a new connection after this is a reconnect (metrics) */
     int answer_timeout;      /* seconds; 0: none (tly_db_set_answer_timeout) */
+    tly_db_runner *runner;   /* runs each statement's call; NULL: the caller's thread */
+    void *runner_ctx;
     /* Statements prepared on the current connection; cleared whenever it is replaced. */
     const tly_db_stmt *prepared[DB_MAX_PREPARED];
     int nprepared;
@@ -177,9 +179,9 @@ static bool idle(const tly_db *db)
     return db->conn && PQtransactionStatus(db->conn) == PQTRANS_IDLE;
 }
 
-PGresult *tly_db_exec_bin(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
-                          const int *lengths, const int *formats, ExecStatusType expect,
-                          tly_db_error *err)
+static PGresult *exec_bin_here(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
+                               const int *lengths, const int *formats, ExecStatusType expect,
+                               tly_db_error *err)
 {
     for (int attempt = 0;; attempt++) {
         if (tly_db_ensure(db, err) != 0) return NULL;
@@ -196,14 +198,8 @@ PGresult *tly_db_exec_bin(tly_db *db, const tly_db_stmt *stmt, const char *const
     }
 }
 
-PGresult *tly_db_exec(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
-                      ExecStatusType expect, tly_db_error *err)
-{
-    return tly_db_exec_bin(db, stmt, params, NULL, NULL, expect, err);
-}
-
-PGresult *tly_db_query(tly_db *db, const char *sql, const char *const *params, int nparams,
-                       ExecStatusType expect, tly_db_error *err)
+static PGresult *query_here(tly_db *db, const char *sql, const char *const *params, int nparams,
+                            ExecStatusType expect, tly_db_error *err)
 {
     for (int attempt = 0;; attempt++) {
         if (tly_db_ensure(db, err) != 0) return NULL;
@@ -216,7 +212,7 @@ PGresult *tly_db_query(tly_db *db, const char *sql, const char *const *params, i
     }
 }
 
-int tly_db_command(tly_db *db, const char *sql, tly_db_error *err)
+static int command_here(tly_db *db, const char *sql, tly_db_error *err)
 {
     for (int attempt = 0;; attempt++) {
         if (tly_db_ensure(db, err) != 0) return -1;
@@ -228,6 +224,78 @@ int tly_db_command(tly_db *db, const char *sql, tly_db_error *err)
         if (ok) return 0;
         if (!resend(was_idle, err, attempt)) return -1;
     }
+}
+
+void tly_db_set_runner(tly_db *db, tly_db_runner *runner, void *ctx)
+{
+    db->runner = runner;
+    db->runner_ctx = ctx;
+}
+
+/* One call of the functions below, handed to the runner: its arguments and its outcome. */
+typedef struct db_call {
+    tly_db *db;
+    const tly_db_stmt *stmt;
+    const char *sql;
+    const char *const *params;
+    const int *lengths, *formats;
+    int nparams;
+    ExecStatusType expect;
+    tly_db_error *err;
+    PGresult *res;
+    int rc;
+} db_call;
+
+static void run_exec_bin(void *arg)
+{
+    db_call *c = arg;
+    c->res = exec_bin_here(c->db, c->stmt, c->params, c->lengths, c->formats, c->expect, c->err);
+}
+
+static void run_query(void *arg)
+{
+    db_call *c = arg;
+    c->res = query_here(c->db, c->sql, c->params, c->nparams, c->expect, c->err);
+}
+
+static void run_command(void *arg)
+{
+    db_call *c = arg;
+    c->rc = command_here(c->db, c->sql, c->err);
+}
+
+PGresult *tly_db_exec_bin(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
+                          const int *lengths, const int *formats, ExecStatusType expect,
+                          tly_db_error *err)
+{
+    if (!db->runner) return exec_bin_here(db, stmt, params, lengths, formats, expect, err);
+    db_call c = {.db = db, .stmt = stmt, .params = params, .lengths = lengths, .formats = formats,
+                 .expect = expect, .err = err};
+    db->runner(db->runner_ctx, run_exec_bin, &c);
+    return c.res;
+}
+
+PGresult *tly_db_exec(tly_db *db, const tly_db_stmt *stmt, const char *const *params,
+                      ExecStatusType expect, tly_db_error *err)
+{
+    return tly_db_exec_bin(db, stmt, params, NULL, NULL, expect, err);
+}
+
+PGresult *tly_db_query(tly_db *db, const char *sql, const char *const *params, int nparams,
+                       ExecStatusType expect, tly_db_error *err)
+{
+    if (!db->runner) return query_here(db, sql, params, nparams, expect, err);
+    db_call c = {.db = db, .sql = sql, .params = params, .nparams = nparams, .expect = expect, .err = err};
+    db->runner(db->runner_ctx, run_query, &c);
+    return c.res;
+}
+
+int tly_db_command(tly_db *db, const char *sql, tly_db_error *err)
+{
+    if (!db->runner) return command_here(db, sql, err);
+    db_call c = {.db = db, .sql = sql, .err = err};
+    db->runner(db->runner_ctx, run_command, &c);
+    return c.rc;
 }
 
 void tly_db_set_answer_timeout(tly_db *db, int seconds)

@@ -61,6 +61,13 @@ int tly_db_command(tly_db *db, const char *sql, tly_db_error *err) TLY_NONNULL(1
     TLY_MUST_CHECK;
 /* The connection, for modules that need libpq directly (COPY); NULL when not connected. */
 PGconn *tly_db_conn(tly_db *db) TLY_NONNULL(1);
+/* Where the statements of tly_db_exec, tly_db_exec_bin, tly_db_query and tly_db_command run:
+ * runner(ctx, call, arg) must run call(arg) and return once it has returned, on any thread, one
+ * call at a time (offload.h: off an event loop's thread). NULL (the default): on the caller's.
+ * Other uses of the handle (tly_db_ensure, tly_db_conn) stay on the caller's thread: a handle
+ * with a runner is for those four alone. */
+typedef void tly_db_runner(void *ctx, void (*call)(void *arg), void *arg);
+void tly_db_set_runner(tly_db *db, tly_db_runner *runner, void *ctx) TLY_NONNULL(1);
 /* How long ingest's commit (store_postgresql_append.c) waits for the server to take what it sends
  * and answer: a server that stops answering (a disk that hangs, a migration that holds a table
  * locked, a stopped process) would otherwise hold ingest until it answered, while the caller can

@@ -8,6 +8,7 @@
 #include "limits.h"
 #include "log.h"
 #include "metrics.h"
+#include "offload.h"
 #include "property.h"
 #include "referrer.h"
 #include "salt.h"
@@ -72,30 +73,32 @@ int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, 
     ing->db = tly_db_new(conf->database, program);
     tly_db_set_answer_timeout(ing->db, conf->commit_timeout);   /* plain CGI commits on it */
     tly_property_cache_setup(conf->key_cache_seconds);
-    pthread_mutex_init(&ing->lock, NULL);
     return 0;
 }
 
 /* At most this many requests share one transaction. */
 #define GROUP_MAX_JOBS 256
 
-int tly_ingest_start_group_commit(tly_ingest *ing, const char *program)
+int tly_ingest_start_concurrent(tly_ingest *ing, const char *program)
 {
     char name[64];
     snprintf(name, sizeof name, "%s-writer", program);
     ing->batcher = tly_batcher_start(ing->conf->database, name, GROUP_MAX_JOBS, ing->conf->commit_timeout,
                                      ing->spool);
-    return ing->batcher ? 0 : -1;
+    ing->offload = tly_offload_start();
+    if (!ing->batcher || !ing->offload) return -1;
+    tly_db_set_runner(ing->db, tly_offload_run, ing->offload);
+    return 0;
 }
 
 void tly_ingest_close(tly_ingest *ing)
 {
     tly_batcher_stop(ing->batcher);
+    tly_offload_stop(ing->offload);
     tly_spool_close(ing->spool);
     tly_ratelimit_free(ing->key_limit);
     tly_ratelimit_free(ing->address_limit);
     tly_quota_free(ing->quota);
-    if (ing->db) pthread_mutex_destroy(&ing->lock);
     tly_db_free(ing->db);
     tly_geo_close(ing->geo);
     tly_cidr_list_free(ing->trusted_proxies);
@@ -212,8 +215,7 @@ typedef struct sender {
     int32_t today;
 } sender;
 
-/* The sender from an address and a user agent (borrowed: ua must outlive s). The user-agent and
- * bot tables keep one memo per process: they are read under the lock. */
+/* The sender from an address and a user agent (borrowed: ua must outlive s). */
 static void sender_set(sender *s, tly_ingest *ing, const char *ip, const char *ua, bool gpc, int64_t now_ms)
 {
     memset(s, 0, sizeof *s);
@@ -221,10 +223,8 @@ static void sender_set(sender *s, tly_ingest *ing, const char *ip, const char *u
     s->ua = ua ? ua : "";
     s->ua_len = strlen(s->ua);
     size_t parse_len = s->ua_len > TLY_MAX_UA_LEN ? TLY_MAX_UA_LEN : s->ua_len;
-    pthread_mutex_lock(&ing->lock);
     s->is_bot = tly_bot_match(s->ua, parse_len);
     if (!s->is_bot) tly_ua_parse(s->ua, parse_len, &s->ua_info);
-    pthread_mutex_unlock(&ing->lock);
     if (!s->is_bot) tly_geo_lookup(ing->geo, s->ip, &s->geo);
     s->gpc = gpc;
     s->today = tly_time_day_of_ms(now_ms);
@@ -237,13 +237,11 @@ static void sender_init(sender *s, tly_ingest *ing, const tly_req *req, const ch
 }
 
 /* The salt of `day` (made if missing; today's when that day's cannot be had) and, when it exists,
- * the previous day's. The salts are cached per process, under the lock. 0, or -1 on database
- * error. */
+ * the previous day's. The salts are cached per process. 0, or -1 on database error. */
 static int day_salts(tly_ingest *ing, int32_t day, int32_t today, uint8_t salt[TLY_SALT_BYTES],
                      uint8_t prev[TLY_SALT_BYTES], bool *have_prev, tly_db_error *err)
 {
     int rc = -1;
-    pthread_mutex_lock(&ing->lock);
     int found = tly_salt_get(ing->db, day, today, true, salt, err);
     if (found == 0) found = tly_salt_get(ing->db, today, today, true, salt, err);
     if (found == 0) snprintf(err->message, sizeof err->message, "no salt for today could be made");
@@ -252,7 +250,6 @@ static int day_salts(tly_ingest *ing, int32_t day, int32_t today, uint8_t salt[T
         *have_prev = found == 1;
         rc = found < 0 ? -1 : 0;
     }
-    pthread_mutex_unlock(&ing->lock);
     return rc;
 }
 
@@ -424,23 +421,19 @@ static int build_batch(tly_ingest *ing, const tly_envelope *env, const tly_prope
     return 0;
 }
 
-/* Commits the rows: by group commit, or on its own without it (plain CGI, one request per
- * process, on the lookup connection). Called without the lock. */
+int tly_ingest_store(tly_ingest *ing, tly_store_job *job, tly_db_error *err)
+{
+    if (ing->batcher) return tly_batcher_store(ing->batcher, job, err);
+    tly_store_job *jobs[] = {job};
+    return tly_store_durably(ing->db, ing->spool, jobs, 1, err);
+}
+
 static int store_batch(tly_ingest *ing, const tly_property *prop, json_t *batch, outcome *o,
                        tly_db_error *dberr)
 {
     if (json_array_size(batch) == 0) return 0;
     tly_store_job job = {prop->pk, batch, 0, 0};
-    tly_store_job *jobs[] = {&job};
-    int rc;
-    if (ing->batcher) {
-        rc = tly_batcher_store(ing->batcher, &job, dberr);
-    } else {
-        pthread_mutex_lock(&ing->lock);
-        rc = tly_store_durably(ing->db, ing->spool, jobs, 1, dberr);
-        pthread_mutex_unlock(&ing->lock);
-    }
-    if (rc != 0) return -1;
+    if (tly_ingest_store(ing, &job, dberr) != 0) return -1;
     o->stored += job.stored;
     o->duplicates += job.sent - job.stored;
     return 0;
@@ -449,19 +442,14 @@ static int store_batch(tly_ingest *ing, const tly_property *prop, json_t *batch,
 /* Seconds to wait before the property's daily quota lets `events` more through; 0: go ahead. */
 static int quota_wait(tly_ingest *ing, const tly_property *prop, long long events, int64_t now_ms)
 {
-    pthread_mutex_lock(&ing->lock);
-    int wait = tly_quota_check(ing->quota, ing->db, prop->pk, prop->event_quota_daily, events, now_ms);
-    pthread_mutex_unlock(&ing->lock);
-    return wait;
+    return tly_quota_check(ing->quota, ing->db, prop->pk, prop->event_quota_daily, events, now_ms);
 }
 
 /* Counts stored events against the property's daily quota, if it has one. */
 static void count_quota(tly_ingest *ing, const tly_property *prop, int stored)
 {
     if (prop->event_quota_daily <= 0 || stored == 0) return;
-    pthread_mutex_lock(&ing->lock);
     tly_quota_add(ing->quota, prop->pk, stored);
-    pthread_mutex_unlock(&ing->lock);
 }
 
 /* What became of a request's events, for /v1/metrics. */
@@ -584,16 +572,11 @@ void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp)
     if (within_rate_limits(ing, ip, resp, tly_buf_cstr(&key), now_ms) != 0) goto done;
     /* The property comes from the key cache and may go into it: its values outlive the request. */
     tly_json_arena_pause();
-    pthread_mutex_lock(&ing->lock);
     bool server_key = false;
     int denied = authorise(ing, req, resp, tly_buf_cstr(&key), &env, &prop, &server_key);
-    pthread_mutex_unlock(&ing->lock);
     tly_json_arena_resume();
     if (denied != 0) goto done;
 
-    /* Enrichment runs without the lock, which is taken only for what the threads share (the
-     * memos of the user-agent tables, the salts): the events of concurrent requests are
-     * prepared at the same time. */
     sender s;
     sender_init(&s, ing, req, ip, now_ms);
     outcome o = {0, 0, 0, 0, json_array()};
@@ -671,9 +654,7 @@ void tly_ingest_plausible(tly_ingest *ing, tly_req *req, tly_resp *resp)
     /* Like Plausible: an unknown domain is answered 202 and nothing is stored. */
     json_array_foreach(domains, i, domain) {
         tly_property prop;
-        pthread_mutex_lock(&ing->lock);
         int found = tly_property_by_domain(ing->db, json_string_value(domain), &prop, &dberr);
-        pthread_mutex_unlock(&ing->lock);
         if (found < 0) { failed = 1; break; }
         if (found == 0) continue;
         if (origin && *origin && !tly_property_origin_allowed(&prop, origin)) refused++;
@@ -739,9 +720,7 @@ void tly_ingest_mint_token(tly_ingest *ing, tly_req *req, tly_resp *resp)
     if (token_ttl(req, resp, &ttl) != 0) return;
     tly_property prop;
     tly_db_error dberr;
-    pthread_mutex_lock(&ing->lock);
     tly_key_status status = tly_property_by_key(ing->db, "read", auth + 7, &prop, &dberr);
-    pthread_mutex_unlock(&ing->lock);
     switch (status) {
     case TLY_KEY_OK: break;
     case TLY_KEY_UNKNOWN: tly_resp_error(resp, 401, "unknown read key"); return;
@@ -763,9 +742,7 @@ void tly_ingest_mint_token(tly_ingest *ing, tly_req *req, tly_resp *resp)
 void tly_ingest_health(tly_ingest *ing, tly_resp *resp)
 {
     tly_db_error dberr;
-    pthread_mutex_lock(&ing->lock);
     PGresult *res = tly_db_exec(ing->db, &stmt_health, NULL, PGRES_TUPLES_OK, &dberr);
-    pthread_mutex_unlock(&ing->lock);
     if (res) {
         PQclear(res);
         /* Events stored elsewhere (ClickHouse): that store must answer too, or ingest spools. */

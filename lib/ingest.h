@@ -9,25 +9,22 @@
 #include "db.h"
 #include "geo.h"
 #include "io.h"
+#include "offload.h"
 #include "quota.h"
 #include "ratelimit.h"
 #include "resp.h"
-
-#include <pthread.h>
 
 typedef struct tly_ingest {
     const tly_conf *conf;
     tly_db *db;
     tly_cidr_list *trusted_proxies;
     tly_geo *geo;            /* NULL: no geolocation configured */
-    /* Requests may be served by several threads. The lock guards the lookup connection and the
-     * caches; it is released while a request waits for its rows to be committed. */
-    pthread_mutex_t lock;
     tly_batcher *batcher;    /* NULL: each request commits on its own (plain CGI) */
     tly_spool *spool;        /* NULL: no spool (spool_dir unset) */
     tly_ratelimit *key_limit;       /* NULL: no limit */
     tly_ratelimit *address_limit;   /* NULL: no limit */
     tly_quota *quota;
+    tly_offload *offload;    /* runs the lookup connection's statements; NULL: plain CGI */
 } tly_ingest;
 
 /* Sets up everything ingest needs from the configuration (database handle, proxies, GeoIP,
@@ -35,9 +32,17 @@ typedef struct tly_ingest {
 int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, char *err,
                     size_t errlen) TLY_NONNULL(1, 2, 3, 4) TLY_MUST_CHECK;
 void tly_ingest_close(tly_ingest *ing) TLY_NONNULL(1);
-/* Switches to group commit (batcher.h): the rows of concurrent requests are stored together,
- * on a connection of their own. 0 ok, -1 when it cannot be set up. */
-int tly_ingest_start_group_commit(tly_ingest *ing, const char *program) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
+/* Prepares for requests served concurrently, each in a fiber on one thread (io_loop.h): the rows
+ * of concurrent requests are stored together by group commit (batcher.h), on a connection of its
+ * own, and the statements of the lookup connection (keys, salts, quotas, health) run on a helper
+ * thread while their request is parked (offload.h), so that a request waiting for the database
+ * holds up no other. The caches and memos belong to the requests' thread: every handler below
+ * runs on it (or, without this call, in a plain CGI process of one request). 0 ok, -1 when it
+ * cannot be set up. */
+int tly_ingest_start_concurrent(tly_ingest *ing, const char *program) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
+/* Stores one job durably: by group commit, or on the lookup connection without it (plain CGI). */
+int tly_ingest_store(tly_ingest *ing, tly_store_job *job, tly_db_error *err) TLY_NONNULL(1, 2, 3)
+    TLY_MUST_CHECK;
 
 void tly_ingest_events(tly_ingest *ing, tly_req *req, tly_resp *resp) TLY_NONNULL(1, 2, 3);
 /* POST /api/event: Plausible's Events API body; answers 202 "ok". */

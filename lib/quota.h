@@ -14,7 +14,8 @@ tly_quota *tly_quota_new(void);
 void tly_quota_free(tly_quota *q);
 /* 0 when the property may store `events` more events now; otherwise the seconds until the quota
  * opens again (the next UTC midnight). A database error lets the events through (the quota is a
- * limit on use, not a safety check). Not thread-safe: call under the caller's lock. */
+ * limit on use, not a safety check). Not thread-safe: ingest calls it from its requests' thread
+ * only; a count read while other requests add to it may miss theirs until the next read. */
 int tly_quota_check(tly_quota *q, tly_db *db, int property_pk, long long limit, long long events,
                     int64_t now_ms) TLY_NONNULL(1, 2);
 /* Counts events stored by this process. */

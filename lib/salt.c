@@ -42,13 +42,16 @@ static void forget_expired(int32_t today)
         if (cache[i].used && cache[i].day < today - 1) forget(&cache[i]);
 }
 
-/* Caches a salt, or with salt NULL the fact that the day has none. */
+/* Caches a salt, or with salt NULL the fact that the day has none: in the day's entry when there
+ * is one (two requests that waited for the database at once both learn the day), else in a free
+ * one or the oldest. */
 static void remember(int32_t day, const uint8_t *salt)
 {
     int slot = 0;
     for (int i = 0; i < SALT_CACHE; i++) {
-        if (!cache[i].used) { slot = i; break; }
-        if (cache[i].day < cache[slot].day) slot = i;
+        if (cache[i].used && cache[i].day == day) { slot = i; break; }
+        if (!cache[slot].used) continue;
+        if (!cache[i].used || cache[i].day < cache[slot].day) slot = i;
     }
     forget(&cache[slot]);
     cache[slot].used = true;

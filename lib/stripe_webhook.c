@@ -116,15 +116,14 @@ void tly_stripe_webhook(tly_ingest *ing, tly_req *req, tly_resp *resp, const cha
     char *secret = NULL;
     int failed = 0, attributed = 0;
     tly_stripe_payment pay;
-    pthread_mutex_lock(&ing->lock);
     int found = tly_property_by_id(ing->db, property_id, &prop, &err);
     if (found < 0) {
         db_failed(resp, &err);
-        goto unlock;
+        goto end;
     }
     if (found == 0) {
         tly_resp_error(resp, 404, "no such property: %.80s", property_id);
-        goto unlock;
+        goto end;
     }
     secret = webhook_secret(ing->db, prop.pk, &err, &failed);
     if (failed) db_failed(resp, &err);
@@ -141,8 +140,7 @@ void tly_stripe_webhook(tly_ingest *ing, tly_req *req, tly_resp *resp, const cha
     }
     json_t *rows = json_pack("[O]", row);
     tly_store_job job = {prop.pk, rows, 0, 0};
-    tly_store_job *jobs[] = {&job};
-    if (tly_store_durably(ing->db, ing->spool, jobs, 1, &err) != 0) {
+    if (tly_ingest_store(ing, &job, &err) != 0) {
         db_failed(resp, &err);
     } else {
         tly_resp_json(resp, 200, json_pack("{s:b, s:s, s:b, s:b}", "received", 1,
@@ -152,8 +150,7 @@ void tly_stripe_webhook(tly_ingest *ing, tly_req *req, tly_resp *resp, const cha
     json_decref(rows);
 clear:
     tly_property_clear(&prop);
-unlock:
-    pthread_mutex_unlock(&ing->lock);
+end:
     json_decref(row);
     json_decref(event);
     free(secret);

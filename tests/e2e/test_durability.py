@@ -327,6 +327,33 @@ def test_commit_not_answered_in_time_is_spooled(h):
     assert count(h, p, "path LIKE '/held-%%'") == 4
 
 
+def test_request_waiting_for_its_key_holds_up_no_other(h):
+    """A request whose key must be looked up while the database keeps it waiting (here: the keys
+    table held locked) waits alone: requests whose keys track.fcgi remembers are answered
+    meanwhile, and it is answered once the database answers."""
+    known, unknown = h.create_property(), h.create_property()
+    c = new_client(h)
+    with h.settings("key_cache_seconds = 300\n"):
+        expect_counts(h.post_events(known, [ev("/known-before")], headers=c), 1)
+        lock = TableLock(h, "api_keys")
+        waiting = {}
+        t = threading.Thread(target=lambda: waiting.update(r=h.post_events(unknown, [ev("/unknown")], headers=c)))
+        try:
+            t.start()
+            assert wait_for(lambda: h.sql_int("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                              "AND application_name = 'tally-track'") == 1, 20), \
+                "the unknown key's lookup waits for the lock"
+            expect_counts(h.post_events(known, [ev("/known-during")], headers=c), 1)
+            assert h.http("OPTIONS", "/v1/events", headers={"Origin": "https://example.com"}).status == 204
+            assert "r" not in waiting, "answered while its key could not be looked up: %r" % waiting
+        finally:
+            lock.release()
+            t.join(30)
+        expect_counts(waiting["r"], 1)
+    assert count(h, known, "path LIKE '/known-%%'") == 2
+    assert count(h, unknown, "path = '/unknown'") == 1
+
+
 def test_plausible_endpoint_spools_too(h):
     p = h.create_property(domains=["spool-plausible.example"])
     body = {"name": "pageview", "url": "https://spool-plausible.example/one", "domain": "spool-plausible.example"}
