@@ -88,6 +88,7 @@ int tly_ingest_start_concurrent(tly_ingest *ing, const char *program)
     ing->offload = tly_offload_start();
     if (!ing->batcher || !ing->offload) return -1;
     tly_db_set_runner(ing->db, tly_offload_run, ing->offload);
+    tly_quota_set_runner(ing->quota, tly_offload_run, ing->offload);   /* ClickHouse's count too */
     return 0;
 }
 

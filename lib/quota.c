@@ -20,6 +20,8 @@ typedef struct counter {
 
 struct tly_quota {
     counter slots[QUOTA_SLOTS];
+    tly_db_runner *runner;  /* runs the count; NULL: in place */
+    void *runner_ctx;
 };
 
 tly_quota *tly_quota_new(void)
@@ -30,6 +32,27 @@ tly_quota *tly_quota_new(void)
 void tly_quota_free(tly_quota *q)
 {
     free(q);
+}
+
+void tly_quota_set_runner(tly_quota *q, tly_db_runner *runner, void *ctx)
+{
+    q->runner = runner;
+    q->runner_ctx = ctx;
+}
+
+/* The count of the day's events, as the runner runs it. */
+typedef struct count_call {
+    tly_db *db;
+    int property_pk;
+    long long stored;
+    int rc;
+} count_call;
+
+static void count_today(void *arg)
+{
+    count_call *c = arg;
+    tly_db_error err;
+    c->rc = tly_events_store()->count_today(c->db, c->property_pk, &c->stored, &err);
 }
 
 static counter *slot(tly_quota *q, int property_pk)
@@ -44,12 +67,13 @@ int tly_quota_check(tly_quota *q, tly_db *db, int property_pk, long long limit, 
     counter *c = slot(q, property_pk);
     int32_t day = tly_time_day_of_ms(now_ms);
     if (c->property_pk != property_pk || c->day != day || now_ms - c->read_ms >= QUOTA_REFRESH_MS) {
-        tly_db_error err;
-        long long stored;
-        if (tly_events_store()->count_today(db, property_pk, &stored, &err) != 0) return 0;
+        count_call call = {.db = db, .property_pk = property_pk};
+        if (q->runner) q->runner(q->runner_ctx, count_today, &call);
+        else count_today(&call);
+        if (call.rc != 0) return 0;
         c->property_pk = property_pk;
         c->day = day;
-        c->count = stored;
+        c->count = call.stored;
         c->read_ms = now_ms;
     }
     if (c->count + events <= limit) return 0;

@@ -18,6 +18,9 @@ void tly_quota_free(tly_quota *q);
  * only; a count read while other requests add to it may miss theirs until the next read. */
 int tly_quota_check(tly_quota *q, tly_db *db, int property_pk, long long limit, long long events,
                     int64_t now_ms) TLY_NONNULL(1, 2);
+/* Where the day's count is read (the events store may be ClickHouse, read over HTTP): as
+ * tly_db_set_runner's runner. The counters stay the caller's. */
+void tly_quota_set_runner(tly_quota *q, tly_db_runner *runner, void *ctx) TLY_NONNULL(1);
 /* Counts events stored by this process. */
 void tly_quota_add(tly_quota *q, int property_pk, long long events) TLY_NONNULL(1);
 
