@@ -107,7 +107,7 @@ static void free_batcher(tly_batcher *b)
 }
 
 tly_batcher *tly_batcher_start(const char *conninfo, const char *application_name, size_t max_jobs,
-                               int commit_timeout, tly_spool *spool)
+                               int database_timeout, tly_spool *spool)
 {
     tly_batcher *b = tly_xcalloc(1, sizeof *b);
     pthread_mutex_init(&b->lock, NULL);
@@ -115,7 +115,7 @@ tly_batcher *tly_batcher_start(const char *conninfo, const char *application_nam
     b->max_jobs = max_jobs ? max_jobs : 1;
     b->spool = spool;
     b->db = tly_db_new(conninfo, application_name);
-    tly_db_set_answer_timeout(b->db, commit_timeout);
+    tly_db_set_answer_timeout(b->db, database_timeout);
     b->batch = tly_xcalloc(b->max_jobs, sizeof *b->batch);
     b->jobs = tly_xcalloc(b->max_jobs, sizeof *b->jobs);
     if (pthread_create(&b->writer, NULL, write_batches, b) != 0) {

@@ -14,11 +14,11 @@
 typedef struct tly_batcher tly_batcher;
 
 /* A group commit with its own database connection and writer thread; NULL if the thread cannot be
- * started. max_jobs bounds one transaction; a commit not answered within commit_timeout seconds
+ * started. max_jobs bounds one transaction; a commit not answered within database_timeout seconds
  * (0: no limit) fails as if the database were unreachable. With a spool, what cannot be committed
  * because the database is unreachable is spooled. */
 tly_batcher *tly_batcher_start(const char *conninfo, const char *application_name, size_t max_jobs,
-                               int commit_timeout, tly_spool *spool) TLY_NONNULL(1, 2);
+                               int database_timeout, tly_spool *spool) TLY_NONNULL(1, 2);
 /* Stores job, waiting until committed or failed. 0 ok, -1 with err. Thread-safe. */
 int tly_batcher_store(tly_batcher *b, tly_store_job *job, tly_db_error *err) TLY_NONNULL(1, 2, 3)
     TLY_MUST_CHECK;

@@ -31,7 +31,7 @@ static void conf_defaults(tly_conf *conf)
     conf->max_batch_events = TLY_MAX_BATCH_EVENTS;
     conf->key_cache_seconds = 10;
     conf->ingest_threads = 64;
-    conf->commit_timeout = 10;
+    conf->database_timeout = 10;
     conf->sessionize_interval = 5;
     conf->spool_max_bytes = (size_t)256 << 20;
     conf->rate_limit_key = 10000;
@@ -93,9 +93,9 @@ static const char *apply_setting(tly_conf *conf, const char *key, const char *va
     } else if (strcmp(key, "ingest_threads") == 0) {
         if (parse_int_setting(value, 1, 256, &n) != 0) return "must be between 1 and 256";
         conf->ingest_threads = (int)n;
-    } else if (strcmp(key, "commit_timeout") == 0) {
+    } else if (strcmp(key, "database_timeout") == 0) {
         if (parse_int_setting(value, 0, 3600, &n) != 0) return "must be seconds between 0 (no limit) and 3600";
-        conf->commit_timeout = (int)n;
+        conf->database_timeout = (int)n;
     } else if (strcmp(key, "sessionize_interval") == 0) {
         if (parse_int_setting(value, 0, 3600, &n) != 0) return "must be seconds between 0 and 3600";
         conf->sessionize_interval = (int)n;

@@ -151,10 +151,40 @@ void tly_db_result_error(tly_db *db, const PGresult *res, tly_db_error *err)
     if (broken) drop_connection(db);
 }
 
+static int remaining_ms(double deadline);
+static void give_up_waiting(tly_db *db, tly_db_error *err);
+
+/* The answer to what was just sent (sent: whether the send succeeded), as libpq's blocking calls
+ * give it: the last result, or NULL. With an answer timeout, waits no longer than that: then
+ * *timed_out, NULL, err filled and the connection dropped. */
+static PGresult *answer_of(tly_db *db, int sent, tly_db_error *err, bool *timed_out)
+{
+    *timed_out = false;
+    if (!sent) return NULL;
+    double deadline = tly_db_deadline(db);
+    PGresult *last = NULL;
+    for (;;) {
+        if (tly_db_wait(db, TLY_DB_ANSWERED, deadline, err) != 0) {
+            PQclear(last);
+            *timed_out = true;
+            return NULL;
+        }
+        PGresult *res = PQgetResult(db->conn);
+        if (!res) return last;
+        PQclear(last);
+        last = res;
+        if (PQstatus(db->conn) == CONNECTION_BAD) return last;   /* as PQexec: no more will come */
+    }
+}
+
 static int prepare(tly_db *db, const tly_db_stmt *stmt, tly_db_error *err)
 {
     if (is_prepared(db, stmt)) return 0;
-    PGresult *res = PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
+    bool timed_out = false;
+    PGresult *res = db->answer_timeout
+        ? answer_of(db, PQsendPrepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL), err, &timed_out)
+        : PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
+    if (timed_out) return -1;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         tly_db_result_error(db, res, err);
         tly_log_error("preparing %s failed: %s", stmt->name, err->message);
@@ -171,7 +201,7 @@ static int prepare(tly_db *db, const tly_db_stmt *stmt, tly_db_error *err)
  * could not have run. Inside a transaction the caller decides, since what came before is lost. */
 static bool resend(bool was_idle, const tly_db_error *err, int attempt)
 {
-    return attempt == 0 && was_idle && err->unreachable;
+    return attempt == 0 && was_idle && err->unreachable && !err->timed_out;
 }
 
 static bool idle(const tly_db *db)
@@ -190,7 +220,12 @@ static PGresult *exec_bin_here(tly_db *db, const tly_db_stmt *stmt, const char *
             if (resend(was_idle, err, attempt)) continue;
             return NULL;
         }
-        PGresult *res = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, lengths, formats, 0);
+        bool timed_out = false;
+        PGresult *res = db->answer_timeout
+            ? answer_of(db, PQsendQueryPrepared(db->conn, stmt->name, stmt->nparams, params, lengths, formats, 0),
+                        err, &timed_out)
+            : PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, lengths, formats, 0);
+        if (timed_out) return NULL;
         if (PQresultStatus(res) == expect) return res;
         tly_db_result_error(db, res, err);
         PQclear(res);
@@ -204,7 +239,11 @@ static PGresult *query_here(tly_db *db, const char *sql, const char *const *para
     for (int attempt = 0;; attempt++) {
         if (tly_db_ensure(db, err) != 0) return NULL;
         bool was_idle = idle(db);
-        PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        bool timed_out = false;
+        PGresult *res = db->answer_timeout
+            ? answer_of(db, PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0), err, &timed_out)
+            : PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        if (timed_out) return NULL;
         if (PQresultStatus(res) == expect) return res;
         tly_db_result_error(db, res, err);
         PQclear(res);
@@ -217,7 +256,10 @@ static int command_here(tly_db *db, const char *sql, tly_db_error *err)
     for (int attempt = 0;; attempt++) {
         if (tly_db_ensure(db, err) != 0) return -1;
         bool was_idle = idle(db);
-        PGresult *res = PQexec(db->conn, sql);
+        bool timed_out = false;
+        PGresult *res = db->answer_timeout ? answer_of(db, PQsendQuery(db->conn, sql), err, &timed_out)
+                                           : PQexec(db->conn, sql);
+        if (timed_out) return -1;
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         if (!ok) tly_db_result_error(db, res, err);
         PQclear(res);

@@ -68,10 +68,12 @@ PGconn *tly_db_conn(tly_db *db) TLY_NONNULL(1);
  * with a runner is for those four alone. */
 typedef void tly_db_runner(void *ctx, void (*call)(void *arg), void *arg);
 void tly_db_set_runner(tly_db *db, tly_db_runner *runner, void *ctx) TLY_NONNULL(1);
-/* How long ingest's commit (store_postgresql_append.c) waits for the server to take what it sends
- * and answer: a server that stops answering (a disk that hangs, a migration that holds a table
- * locked, a stopped process) would otherwise hold ingest until it answered, while the caller can
- * spool the rows instead. 0 (the default): wait as long as it takes. */
+/* How long a statement (tly_db_exec, tly_db_exec_bin, tly_db_query, tly_db_command, and ingest's
+ * commit in store_postgresql_append.c) waits for the server to take it and answer. A server that
+ * stops answering (a disk that hangs, a migration that holds a table locked, a stopped process)
+ * would otherwise hold the caller until it answered, while ingest can go on from its caches and
+ * spool. Past it the statement fails as unreachable, with err->timed_out, and the connection is
+ * dropped. 0 (the default): wait as long as it takes. */
 void tly_db_set_answer_timeout(tly_db *db, int seconds) TLY_NONNULL(1);
 /* The moment (tly_metrics_clock) by which what is sent now is to be answered; 0: none. */
 double tly_db_deadline(const tly_db *db) TLY_NONNULL(1);

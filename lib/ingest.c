@@ -71,7 +71,7 @@ int tly_ingest_open(tly_ingest *ing, const tly_conf *conf, const char *program, 
         ing->address_limit = tly_ratelimit_new(conf->rate_limit_address, 2 * conf->rate_limit_address, 8192);
     ing->quota = tly_quota_new();
     ing->db = tly_db_new(conf->database, program);
-    tly_db_set_answer_timeout(ing->db, conf->commit_timeout);   /* plain CGI commits on it */
+    tly_db_set_answer_timeout(ing->db, conf->database_timeout);
     tly_property_cache_setup(conf->key_cache_seconds);
     return 0;
 }
@@ -83,7 +83,7 @@ int tly_ingest_start_concurrent(tly_ingest *ing, const char *program)
 {
     char name[64];
     snprintf(name, sizeof name, "%s-writer", program);
-    ing->batcher = tly_batcher_start(ing->conf->database, name, GROUP_MAX_JOBS, ing->conf->commit_timeout,
+    ing->batcher = tly_batcher_start(ing->conf->database, name, GROUP_MAX_JOBS, ing->conf->database_timeout,
                                      ing->spool);
     ing->offload = tly_offload_start();
     if (!ing->batcher || !ing->offload) return -1;

@@ -297,13 +297,13 @@ class TableLock:
 
 
 def test_commit_not_answered_in_time_is_spooled(h):
-    """A database that does not answer a commit within commit_timeout counts as down: the events are
+    """A database that does not answer a commit within database_timeout counts as down: the events are
     spooled and answered 202 instead of holding the request, and replayed once it answers again."""
     if h.events_store != "postgresql":
-        raise Skip("commit_timeout bounds the postgresql store's commit")
+        raise Skip("database_timeout bounds the postgresql store's commit")
     p = h.create_property()
     c = new_client(h)
-    with h.settings("commit_timeout = 1\n"):
+    with h.settings("database_timeout = 1\n"):
         expect_counts(h.post_events(p, [ev("/before-lock")], headers=c), 1)
         spooled_before = metric(h, 'tally_events_total{program="track",outcome="spooled"}')
         lock = TableLock(h, "events")
@@ -318,7 +318,7 @@ def test_commit_not_answered_in_time_is_spooled(h):
             expect_counts(h.post_events(p, [ev("/held-3")], headers=c), 1)
         finally:
             lock.release()
-        assert waited < 10, "answered after %.1f s, not within about commit_timeout" % waited
+        assert waited < 10, "answered after %.1f s, not within about database_timeout" % waited
         assert wait_for(lambda: not h.spool_files()), "spool not replayed: %r" % h.spool_files()
         assert count(h, p, "path LIKE '/held-%%'") == 4
         # Replayed once: sending them again finds duplicates; and commits go straight in again.
@@ -352,6 +352,30 @@ def test_request_waiting_for_its_key_holds_up_no_other(h):
         expect_counts(waiting["r"], 1)
     assert count(h, known, "path LIKE '/known-%%'") == 2
     assert count(h, unknown, "path = '/unknown'") == 1
+
+
+def test_lookup_not_answered_in_time_takes_the_key_seen_before(h):
+    """A key lookup that the database does not answer within database_timeout counts as the
+    database being down: a key seen in the last hour goes on working from memory, and an unknown
+    one is answered 503 with Retry-After instead of waiting."""
+    known, unknown = h.create_property(), h.create_property()
+    c = new_client(h)
+    with h.settings("database_timeout = 1\n"):
+        expect_counts(h.post_events(known, [ev("/seen-before")], headers=c), 1)
+        lock = TableLock(h, "api_keys")
+        try:
+            time.sleep(1.5)   # past key_cache_seconds (1 in the suite): the key is to be looked up again
+            started = time.time()
+            expect_counts(h.post_events(known, [ev("/seen-during")], headers=c), 1)
+            r = h.post_events(unknown, [ev("/unknown")], headers=c)
+            waited = time.time() - started
+        finally:
+            lock.release()
+        expect_json_error(r, 503)
+        assert r.headers.get("Retry-After"), r
+        assert waited < 10, "answered after %.1f s, not within about twice database_timeout" % waited
+    assert count(h, known, "path LIKE '/seen-%%'") == 2
+    assert count(h, unknown, "path = '/unknown'") == 0
 
 
 def test_plausible_endpoint_spools_too(h):

@@ -105,7 +105,7 @@ static void test_conf(void)
     CHECK_INT(c.key_cache_seconds, 10);
     CHECK_INT(c.ingest_threads, 64);
     CHECK_INT(c.sessionize_interval, 5);
-    CHECK_INT(c.commit_timeout, 10);
+    CHECK_INT(c.database_timeout, 10);
     CHECK_INT(c.log_level, TLY_LOG_DEBUG);
     CHECK(c.geoip_database == NULL);
     CHECK(c.spool_dir == NULL);
@@ -135,13 +135,13 @@ static void test_conf(void)
     CHECK_STR(err, "t.conf:2: setting 'sessionize_interval' must be seconds between 0 and 3600");
     tly_conf_free(&c);
 
-    const char *patient = "database = x\ncommit_timeout = 0\n";
+    const char *patient = "database = x\ndatabase_timeout = 0\n";
     CHECK_INT(tly_conf_parse(patient, strlen(patient), "t.conf", &c, err, sizeof err), 0);
-    CHECK_INT(c.commit_timeout, 0);
+    CHECK_INT(c.database_timeout, 0);
     tly_conf_free(&c);
-    const char *negative = "database = x\ncommit_timeout = -1\n";
+    const char *negative = "database = x\ndatabase_timeout = -1\n";
     CHECK_INT(tly_conf_parse(negative, strlen(negative), "t.conf", &c, err, sizeof err), -1);
-    CHECK_STR(err, "t.conf:2: setting 'commit_timeout' must be seconds between 0 (no limit) and 3600");
+    CHECK_STR(err, "t.conf:2: setting 'database_timeout' must be seconds between 0 (no limit) and 3600");
     tly_conf_free(&c);
 
     const char *spool = "database = x\nspool_dir = /var/spool/tally\nspool_max_bytes = 2097152\n";
