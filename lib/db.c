@@ -151,8 +151,58 @@ void tly_db_result_error(tly_db *db, const PGresult *res, tly_db_error *err)
     if (broken) drop_connection(db);
 }
 
-static int remaining_ms(double deadline);
-static void give_up_waiting(tly_db *db, tly_db_error *err);
+/* --- answers awaited with a deadline --------------------------------------------------------- */
+
+void tly_db_set_answer_timeout(tly_db *db, int seconds)
+{
+    db->answer_timeout = seconds > 0 ? seconds : 0;
+}
+
+double tly_db_deadline(const tly_db *db)
+{
+    return db->answer_timeout ? tly_metrics_clock() + db->answer_timeout : 0;
+}
+
+/* Milliseconds left until the deadline for poll(): -1 none, 0 passed. */
+static int remaining_ms(double deadline)
+{
+    if (deadline == 0) return -1;
+    double left = deadline - tly_metrics_clock();
+    return left <= 0 ? 0 : (int)ceil(left * 1000);
+}
+
+static void give_up_waiting(tly_db *db, tly_db_error *err)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "the database did not answer within %d s", db->answer_timeout);
+    set_error(err, true, NULL, msg);
+    err->timed_out = true;
+    tly_log_warn("%s: connection dropped", msg);
+    tly_metrics_inc(TLY_METRIC_DB_ERRORS);
+    drop_connection(db);
+}
+
+int tly_db_wait(tly_db *db, tly_db_wait_for what, double deadline, tly_db_error *err)
+{
+    PGconn *conn = db->conn;
+    if (!conn) return 0;
+    for (;;) {
+        int unsent = PQflush(conn);   /* 1: some left, the socket being full */
+        if (unsent < 0) return 0;
+        if (!unsent && (what == TLY_DB_SENT || !PQisBusy(conn))) return 0;
+        int ms = remaining_ms(deadline);
+        if (ms == 0) {
+            give_up_waiting(db, err);
+            return -1;
+        }
+        /* Input is read while sending too: a server that answers (an error) before it has read
+         * everything could otherwise never make room. */
+        struct pollfd fd = {.fd = PQsocket(conn), .events = (short)(POLLIN | (unsent ? POLLOUT : 0))};
+        int ready = poll(&fd, 1, ms);
+        if (ready < 0 && errno != EINTR) return 0;
+        if (ready > 0 && (fd.revents & (POLLIN | POLLERR | POLLHUP)) && PQconsumeInput(conn) != 1) return 0;
+    }
+}
 
 /* The answer to what was just sent (sent: whether the send succeeded), as libpq's blocking calls
  * give it: the last result, or NULL. With an answer timeout, waits no longer than that: then
@@ -176,6 +226,8 @@ static PGresult *answer_of(tly_db *db, int sent, tly_db_error *err, bool *timed_
         if (PQstatus(db->conn) == CONNECTION_BAD) return last;   /* as PQexec: no more will come */
     }
 }
+
+/* --- statements ------------------------------------------------------------------------------ */
 
 static int prepare(tly_db *db, const tly_db_stmt *stmt, tly_db_error *err)
 {
@@ -268,6 +320,8 @@ static int command_here(tly_db *db, const char *sql, tly_db_error *err)
     }
 }
 
+/* --- statements run by the runner ------------------------------------------------------------ */
+
 void tly_db_set_runner(tly_db *db, tly_db_runner *runner, void *ctx)
 {
     db->runner = runner;
@@ -338,55 +392,4 @@ int tly_db_command(tly_db *db, const char *sql, tly_db_error *err)
     db_call c = {.db = db, .sql = sql, .err = err};
     db->runner(db->runner_ctx, run_command, &c);
     return c.rc;
-}
-
-void tly_db_set_answer_timeout(tly_db *db, int seconds)
-{
-    db->answer_timeout = seconds > 0 ? seconds : 0;
-}
-
-double tly_db_deadline(const tly_db *db)
-{
-    return db->answer_timeout ? tly_metrics_clock() + db->answer_timeout : 0;
-}
-
-/* Milliseconds left until the deadline for poll(): -1 none, 0 passed. */
-static int remaining_ms(double deadline)
-{
-    if (deadline == 0) return -1;
-    double left = deadline - tly_metrics_clock();
-    return left <= 0 ? 0 : (int)ceil(left * 1000);
-}
-
-static void give_up_waiting(tly_db *db, tly_db_error *err)
-{
-    char msg[96];
-    snprintf(msg, sizeof msg, "the database did not answer within %d s", db->answer_timeout);
-    set_error(err, true, NULL, msg);
-    err->timed_out = true;
-    tly_log_warn("%s: connection dropped", msg);
-    tly_metrics_inc(TLY_METRIC_DB_ERRORS);
-    drop_connection(db);
-}
-
-int tly_db_wait(tly_db *db, tly_db_wait_for what, double deadline, tly_db_error *err)
-{
-    PGconn *conn = db->conn;
-    if (!conn) return 0;
-    for (;;) {
-        int unsent = PQflush(conn);   /* 1: some left, the socket being full */
-        if (unsent < 0) return 0;
-        if (!unsent && (what == TLY_DB_SENT || !PQisBusy(conn))) return 0;
-        int ms = remaining_ms(deadline);
-        if (ms == 0) {
-            give_up_waiting(db, err);
-            return -1;
-        }
-        /* Input is read while sending too: a server that answers (an error) before it has read
-         * everything could otherwise never make room. */
-        struct pollfd fd = {.fd = PQsocket(conn), .events = (short)(POLLIN | (unsent ? POLLOUT : 0))};
-        int ready = poll(&fd, 1, ms);
-        if (ready < 0 && errno != EINTR) return 0;
-        if (ready > 0 && (fd.revents & (POLLIN | POLLERR | POLLHUP)) && PQconsumeInput(conn) != 1) return 0;
-    }
 }
