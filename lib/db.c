@@ -20,6 +20,8 @@ struct tly_db {
     PGconn *conn;
     bool connected_before;   /* a new connection after this is a reconnect (metrics) */
     int answer_timeout;      /* seconds; 0: none (tly_db_set_answer_timeout) */
+    double resting_until;    /* tly_metrics_clock(): with an answer timeout, no connection is tried
+                              * before, after the database failed to answer (rest_from_database) */
     tly_db_runner *runner;   /* runs each statement's call; NULL: the caller's thread */
     void *runner_ctx;
     /* Statements prepared on the current connection; cleared whenever it is replaced. */
@@ -99,10 +101,27 @@ static int check_schema(tly_db *db, tly_db_error *err)
     return ok ? 0 : -1;
 }
 
+/* After the database failed to answer in time (a statement, or a connection attempt that took as
+ * long as connect_timeout), the next statements fail at once for as long as the answer timeout,
+ * instead of each waiting that long again: ingest meanwhile serves keys from memory and spools. */
+static void rest_from_database(tly_db *db)
+{
+    if (db->answer_timeout) db->resting_until = tly_metrics_clock() + db->answer_timeout;
+}
+
+/* A connection attempt slower than this failed by timing out, not by being refused. */
+#define SLOW_CONNECT_SECONDS 1.0
+
 int tly_db_ensure(tly_db *db, tly_db_error *err)
 {
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK) return 0;
     drop_connection(db);
+    double started = tly_metrics_clock();
+    if (started < db->resting_until) {
+        set_error(err, true, NULL, "the database did not answer in time lately: not asked again yet");
+        err->timed_out = true;
+        return -1;
+    }
     /* The conninfo is expanded over these defaults, so a connect_timeout (or options) in it
      * still wins. */
     const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
@@ -113,6 +132,7 @@ int tly_db_ensure(tly_db *db, tly_db_error *err)
         tly_log_warn("database unreachable: %s", err->message);
         tly_metrics_inc(TLY_METRIC_DB_ERRORS);
         drop_connection(db);
+        if (tly_metrics_clock() - started >= SLOW_CONNECT_SECONDS) rest_from_database(db);
         return -1;
     }
     if (check_schema(db, err) != 0) {
@@ -180,6 +200,7 @@ static void give_up_waiting(tly_db *db, tly_db_error *err)
     tly_log_warn("%s: connection dropped", msg);
     tly_metrics_inc(TLY_METRIC_DB_ERRORS);
     drop_connection(db);
+    rest_from_database(db);
 }
 
 int tly_db_wait(tly_db *db, tly_db_wait_for what, double deadline, tly_db_error *err)

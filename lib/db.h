@@ -73,7 +73,9 @@ void tly_db_set_runner(tly_db *db, tly_db_runner *runner, void *ctx) TLY_NONNULL
  * stops answering (a disk that hangs, a migration that holds a table locked, a stopped process)
  * would otherwise hold the caller until it answered, while ingest can go on from its caches and
  * spool. Past it the statement fails as unreachable, with err->timed_out, and the connection is
- * dropped. 0 (the default): wait as long as it takes. */
+ * dropped; for as long again (or after a connection attempt that timed out) the handle's
+ * statements fail at once, so that callers do not each wait that long. 0 (the default): wait as
+ * long as it takes. */
 void tly_db_set_answer_timeout(tly_db *db, int seconds) TLY_NONNULL(1);
 /* The moment (tly_metrics_clock) by which what is sent now is to be answered; 0: none. */
 double tly_db_deadline(const tly_db *db) TLY_NONNULL(1);

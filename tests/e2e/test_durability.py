@@ -3,6 +3,7 @@ into the database once it is back. 503 only when the database is unreachable and
 or disabled."""
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import threading
@@ -209,6 +210,77 @@ def test_database_restart_under_load(h):
     assert all(s == 503 for _, s in refused), set(s for _, s in refused)
 
 
+def postgresql_processes(h):
+    """The postmaster and every process it started."""
+    with open(os.path.join(h.pg_data, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    children = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    children.append(int(pid))
+        except OSError:
+            continue
+    return [postmaster] + children
+
+
+def test_stopped_database_under_load(h):
+    """Sustained ingest while every PostgreSQL process is stopped (SIGSTOP: a server that hangs
+    instead of refusing connections): requests go on being answered 202 from the spool, and every
+    event so answered is stored once after the server goes on."""
+    if h.events_store != "postgresql":
+        raise Skip("database_timeout bounds the postgresql store's commit")
+    p = h.create_property()
+    # Many visitors, so that no address comes near its rate limit.
+    clients = [new_client(h) for _ in range(64)]
+    answers = []   # (event_id, status, sent, answered)
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def sender(n):
+        i = 0
+        while not stop.is_set():
+            e = ev("/stopped-%d-%d" % (n, i))
+            i += 1
+            sent = time.time()
+            try:
+                r = h.post_events(p, [e], headers=clients[(n * 16 + i) % len(clients)])
+            except OSError:
+                continue
+            with lock:
+                answers.append((e["event_id"], r.status, sent, time.time()))
+
+    with h.settings("database_timeout = 1\n"):
+        threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        processes = postgresql_processes(h)
+        try:
+            time.sleep(1.5)
+            for pid in processes:
+                os.kill(pid, signal.SIGSTOP)
+            stopped = time.time()
+            time.sleep(8)
+        finally:
+            for pid in processes:
+                os.kill(pid, signal.SIGCONT)
+            went_on = time.time()
+            time.sleep(1.5)
+            stop.set()
+            for t in threads:
+                t.join()
+        assert wait_for(lambda: not h.spool_files(), 60), h.spool_files()
+    accepted = [a[0] for a in answers if a[1] == 202]
+    during = [a for a in answers if a[1] == 202 and a[2] > stopped + 1 and a[3] < went_on]
+    assert len(during) >= 100, "only %d events answered 202 while the server was stopped" % len(during)
+    stored = set(r[0] for r in h.sql("SELECT event_id FROM events WHERE property_pk = %s", p.pk))
+    lost = [i for i in accepted if i not in stored]
+    assert not lost, "%d of %d events answered 202 are missing: %r" % (len(lost), len(accepted), lost[:5])
+    assert len(stored) == len(set(accepted)), (len(stored), len(set(accepted)))
+    assert all(a[1] in (202, 503) for a in answers), set(a[1] for a in answers)
+
+
 def spooled_events(h):
     return metric(h, 'tally_events_total{program="track",outcome="spooled"}')
 
@@ -314,13 +386,17 @@ def test_commit_not_answered_in_time_is_spooled(h):
             waited = time.time() - started
             assert h.spool_files(), "the events are spooled while the table is locked"
             assert metric(h, 'tally_events_total{program="track",outcome="spooled"}') == spooled_before + 3
-            # The next request finds a new connection and waits its own second.
+            # For as long again the database is not asked: the next commit is spooled at once.
+            started = time.time()
             expect_counts(h.post_events(p, [ev("/held-3")], headers=c), 1)
+            at_once = time.time() - started
         finally:
             lock.release()
         assert waited < 10, "answered after %.1f s, not within about database_timeout" % waited
+        assert at_once < waited, "the commit after a timeout waited %.1f s again" % at_once
         assert wait_for(lambda: not h.spool_files()), "spool not replayed: %r" % h.spool_files()
         assert count(h, p, "path LIKE '/held-%%'") == 4
+        time.sleep(1)   # the rest after the timeout (database_timeout) is over
         # Replayed once: sending them again finds duplicates; and commits go straight in again.
         expect_counts(h.post_events(p, held + [ev("/after-lock")], headers=c), 4, duplicates=3)
         assert count(h, p, "path = '/after-lock'") == 1
