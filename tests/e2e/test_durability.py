@@ -163,51 +163,69 @@ def test_replay_spool_command(h):
     assert bad.returncode == 2 and "usage" in bad.stderr, bad
 
 
+class SustainedIngest:
+    """Four threads posting one event per request to the property, from 64 visitors so that no
+    address comes near its rate limit, while the `with` block runs. `answers` holds (event_id,
+    status, sent, answered) for every request that was answered."""
+
+    def __init__(self, h, prop, prefix):
+        self.h, self.prop, self.prefix = h, prop, prefix
+        self.clients = [new_client(h) for _ in range(64)]
+        self.answers = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._send, args=(n,)) for n in range(4)]
+
+    def _send(self, n):
+        i = 0
+        while not self.stop.is_set():
+            e = ev("/%s-%d-%d" % (self.prefix, n, i))
+            i += 1
+            sent = time.time()
+            try:
+                r = self.h.post_events(self.prop, [e], headers=self.clients[(n * 16 + i) % len(self.clients)])
+            except OSError:
+                continue
+            with self.lock:
+                self.answers.append((e["event_id"], r.status, sent, time.time()))
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+    def check_each_accepted_stored_once(self):
+        """Every event answered 202 is stored, once; every other answer is a 503."""
+        accepted = [a[0] for a in self.answers if a[1] == 202]
+        stored = set(r[0] for r in self.h.sql("SELECT event_id FROM events WHERE property_pk = %s", self.prop.pk))
+        lost = [i for i in accepted if i not in stored]
+        assert len(accepted) > 50, "too little load to mean anything: %d accepted" % len(accepted)
+        assert not lost, "%d of %d events answered 202 are missing: %r" % (len(lost), len(accepted), lost[:5])
+        assert len(stored) == len(set(accepted)), (len(stored), len(set(accepted)))
+        assert all(a[1] in (202, 503) for a in self.answers), set(a[1] for a in self.answers)
+
+
 def test_database_restart_under_load(h):
     """Sustained ingest while PostgreSQL restarts: every event answered 202 is in the database once
     the spool has been replayed (targets.md: 0 lost)."""
     p = h.create_property()
-    # Many visitors, so that no address comes near its rate limit.
-    clients = [new_client(h) for _ in range(64)]
-    accepted, refused = [], []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def sender(n):
-        i = 0
-        while not stop.is_set():
-            e = ev("/load-%d-%d" % (n, i))
-            i += 1
-            try:
-                r = h.post_events(p, [e], headers=clients[(n * 16 + i) % len(clients)])
-            except OSError:
-                continue
-            with lock:
-                (accepted if r.status == 202 else refused).append((e["event_id"], r.status))
-
-    threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
     try:
-        time.sleep(1.5)
-        h.stop_db()
-        time.sleep(2.0)
-        h.start_db()
-        time.sleep(1.5)
+        with SustainedIngest(h, p, "load") as load:
+            time.sleep(1.5)
+            h.stop_db()
+            time.sleep(2.0)
+            h.start_db()
+            time.sleep(1.5)
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
         if not h.pg_running:
             h.start_db()
     assert wait_for(lambda: not h.spool_files(), 60), h.spool_files()
-    ids = [i for i, _ in accepted]
-    stored = set(r[0] for r in h.sql("SELECT event_id FROM events WHERE property_pk = %s", p.pk))
-    lost = [i for i in ids if i not in stored]
-    assert len(accepted) > 50, "too little load to mean anything: %d accepted" % len(accepted)
-    assert not lost, "%d of %d events answered 202 are missing: %r" % (len(lost), len(ids), lost[:5])
-    assert len(stored) == len(set(ids)), (len(stored), len(set(ids)))
-    assert all(s == 503 for _, s in refused), set(s for _, s in refused)
+    load.check_each_accepted_stored_once()
 
 
 def postgresql_processes(h):
@@ -232,53 +250,24 @@ def test_stopped_database_under_load(h):
     if h.events_store != "postgresql":
         raise Skip("database_timeout bounds the postgresql store's commit")
     p = h.create_property()
-    # Many visitors, so that no address comes near its rate limit.
-    clients = [new_client(h) for _ in range(64)]
-    answers = []   # (event_id, status, sent, answered)
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def sender(n):
-        i = 0
-        while not stop.is_set():
-            e = ev("/stopped-%d-%d" % (n, i))
-            i += 1
-            sent = time.time()
-            try:
-                r = h.post_events(p, [e], headers=clients[(n * 16 + i) % len(clients)])
-            except OSError:
-                continue
-            with lock:
-                answers.append((e["event_id"], r.status, sent, time.time()))
-
     with h.settings("database_timeout = 1\n"):
-        threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
-        for t in threads:
-            t.start()
-        processes = postgresql_processes(h)
-        try:
+        with SustainedIngest(h, p, "stopped") as load:
+            processes = postgresql_processes(h)
             time.sleep(1.5)
-            for pid in processes:
-                os.kill(pid, signal.SIGSTOP)
-            stopped = time.time()
-            time.sleep(8)
-        finally:
-            for pid in processes:
-                os.kill(pid, signal.SIGCONT)
-            went_on = time.time()
+            try:
+                for pid in processes:
+                    os.kill(pid, signal.SIGSTOP)
+                stopped = time.time()
+                time.sleep(8)
+            finally:
+                for pid in processes:
+                    os.kill(pid, signal.SIGCONT)
+                went_on = time.time()
             time.sleep(1.5)
-            stop.set()
-            for t in threads:
-                t.join()
         assert wait_for(lambda: not h.spool_files(), 60), h.spool_files()
-    accepted = [a[0] for a in answers if a[1] == 202]
-    during = [a for a in answers if a[1] == 202 and a[2] > stopped + 1 and a[3] < went_on]
+    during = [a for a in load.answers if a[1] == 202 and a[2] > stopped + 1 and a[3] < went_on]
     assert len(during) >= 100, "only %d events answered 202 while the server was stopped" % len(during)
-    stored = set(r[0] for r in h.sql("SELECT event_id FROM events WHERE property_pk = %s", p.pk))
-    lost = [i for i in accepted if i not in stored]
-    assert not lost, "%d of %d events answered 202 are missing: %r" % (len(lost), len(accepted), lost[:5])
-    assert len(stored) == len(set(accepted)), (len(stored), len(set(accepted)))
-    assert all(a[1] in (202, 503) for a in answers), set(a[1] for a in answers)
+    load.check_each_accepted_stored_once()
 
 
 def spooled_events(h):
