@@ -75,11 +75,102 @@ static void drop_connection(tly_db *db)
     db->nprepared = 0;
 }
 
+/* --- answers awaited with a deadline --------------------------------------------------------- */
+
+void tly_db_set_answer_timeout(tly_db *db, int seconds)
+{
+    db->answer_timeout = seconds > 0 ? seconds : 0;
+}
+
+double tly_db_deadline(const tly_db *db)
+{
+    return db->answer_timeout ? tly_metrics_clock() + db->answer_timeout : 0;
+}
+
+/* Milliseconds left until the deadline for poll(): -1 none, 0 passed. */
+static int remaining_ms(double deadline)
+{
+    if (deadline == 0) return -1;
+    double left = deadline - tly_metrics_clock();
+    return left <= 0 ? 0 : (int)ceil(left * 1000);
+}
+
+/* After the database failed to answer in time (a statement, or a connection attempt that took as
+ * long as connect_timeout), the next statements fail at once for as long as the answer timeout,
+ * instead of each waiting that long again: ingest meanwhile serves keys from memory and spools. */
+static void rest_from_database(tly_db *db)
+{
+    if (db->answer_timeout) db->resting_until = tly_metrics_clock() + db->answer_timeout;
+}
+
+static void give_up_waiting(tly_db *db, tly_db_error *err)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "the database did not answer within %d s", db->answer_timeout);
+    set_error(err, true, NULL, msg);
+    err->timed_out = true;
+    tly_log_warn("%s: connection dropped", msg);
+    tly_metrics_inc(TLY_METRIC_DB_ERRORS);
+    drop_connection(db);
+    rest_from_database(db);
+}
+
+int tly_db_wait(tly_db *db, tly_db_wait_for what, double deadline, tly_db_error *err)
+{
+    PGconn *conn = db->conn;
+    if (!conn) return 0;
+    for (;;) {
+        int unsent = PQflush(conn);   /* 1: some left, the socket being full */
+        if (unsent < 0) return 0;
+        if (!unsent && (what == TLY_DB_SENT || !PQisBusy(conn))) return 0;
+        int ms = remaining_ms(deadline);
+        if (ms == 0) {
+            give_up_waiting(db, err);
+            return -1;
+        }
+        /* Input is read while sending too: a server that answers (an error) before it has read
+         * everything could otherwise never make room. */
+        struct pollfd fd = {.fd = PQsocket(conn), .events = (short)(POLLIN | (unsent ? POLLOUT : 0))};
+        int ready = poll(&fd, 1, ms);
+        if (ready < 0 && errno != EINTR) return 0;
+        if (ready > 0 && (fd.revents & (POLLIN | POLLERR | POLLHUP)) && PQconsumeInput(conn) != 1) return 0;
+    }
+}
+
+/* The answer to what was just sent (sent: whether the send succeeded), as libpq's blocking calls
+ * give it: the last result, or NULL. With an answer timeout, waits no longer than that: then
+ * *timed_out, NULL, err filled and the connection dropped. */
+static PGresult *answer_of(tly_db *db, int sent, tly_db_error *err, bool *timed_out)
+{
+    *timed_out = false;
+    if (!sent) return NULL;
+    double deadline = tly_db_deadline(db);
+    PGresult *last = NULL;
+    for (;;) {
+        if (tly_db_wait(db, TLY_DB_ANSWERED, deadline, err) != 0) {
+            PQclear(last);
+            *timed_out = true;
+            return NULL;
+        }
+        PGresult *res = PQgetResult(db->conn);
+        if (!res) return last;
+        PQclear(last);
+        last = res;
+        if (PQstatus(db->conn) == CONNECTION_BAD) return last;   /* as PQexec: no more will come */
+    }
+}
+
+/* --- the connection -------------------------------------------------------------------------- */
+
 /* Whether the database has every migration this build relies on (tly_db_ensure). 0 yes; -1 not,
  * or the check failed, with err filled. */
 static int check_schema(tly_db *db, tly_db_error *err)
 {
-    PGresult *res = PQexec(db->conn, "SELECT coalesce(max(left(version, 3)), '') FROM schema_migrations");
+    static const char sql[] = "SELECT coalesce(max(left(version, 3)), '') FROM schema_migrations";
+    bool timed_out = false;
+    PGresult *res = db->answer_timeout ? answer_of(db, PQsendQuery(db->conn, sql), err, &timed_out)
+                                       : PQexec(db->conn, sql);
+    if (timed_out) return -1;
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *have = "";
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
@@ -99,14 +190,6 @@ static int check_schema(tly_db *db, tly_db_error *err)
     }
     PQclear(res);
     return ok ? 0 : -1;
-}
-
-/* After the database failed to answer in time (a statement, or a connection attempt that took as
- * long as connect_timeout), the next statements fail at once for as long as the answer timeout,
- * instead of each waiting that long again: ingest meanwhile serves keys from memory and spools. */
-static void rest_from_database(tly_db *db)
-{
-    if (db->answer_timeout) db->resting_until = tly_metrics_clock() + db->answer_timeout;
 }
 
 /* A connection attempt slower than this failed by timing out, not by being refused. */
@@ -169,83 +252,6 @@ void tly_db_result_error(tly_db *db, const PGresult *res, tly_db_error *err)
     set_error(err, broken, state, msg && *msg ? msg : "unexpected result status");
     tly_metrics_inc(TLY_METRIC_DB_ERRORS);
     if (broken) drop_connection(db);
-}
-
-/* --- answers awaited with a deadline --------------------------------------------------------- */
-
-void tly_db_set_answer_timeout(tly_db *db, int seconds)
-{
-    db->answer_timeout = seconds > 0 ? seconds : 0;
-}
-
-double tly_db_deadline(const tly_db *db)
-{
-    return db->answer_timeout ? tly_metrics_clock() + db->answer_timeout : 0;
-}
-
-/* Milliseconds left until the deadline for poll(): -1 none, 0 passed. */
-static int remaining_ms(double deadline)
-{
-    if (deadline == 0) return -1;
-    double left = deadline - tly_metrics_clock();
-    return left <= 0 ? 0 : (int)ceil(left * 1000);
-}
-
-static void give_up_waiting(tly_db *db, tly_db_error *err)
-{
-    char msg[96];
-    snprintf(msg, sizeof msg, "the database did not answer within %d s", db->answer_timeout);
-    set_error(err, true, NULL, msg);
-    err->timed_out = true;
-    tly_log_warn("%s: connection dropped", msg);
-    tly_metrics_inc(TLY_METRIC_DB_ERRORS);
-    drop_connection(db);
-    rest_from_database(db);
-}
-
-int tly_db_wait(tly_db *db, tly_db_wait_for what, double deadline, tly_db_error *err)
-{
-    PGconn *conn = db->conn;
-    if (!conn) return 0;
-    for (;;) {
-        int unsent = PQflush(conn);   /* 1: some left, the socket being full */
-        if (unsent < 0) return 0;
-        if (!unsent && (what == TLY_DB_SENT || !PQisBusy(conn))) return 0;
-        int ms = remaining_ms(deadline);
-        if (ms == 0) {
-            give_up_waiting(db, err);
-            return -1;
-        }
-        /* Input is read while sending too: a server that answers (an error) before it has read
-         * everything could otherwise never make room. */
-        struct pollfd fd = {.fd = PQsocket(conn), .events = (short)(POLLIN | (unsent ? POLLOUT : 0))};
-        int ready = poll(&fd, 1, ms);
-        if (ready < 0 && errno != EINTR) return 0;
-        if (ready > 0 && (fd.revents & (POLLIN | POLLERR | POLLHUP)) && PQconsumeInput(conn) != 1) return 0;
-    }
-}
-
-/* The answer to what was just sent (sent: whether the send succeeded), as libpq's blocking calls
- * give it: the last result, or NULL. With an answer timeout, waits no longer than that: then
- * *timed_out, NULL, err filled and the connection dropped. */
-static PGresult *answer_of(tly_db *db, int sent, tly_db_error *err, bool *timed_out)
-{
-    *timed_out = false;
-    if (!sent) return NULL;
-    double deadline = tly_db_deadline(db);
-    PGresult *last = NULL;
-    for (;;) {
-        if (tly_db_wait(db, TLY_DB_ANSWERED, deadline, err) != 0) {
-            PQclear(last);
-            *timed_out = true;
-            return NULL;
-        }
-        PGresult *res = PQgetResult(db->conn);
-        if (!res) return last;
-        PQclear(last);
-        last = res;
-        if (PQstatus(db->conn) == CONNECTION_BAD) return last;   /* as PQexec: no more will come */
-    }
 }
 
 /* --- statements ------------------------------------------------------------------------------ */
