@@ -7,11 +7,18 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DB_MAX_PREPARED 64
+/* libpq's connect_timeout, unless the conninfo sets one. */
+#define CONNECT_TIMEOUT_SECONDS 3
+#define TEXT_OF(n) #n
+#define TEXT(n) TEXT_OF(n)
+/* The longest a handle rests from a database that does not answer (rest_from_database). */
+#define MAX_REST_SECONDS 30
 
 struct tly_db {
     char *conninfo;
@@ -20,8 +27,11 @@ struct tly_db {
     PGconn *conn;
     bool connected_before;   /* a new connection after this is a reconnect (metrics) */
     int answer_timeout;      /* seconds; 0: none (tly_db_set_answer_timeout) */
-    double resting_until;    /* tly_metrics_clock(): with an answer timeout, no connection is tried
-                              * before, after the database failed to answer (rest_from_database) */
+    /* After the database failed to answer in time: no statement is sent before resting_until
+     * (tly_db_admit). Read on callers' threads while the runner's thread sets them. */
+    _Atomic bool suspect;
+    _Atomic int64_t resting_until_us;   /* on tly_metrics_clock(), in microseconds */
+    int rest_seconds;        /* the current rest, which doubles while the database stays silent */
     tly_db_runner *runner;   /* runs each statement's call; NULL: the caller's thread */
     void *runner_ctx;
     /* Statements prepared on the current connection; cleared whenever it is replaced. */
@@ -95,12 +105,44 @@ static int remaining_ms(double deadline)
     return left <= 0 ? 0 : (int)ceil(left * 1000);
 }
 
+static int64_t now_us(void)
+{
+    return (int64_t)(tly_metrics_clock() * 1e6);
+}
+
 /* After the database failed to answer in time (a statement, or a connection attempt that took as
- * long as connect_timeout), the next statements fail at once for as long as the answer timeout,
- * instead of each waiting that long again: ingest meanwhile serves keys from memory and spools. */
+ * long as connect_timeout), the handle's statements fail at once for a while instead of each
+ * waiting that long again (ingest meanwhile serves keys from memory and spools): for the answer
+ * timeout, then twice as long each time the database stays silent, up to MAX_REST_SECONDS. */
 static void rest_from_database(tly_db *db)
 {
-    if (db->answer_timeout) db->resting_until = tly_metrics_clock() + db->answer_timeout;
+    if (!db->answer_timeout) return;
+    int rest = db->rest_seconds ? 2 * db->rest_seconds : db->answer_timeout;
+    db->rest_seconds = rest < MAX_REST_SECONDS ? rest : MAX_REST_SECONDS;
+    atomic_store(&db->resting_until_us, now_us() + db->rest_seconds * 1000000LL);
+    atomic_store(&db->suspect, true);
+}
+
+/* The server answered: it is asked as usual again. */
+static void database_answered(tly_db *db)
+{
+    if (!atomic_load(&db->suspect)) return;
+    db->rest_seconds = 0;
+    atomic_store(&db->suspect, false);
+}
+
+int tly_db_admit(tly_db *db, tly_db_error *err)
+{
+    if (!atomic_load(&db->suspect)) return 0;
+    int64_t now = now_us();
+    if (now >= atomic_load(&db->resting_until_us)) {
+        /* This statement asks again; the others fail at once for as long as it may take. */
+        atomic_store(&db->resting_until_us, now + (CONNECT_TIMEOUT_SECONDS + db->answer_timeout) * 1000000LL);
+        return 0;
+    }
+    set_error(err, true, NULL, "the database did not answer in time lately: not asked again yet");
+    err->timed_out = true;
+    return -1;
 }
 
 static void give_up_waiting(tly_db *db, tly_db_error *err)
@@ -122,7 +164,11 @@ int tly_db_wait(tly_db *db, tly_db_wait_for what, double deadline, tly_db_error 
     for (;;) {
         int unsent = PQflush(conn);   /* 1: some left, the socket being full */
         if (unsent < 0) return 0;
-        if (!unsent && (what == TLY_DB_SENT || !PQisBusy(conn))) return 0;
+        if (!unsent && what == TLY_DB_SENT) return 0;
+        if (!unsent && !PQisBusy(conn)) {
+            database_answered(db);
+            return 0;
+        }
         int ms = remaining_ms(deadline);
         if (ms == 0) {
             give_up_waiting(db, err);
@@ -200,15 +246,10 @@ int tly_db_ensure(tly_db *db, tly_db_error *err)
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK) return 0;
     drop_connection(db);
     double started = tly_metrics_clock();
-    if (started < db->resting_until) {
-        set_error(err, true, NULL, "the database did not answer in time lately: not asked again yet");
-        err->timed_out = true;
-        return -1;
-    }
     /* The conninfo is expanded over these defaults, so a connect_timeout (or options) in it
      * still wins. */
     const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
-    const char *values[] = {"3", db->application_name, db->options ? db->options : "", db->conninfo, NULL};
+    const char *values[] = {TEXT(CONNECT_TIMEOUT_SECONDS), db->application_name, db->options ? db->options : "", db->conninfo, NULL};
     db->conn = PQconnectdbParams(keys, values, 1);
     if (PQstatus(db->conn) != CONNECTION_OK) {
         set_error(err, true, NULL, PQerrorMessage(db->conn));
@@ -391,6 +432,7 @@ PGresult *tly_db_exec_bin(tly_db *db, const tly_db_stmt *stmt, const char *const
                           const int *lengths, const int *formats, ExecStatusType expect,
                           tly_db_error *err)
 {
+    if (tly_db_admit(db, err) != 0) return NULL;
     if (!db->runner) return exec_bin_here(db, stmt, params, lengths, formats, expect, err);
     db_call c = {.db = db, .stmt = stmt, .params = params, .lengths = lengths, .formats = formats,
                  .expect = expect, .err = err};
@@ -407,6 +449,7 @@ PGresult *tly_db_exec(tly_db *db, const tly_db_stmt *stmt, const char *const *pa
 PGresult *tly_db_query(tly_db *db, const char *sql, const char *const *params, int nparams,
                        ExecStatusType expect, tly_db_error *err)
 {
+    if (tly_db_admit(db, err) != 0) return NULL;
     if (!db->runner) return query_here(db, sql, params, nparams, expect, err);
     db_call c = {.db = db, .sql = sql, .params = params, .nparams = nparams, .expect = expect, .err = err};
     db->runner(db->runner_ctx, run_query, &c);
@@ -415,6 +458,7 @@ PGresult *tly_db_query(tly_db *db, const char *sql, const char *const *params, i
 
 int tly_db_command(tly_db *db, const char *sql, tly_db_error *err)
 {
+    if (tly_db_admit(db, err) != 0) return -1;
     if (!db->runner) return command_here(db, sql, err);
     db_call c = {.db = db, .sql = sql, .err = err};
     db->runner(db->runner_ctx, run_command, &c);

@@ -73,10 +73,16 @@ void tly_db_set_runner(tly_db *db, tly_db_runner *runner, void *ctx) TLY_NONNULL
  * stops answering (a disk that hangs, a migration that holds a table locked, a stopped process)
  * would otherwise hold the caller until it answered, while ingest can go on from its caches and
  * spool. Past it the statement fails as unreachable, with err->timed_out, and the connection is
- * dropped; for as long again (or after a connection attempt that timed out) the handle's
- * statements fail at once, so that callers do not each wait that long. 0 (the default): wait as
+ * dropped. The handle then rests (so does it after a connection attempt that timed out): its
+ * statements fail at once, so that callers do not each wait that long, for the answer timeout,
+ * then twice as long each time the database stays silent, up to 30 s. 0 (the default): wait as
  * long as it takes. */
 void tly_db_set_answer_timeout(tly_db *db, int seconds) TLY_NONNULL(1);
+/* Whether a statement may be sent now: 0 yes; -1, err filled (unreachable, timed_out), while the
+ * handle rests. The statement sent first once a rest is over asks for all: the others fail at once
+ * for as long as it may take. tly_db_exec and the others check it; direct users of the
+ * connection (tly_db_conn) call it before tly_db_ensure. Any thread. */
+int tly_db_admit(tly_db *db, tly_db_error *err) TLY_NONNULL(1, 2) TLY_MUST_CHECK;
 /* The moment (tly_metrics_clock) by which what is sent now is to be answered; 0: none. */
 double tly_db_deadline(const tly_db *db) TLY_NONNULL(1);
 /* For a connection in non-blocking mode: waits until libpq has sent all it holds (wait_for

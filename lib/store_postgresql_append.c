@@ -282,6 +282,7 @@ static int try_append(tly_db *db, batch *bt, const char *pks, const char *ids, b
  * time gets none: the caller spools. 0 committed, -1 with err. */
 static int append_batch(tly_db *db, batch *bt, const char *pks, const char *ids, tly_db_error *err)
 {
+    if (tly_db_admit(db, err) != 0) return -1;
     for (int attempt = 0;; attempt++) {
         if (tly_db_ensure(db, err) != 0) return -1;
         bool claimed = false;
