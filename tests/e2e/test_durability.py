@@ -86,18 +86,12 @@ def run_cgi(h, conf_text, body, key):
     ua = unique_ua()
     h.seen_uas.add(ua)
     h.seen_ips.add("198.51.100.78")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TALLY_CONF": conf, "REQUEST_METHOD": "POST",
-           "REQUEST_URI": "/v1/events", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
-           "HTTP_AUTHORIZATION": "Bearer " + key, "REMOTE_ADDR": "198.51.100.78", "HTTP_USER_AGENT": ua}
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
-        if k in os.environ:
-            env[k] = os.environ[k]
     try:
-        out = subprocess.run([os.path.join(h.cgibin, "track.fcgi")], input=body, env=env, capture_output=True,
-                             timeout=60)
+        out, _ = h.run_cgi("track.fcgi", conf, "POST", "/v1/events", body, {
+            "HTTP_AUTHORIZATION": "Bearer " + key, "REMOTE_ADDR": "198.51.100.78", "HTTP_USER_AGENT": ua})
     finally:
         os.unlink(conf)
-    head, _, payload = out.stdout.partition(b"\r\n\r\n")
+    head, _, payload = out.partition(b"\r\n\r\n")
     return head.split(b"\r\n"), json.loads(payload)
 
 
