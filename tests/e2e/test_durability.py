@@ -100,6 +100,15 @@ def base_conf(h):
         return "".join(line for line in f if not line.startswith("spool_dir"))
 
 
+def run_track_command(h, conf_text, *args):
+    """track.fcgi run from the command line (as tally-cron does) with its own configuration."""
+    conf = h.path("command.conf")
+    with open(conf, "w") as f:
+        f.write(conf_text)
+    return subprocess.run([os.path.join(h.cgibin, "track.fcgi")] + list(args), env=h.program_env(TALLY_CONF=conf),
+                          capture_output=True, text=True, timeout=60)
+
+
 def test_503_when_spool_disabled_or_full(h):
     p = h.create_property()
     body = json.dumps({"property_id": p.id, "events": [ev("/cgi-503")]}).encode()
@@ -145,16 +154,12 @@ def test_replay_spool_command(h):
         json.dump({"format": 1, "jobs": [{"property_pk": p.pk, "rows": [row]}]}, f)
     with open(os.path.join(spool, "0000000000002-1-0.spool"), "w") as f:
         f.write("{not json")
-    env = dict(os.environ, TALLY_CONF=h.path("replay.conf"))
-    with open(env["TALLY_CONF"], "w") as f:
-        f.write(conf)
-    out = subprocess.run([os.path.join(h.cgibin, "track.fcgi"), "--replay-spool"], env=env, capture_output=True,
-                         text=True, timeout=60)
+    out = run_track_command(h, conf, "--replay-spool")
     assert out.returncode == 0 and out.stdout.strip() == "events replayed 1", (out.stdout, out.stderr)
     assert count(h, p, "path = '/from-spool' AND event_id = 'cmd-1'") == 1
     left = sorted(os.listdir(spool))
     assert left == ["0000000000002-1-0.spool.bad"], "an unreadable file is set aside: %r" % left
-    bad = subprocess.run([os.path.join(h.cgibin, "track.fcgi"), "--bogus"], env=env, capture_output=True, text=True)
+    bad = run_track_command(h, conf, "--bogus")
     assert bad.returncode == 2 and "usage" in bad.stderr, bad
 
 
@@ -472,11 +477,7 @@ def test_spool_of_a_deleted_property_is_dropped(h):
     with open(os.path.join(spool, "0000000000001-1-0.spool"), "w") as f:
         json.dump({"format": 1, "jobs": [{"property_pk": p.pk, "rows": [row]}]}, f)
     h.sql("DELETE FROM properties WHERE pk = %s", p.pk)
-    env = dict(os.environ, TALLY_CONF=h.path("replay-gone.conf"))
-    with open(env["TALLY_CONF"], "w") as f:
-        f.write(base_conf(h) + "spool_dir = %s\n" % spool)
-    out = subprocess.run([os.path.join(h.cgibin, "track.fcgi"), "--replay-spool"], env=env, capture_output=True,
-                         text=True, timeout=60)
+    out = run_track_command(h, base_conf(h) + "spool_dir = %s\n" % spool, "--replay-spool")
     assert out.returncode == 0, out.stderr
     assert h.sql_int("SELECT count(*) FROM events WHERE property_pk = %s", p.pk) == 0
     assert os.listdir(spool) == [], os.listdir(spool)
