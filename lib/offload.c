@@ -45,6 +45,13 @@ static void *run_calls(void *arg)
     return NULL;
 }
 
+static void free_offload(tly_offload *o)
+{
+    pthread_cond_destroy(&o->queued);
+    pthread_mutex_destroy(&o->lock);
+    free(o);
+}
+
 tly_offload *tly_offload_start(void)
 {
     tly_offload *o = tly_xcalloc(1, sizeof *o);
@@ -52,9 +59,7 @@ tly_offload *tly_offload_start(void)
     pthread_cond_init(&o->queued, NULL);
     if (pthread_create(&o->thread, NULL, run_calls, o) != 0) {
         tly_log_error("cannot start the thread for calls that wait");
-        pthread_cond_destroy(&o->queued);
-        pthread_mutex_destroy(&o->lock);
-        free(o);
+        free_offload(o);
         return NULL;
     }
     return o;
@@ -68,9 +73,7 @@ void tly_offload_stop(tly_offload *o)
     pthread_mutex_unlock(&o->lock);
     pthread_cond_signal(&o->queued);
     pthread_join(o->thread, NULL);
-    pthread_cond_destroy(&o->queued);
-    pthread_mutex_destroy(&o->lock);
-    free(o);
+    free_offload(o);
 }
 
 void tly_offload_run(void *offload, tly_offload_fn *fn, void *arg)
