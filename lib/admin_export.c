@@ -105,9 +105,9 @@ static void stream_events(tly_admin_ctx *c, const char *from, const char *to)
         tly_log_error("export of %s from the %s store failed after %lld rows: %s", c->prop_id, store->name,
                       x.rows, err.message);
         if (!x.started) {
-            if (err.unreachable) {
+            if (tly_db_error_transient(&err)) {
                 tly_resp_header(c->resp, "Retry-After", "5");
-                tly_admin_fail(c, 503, "events store (%s) unreachable; retry later", store->name);
+                tly_admin_fail(c, 503, "events store (%s): %s; retry later", store->name, tly_db_error_summary(&err));
             } else {
                 tly_admin_fail(c, 500, "events store (%s) error", store->name);
             }

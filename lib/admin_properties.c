@@ -351,6 +351,25 @@ static int purge_store(tly_admin_ctx *c, json_t *deleted)
     return 0;
 }
 
+/* Deletes the property's rows in the transaction begun (tally_delete_property); returns as
+ * tly_admin_sql_json, *deleted being what went (JSON null: no such property). Its time grows with the
+ * property's events, so neither the server's statement_timeout nor the handle's answer timeout
+ * bounds it (tly_db_set_statement_timeout). */
+static int delete_rows(tly_admin_ctx *c, json_t **deleted)
+{
+    *deleted = NULL;
+    char pk[24];
+    tly_admin_id_text(c->prop_pk, pk);
+    const char *params[] = {pk};
+    int answer_timeout = tly_db_answer_timeout(c->db);
+    tly_db_set_answer_timeout(c->db, 0);
+    PGresult *unbounded = tly_admin_sql(c, "SET LOCAL statement_timeout = 0", NULL, 0, PGRES_COMMAND_OK);
+    int found = unbounded ? tly_admin_sql_json(c, "SELECT tally_delete_property($1::int)", params, 1, deleted) : -1;
+    PQclear(unbounded);
+    tly_db_set_answer_timeout(c->db, answer_timeout);
+    return found;
+}
+
 void tly_admin_property_delete(tly_admin_ctx *c)
 {
     const char *confirm;
@@ -359,13 +378,8 @@ void tly_admin_property_delete(tly_admin_ctx *c)
         tly_admin_fail(c, 400, "confirm: must be the property's id (%s) to delete it and all its data", c->prop_id);
         return;
     }
-    char pk[24];
-    tly_admin_id_text(c->prop_pk, pk);
-    const char *params[] = {pk};
     json_t *deleted;
-    if (tly_admin_begin(c) != 0 ||
-        tly_admin_sql_json(c, "SELECT tally_delete_property($1::int)", params, 1, &deleted) != 1)
-        return;
+    if (tly_admin_begin(c) != 0 || delete_rows(c, &deleted) != 1) return;
     if (!json_is_object(deleted)) {
         json_decref(deleted);
         tly_admin_fail(c, 404, "no such property: %s", c->prop_id);

@@ -26,9 +26,9 @@ void tly_admin_fail(tly_admin_ctx *c, int status, const char *fmt, ...)
 
 void tly_admin_db_fail(tly_admin_ctx *c, const tly_db_error *err)
 {
-    if (err->unreachable) {
+    if (tly_db_error_transient(err)) {
         tly_resp_header(c->resp, "Retry-After", "5");
-        tly_admin_fail(c, 503, "database unreachable; retry later");
+        tly_admin_fail(c, 503, "%s; retry later", tly_db_error_summary(err));
     } else {
         tly_log_error("admin query failed: %s (sqlstate %s)", err->message, err->sqlstate);
         tly_admin_fail(c, 500, "database error");

@@ -107,6 +107,7 @@ tly_admin *tly_admin_new(const tly_conf *conf, char *err, size_t errlen)
     tly_admin *adm = tly_xcalloc(1, sizeof *adm);
     adm->trusted_proxies = trusted;
     adm->db = tly_db_new(conf->database, "tally-admin");
+    tly_db_set_statement_timeout(adm->db, conf->database_timeout);
     return adm;
 }
 

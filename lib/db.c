@@ -1,5 +1,6 @@
 #include "first.h"
 #include "db.h"
+#include "buf.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
@@ -19,11 +20,15 @@
 #define TEXT(n) TEXT_OF(n)
 /* The longest a handle rests from a database that does not answer (rest_from_database). */
 #define MAX_REST_SECONDS 30
+/* How much longer than its statement_timeout a handle waits for the server's answer: time for
+ * the server to cancel the statement and say so (tly_db_set_statement_timeout). */
+#define CANCEL_GRACE_SECONDS 2
 
 struct tly_db {
     char *conninfo;
     char *application_name;
     char *options;           /* server settings sent with every connection, or NULL */
+    int statement_timeout;   /* seconds, sent with those settings; 0: the server's own */
     PGconn *conn;
     bool connected_before;   /* a new connection after this is a reconnect (metrics) */
     int answer_timeout;      /* seconds; 0: none (tly_db_set_answer_timeout) */
@@ -71,6 +76,7 @@ static void set_error(tly_db_error *err, bool unreachable, const char *sqlstate,
     err->unreachable = unreachable;
     err->schema_behind = false;
     err->timed_out = false;
+    err->canceled = false;
     snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
     snprintf(err->message, sizeof err->message, "%s", msg ? msg : "unknown database error");
     /* libpq messages end with a newline; a log line should not. */
@@ -90,6 +96,18 @@ static void drop_connection(tly_db *db)
 void tly_db_set_answer_timeout(tly_db *db, int seconds)
 {
     db->answer_timeout = seconds > 0 ? seconds : 0;
+}
+
+int tly_db_answer_timeout(const tly_db *db)
+{
+    return db->answer_timeout;
+}
+
+void tly_db_set_statement_timeout(tly_db *db, int seconds)
+{
+    db->statement_timeout = seconds > 0 ? seconds : 0;
+    tly_db_set_answer_timeout(db, seconds > 0 ? seconds + CANCEL_GRACE_SECONDS : 0);
+    drop_connection(db);
 }
 
 double tly_db_deadline(const tly_db *db)
@@ -248,9 +266,13 @@ int tly_db_ensure(tly_db *db, tly_db_error *err)
     double started = tly_metrics_clock();
     /* The conninfo is expanded over these defaults, so a connect_timeout (or options) in it
      * still wins. */
+    tly_buf options = {0};
+    tly_buf_append_str(&options, db->options ? db->options : "");
+    if (db->statement_timeout) tly_buf_printf(&options, " -c statement_timeout=%ds", db->statement_timeout);
     const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
-    const char *values[] = {TEXT(CONNECT_TIMEOUT_SECONDS), db->application_name, db->options ? db->options : "", db->conninfo, NULL};
+    const char *values[] = {TEXT(CONNECT_TIMEOUT_SECONDS), db->application_name, tly_buf_cstr(&options), db->conninfo, NULL};
     db->conn = PQconnectdbParams(keys, values, 1);
+    tly_buf_free(&options);
     if (PQstatus(db->conn) != CONNECTION_OK) {
         set_error(err, true, NULL, PQerrorMessage(db->conn));
         tly_log_warn("database unreachable: %s", err->message);
@@ -291,8 +313,22 @@ void tly_db_result_error(tly_db *db, const PGresult *res, tly_db_error *err)
                   (state && strcmp(state, "57P01") == 0);   /* admin shutdown */
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn);
     set_error(err, broken, state, msg && *msg ? msg : "unexpected result status");
+    err->canceled = state && strcmp(state, "57014") == 0;
     tly_metrics_inc(TLY_METRIC_DB_ERRORS);
     if (broken) drop_connection(db);
+}
+
+bool tly_db_error_transient(const tly_db_error *err)
+{
+    return err->unreachable || err->canceled;
+}
+
+const char *tly_db_error_summary(const tly_db_error *err)
+{
+    if (err->canceled) return "the database stopped a query that ran longer than database_timeout";
+    if (err->timed_out) return "the database did not answer in time";
+    if (err->unreachable) return "database unreachable";
+    return "database error";
 }
 
 /* --- statements ------------------------------------------------------------------------------ */

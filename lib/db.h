@@ -27,6 +27,8 @@ typedef struct tly_db_error {
     bool unreachable;    /* the server could not be reached or the connection broke */
     bool schema_behind;  /* (with unreachable) the database lacks migrations this build relies on */
     bool timed_out;      /* (with unreachable) no answer came within the answer timeout */
+    bool canceled;       /* the server canceled the statement (sqlstate 57014): it ran past its
+                          * statement_timeout (tly_db_set_statement_timeout), or was canceled by hand */
     char sqlstate[6];    /* "" when not from the server */
     char message[256];
 } tly_db_error;
@@ -78,6 +80,16 @@ void tly_db_set_runner(tly_db *db, tly_db_runner *runner, void *ctx) TLY_NONNULL
  * then twice as long each time the database stays silent, up to 30 s. 0 (the default): wait as
  * long as it takes. */
 void tly_db_set_answer_timeout(tly_db *db, int seconds) TLY_NONNULL(1);
+/* The answer timeout in seconds; 0: none. */
+int tly_db_answer_timeout(const tly_db *db) TLY_NONNULL(1);
+/* For programs that answer one request at a time (report.fcgi, admin.fcgi), whose statements
+ * all ought to be quick: the server cancels a statement still running after `seconds` (its
+ * statement_timeout: the statement fails with err->canceled, and the connection stays), and the
+ * handle waits for answers a few seconds longer than that (the answer timeout above), so that
+ * only a server that does not answer at all counts as unreachable and makes the handle rest.
+ * Statements whose time grows with the data lift both: SET statement_timeout = 0, and an answer
+ * timeout of 0 while they run. 0: neither. Drops the current connection. */
+void tly_db_set_statement_timeout(tly_db *db, int seconds) TLY_NONNULL(1);
 /* Whether a statement may be sent now: 0 yes; -1, err filled (unreachable, timed_out), while the
  * handle rests. The statement sent first once a rest is over asks for all: the others fail at once
  * for as long as it may take. tly_db_exec and the others check it; direct users of the
@@ -93,6 +105,12 @@ double tly_db_deadline(const tly_db *db) TLY_NONNULL(1);
 typedef enum { TLY_DB_SENT, TLY_DB_ANSWERED } tly_db_wait_for;
 int tly_db_wait(tly_db *db, tly_db_wait_for what, double deadline, tly_db_error *err) TLY_NONNULL(1, 4)
     TLY_MUST_CHECK;
+/* Whether a failure may pass if the request is sent again later (the server unreachable, silent,
+ * or stopping a statement that ran too long): the programs answer it 503 with Retry-After. */
+bool tly_db_error_transient(const tly_db_error *err) TLY_NONNULL(1);
+/* What a client is told of a failure: which of those, or "database error"; never the server's
+ * own message, which may show SQL. */
+const char *tly_db_error_summary(const tly_db_error *err) TLY_NONNULL(1);
 /* Fills err from a failed result of such direct use (NULL: the connection's own error), as every
  * statement's failure is filled: counted, classified, and a broken connection dropped so that the
  * next call reconnects (tly_db_conn is then NULL). */

@@ -75,9 +75,10 @@ static void read_figures(const tly_rows *res, size_t row, size_t first, figures 
 
 static void db_failed(report *r, const tly_db_error *err)
 {
-    if (err->unreachable) {
+    if (tly_db_error_transient(err)) {
         tly_resp_header(r->resp, "Retry-After", "5");
-        tly_resp_error(r->resp, 503, "database unreachable");
+        tly_resp_error(r->resp, 503, "%s; retry later%s", tly_db_error_summary(err),
+                       err->canceled ? ", or ask for a shorter period" : "");
     } else {
         tly_log_error("report query failed: %s", err->message);
         tly_resp_error(r->resp, 500, "database error");

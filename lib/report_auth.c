@@ -23,8 +23,8 @@ static const tly_db_stmt stmt_share = {
 
 static int db_failure(const tly_db_error *err, char *msg, size_t msglen)
 {
-    snprintf(msg, msglen, "%s", err->unreachable ? "database unreachable" : "database error");
-    return err->unreachable ? 503 : 500;
+    snprintf(msg, msglen, "%s", tly_db_error_summary(err));
+    return tly_db_error_transient(err) ? 503 : 500;
 }
 
 /* The property a credential opens: > 0 its pk; 0 none given; otherwise minus the HTTP status.

@@ -2,6 +2,7 @@
  * that rows go out as PostgreSQL produces them and memory does not grow with the export. */
 #include "first.h"
 #include "store_postgresql_export.h"
+#include "log.h"
 
 #include <stdio.h>
 
@@ -40,10 +41,9 @@ static int fail(tly_db *db, PGresult *res, tly_db_error *err)
     return -1;
 }
 
-int tly_pg_export_events(tly_db *db, int property_pk, const char *from, const char *to, tly_export_row_fn row,
-                         void *ctx, tly_db_error *err)
+static int stream_rows(tly_db *db, int property_pk, const char *from, const char *to, tly_export_row_fn row,
+                       void *ctx, tly_db_error *err)
 {
-    if (tly_db_ensure(db, err) != 0) return -1;
     PGconn *conn = tly_db_conn(db);
     char pk[24];
     snprintf(pk, sizeof pk, "%d", property_pk);
@@ -70,4 +70,17 @@ int tly_pg_export_events(tly_db *db, int property_pk, const char *from, const ch
         }
     }
     return 0;
+}
+
+int tly_pg_export_events(tly_db *db, int property_pk, const char *from, const char *to, tly_export_row_fn row,
+                         void *ctx, tly_db_error *err)
+{
+    /* An export takes as long as its rows are many and the client reads them: no statement_timeout
+     * (tly_db_set_statement_timeout) for it. */
+    if (tly_db_command(db, "SET statement_timeout = 0", err) != 0) return -1;
+    int rc = stream_rows(db, property_pk, from, to, row, ctx, err);
+    tly_db_error reset_err;
+    if (tly_db_conn(db) && tly_db_command(db, "RESET statement_timeout", &reset_err) != 0)
+        tly_log_warn("export: statement_timeout not reset: %s", reset_err.message);
+    return rc;
 }

@@ -39,6 +39,29 @@ class Skip(Exception):
     """Raise in a test to mark it skipped (with a reason)."""
 
 
+def signal_processes(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass   # ended (and reaped) meanwhile
+
+
+class TableLock:
+    """Harness.table_lock: a psql session holding a table locked until release()."""
+
+    def __init__(self, h, table):
+        self.psql = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"], env=h.pg_env("postgres"),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.psql.stdin.write("BEGIN;\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n\\echo locked\n" % table)
+        self.psql.stdin.flush()
+        assert self.psql.stdout.readline().strip() == "locked"
+
+    def release(self):
+        if self.psql.poll() is None:
+            self.psql.communicate("ROLLBACK;\n", timeout=30)
+
+
 class HarnessError(Exception):
     pass
 
@@ -559,6 +582,33 @@ include "%(src)s/conf/lighttpd.conf"
             with open(conf, "w") as f:
                 f.write(saved)
             self.start_lighttpd()
+
+    def table_lock(self, table):
+        """A session holding `table` locked ACCESS EXCLUSIVE, as a migration that rewrites it does,
+        until its release(): statements that touch the table wait for it."""
+        return TableLock(self, table)
+
+    @contextlib.contextmanager
+    def postgresql_stopped(self):
+        """Every PostgreSQL process stopped (SIGSTOP: a server that hangs) for the duration: the
+        postmaster first, so that it starts no more, then the processes it had started; they go on
+        in the opposite order."""
+        with open(os.path.join(self.pg_data, "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        signal_processes([postmaster], signal.SIGSTOP)
+        children = []
+        try:
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    with open("/proc/%s/stat" % pid) as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == postmaster:
+                            children.append(int(pid))
+                except OSError:
+                    continue
+            signal_processes(children, signal.SIGSTOP)
+            yield
+        finally:
+            signal_processes(children + [postmaster], signal.SIGCONT)
 
     # --- programs run directly -----------------------------------------------------------
     @staticmethod

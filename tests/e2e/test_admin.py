@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 import urllib.parse
 import uuid
@@ -932,6 +933,57 @@ def test_reports_with_the_session_cookie(h):
     h.sql("UPDATE admin_sessions SET expires_at = now() - interval '1 second' "
           "WHERE token_hash = decode(%s, 'hex')", sha(v.cookie))
     assert "session" in err(v.report(pid), 401)
+
+
+# --- a database that is slow ---------------------------------------------------------------------
+
+def locked_for(h, table, seconds):
+    """`table` held locked (h.table_lock) from now for `seconds`; returns the timer to join."""
+    lock = h.table_lock(table)
+    timer = threading.Timer(seconds, lock.release)
+    timer.start()
+    return timer
+
+
+def test_database_timeout_bounds_requests_but_not_deletion_or_export(h):
+    """With database_timeout, a request whose query waits past it (a table held locked, as by a
+    migration) is stopped by the server and answered 503, and the next one is answered as soon as
+    the table is free. Deleting a property and exporting its events take as long as their data
+    needs: both wait for the lock rather than fail."""
+    if h.events_store != "postgresql":
+        raise Skip("database_timeout bounds PostgreSQL's statements")
+    with h.settings("database_timeout = 1\n"):
+        o = owner(h)
+        pid = new_property(o, timezone="UTC")["id"]
+        prop = as_property(h, pid, new_key(o, pid, "write")["secret"])
+        expect_counts(h.post_events(prop, [pageview("/a"), pageview("/b")], headers=h.client(new_ip(), unique_ua())), 2)
+        goals = "properties/%s/goals" % pid
+        timer = locked_for(h, "goals", 30)
+        try:
+            r = o.get(goals)
+        finally:
+            timer.cancel()
+            timer.function()
+        assert "ran longer than database_timeout" in err(r, 503) and r.headers.get("Retry-After"), r
+        assert ok(o.get(goals)) is not None
+
+        timer = locked_for(h, "events", 4)
+        started = time.time()
+        r = o.get("properties/%s/export/events" % pid)
+        waited = time.time() - started
+        timer.join()
+        assert r.status == 200, r
+        assert [row[6] for row in parse_csv(r.body)[1:]] == ["/a", "/b"], r.body
+        assert waited > 3, "the export did not wait for the lock (%.1f s)" % waited
+
+        timer = locked_for(h, "events", 4)
+        started = time.time()
+        r = o.delete("properties/" + pid, {"confirm": pid})
+        waited = time.time() - started
+        timer.join()
+        got = ok(r)
+        assert got["deleted"] == pid and got["events"] == 2, got
+        assert waited > 3, "the deletion did not wait for the lock (%.1f s)" % waited
 
 
 # --- export and audit ----------------------------------------------------------------------------

@@ -1,10 +1,8 @@
 """Durability: a 202 means the events are committed, or written to the fsync'ed spool and replayed
 into the database once it is back. 503 only when the database is unreachable and the spool is full
 or disabled."""
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import threading
@@ -228,36 +226,6 @@ def test_database_restart_under_load(h):
     load.check_each_accepted_stored_once()
 
 
-def signal_processes(pids, sig):
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass   # ended (and reaped) meanwhile
-
-
-@contextlib.contextmanager
-def postgresql_stopped(h):
-    """Every PostgreSQL process stopped (SIGSTOP) for the duration: the postmaster first, so that
-    it starts no more, then the processes it had started; they go on in the opposite order."""
-    with open(os.path.join(h.pg_data, "postmaster.pid")) as f:
-        postmaster = int(f.readline())
-    signal_processes([postmaster], signal.SIGSTOP)
-    children = []
-    try:
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == postmaster:
-                        children.append(int(pid))
-            except OSError:
-                continue
-        signal_processes(children, signal.SIGSTOP)
-        yield
-    finally:
-        signal_processes(children + [postmaster], signal.SIGCONT)
-
-
 def test_stopped_database_under_load(h):
     """Sustained ingest while every PostgreSQL process is stopped (SIGSTOP: a server that hangs
     instead of refusing connections): requests go on being answered 202 from the spool, and every
@@ -268,7 +236,7 @@ def test_stopped_database_under_load(h):
     with h.settings("database_timeout = 1\n"):
         with SustainedIngest(h, p, "stopped") as load:
             time.sleep(1.5)
-            with postgresql_stopped(h):
+            with h.postgresql_stopped():
                 stopped = time.time()
                 time.sleep(8)
             went_on = time.time()
@@ -350,22 +318,6 @@ def test_sigterm_loses_nothing_answered(h):
     assert not lost, "%d of %d answered 202 are missing" % (len(lost), len(accepted))
 
 
-class TableLock:
-    """A session holding a table locked ACCESS EXCLUSIVE, as a migration that rewrites it does, until
-    released: statements that touch the table wait for it."""
-
-    def __init__(self, h, table):
-        self.psql = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"], env=h.pg_env("postgres"),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.psql.stdin.write("BEGIN;\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n\\echo locked\n" % table)
-        self.psql.stdin.flush()
-        assert self.psql.stdout.readline().strip() == "locked"
-
-    def release(self):
-        if self.psql.poll() is None:
-            self.psql.communicate("ROLLBACK;\n", timeout=30)
-
-
 def test_commit_not_answered_in_time_is_spooled(h):
     """A database that does not answer a commit within database_timeout counts as down: the events are
     spooled and answered 202 instead of holding the request, and replayed once it answers again."""
@@ -376,7 +328,7 @@ def test_commit_not_answered_in_time_is_spooled(h):
     with h.settings("database_timeout = 1\n"):
         expect_counts(h.post_events(p, [ev("/before-lock")], headers=c), 1)
         spooled_before = metric(h, 'tally_events_total{program="track",outcome="spooled"}')
-        lock = TableLock(h, "events")
+        lock = h.table_lock("events")
         try:
             held = [ev("/held-%d" % i) for i in range(3)]
             started = time.time()
@@ -409,7 +361,7 @@ def test_request_waiting_for_its_key_holds_up_no_other(h):
     c = new_client(h)
     with h.settings("key_cache_seconds = 300\n"):
         expect_counts(h.post_events(known, [ev("/known-before")], headers=c), 1)
-        lock = TableLock(h, "api_keys")
+        lock = h.table_lock("api_keys")
         waiting = {}
         t = threading.Thread(target=lambda: waiting.update(r=h.post_events(unknown, [ev("/unknown")], headers=c)))
         try:
@@ -436,7 +388,7 @@ def test_lookup_not_answered_in_time_takes_the_key_seen_before(h):
     c = new_client(h)
     with h.settings("database_timeout = 1\n"):
         expect_counts(h.post_events(known, [ev("/seen-before")], headers=c), 1)
-        lock = TableLock(h, "api_keys")
+        lock = h.table_lock("api_keys")
         try:
             time.sleep(1.5)   # past key_cache_seconds (1 in the suite): the key is to be looked up again
             started = time.time()

@@ -14,6 +14,7 @@ import time
 import urllib.parse
 
 from client import ev, expect, expect_counts, expect_json_error, new_client
+from harness import Skip
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -669,3 +670,64 @@ def test_pages_limit_offset(h):
     assert results(read(h, p, "pages", "limit=3&offset=1&format=json")) == rows(order[1:4])
     r = read(h, p, "pages", "limit=2&offset=2&format=csv")
     assert r.body == b"path,pageviews,unique_visitors\r\n/tie-a,2,1\r\n/tie-b,2,1\r\n", r.body
+
+
+# --- a database that is slow or does not answer ------------------------------------------------------
+
+def wait_for(predicate, seconds=30, step=0.2):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def expect_503(resp, words):
+    expect_json_error(resp, 503)
+    msg = resp.json()["error"]
+    assert resp.headers.get("Retry-After"), "a 503 needs Retry-After: %r" % resp
+    assert words in msg, "expected %r in the message %r" % (words, msg)
+    return msg
+
+
+def test_report_longer_than_database_timeout_is_stopped(h):
+    """A report query still running after database_timeout (here: waiting for a table that a
+    migration holds locked) is stopped by the server and answered 503, not left to hang; the
+    connection stays, and the next report is answered as soon as the table is free."""
+    if h.events_store != "postgresql":
+        raise Skip("database_timeout bounds PostgreSQL's statements")
+    p = utc_prop(h)
+    store(h, p, [page("/slow")])
+    with h.settings("database_timeout = 1\n"):
+        assert results(read(h, p, "pages")) == [{"path": "/slow", "pageviews": 1, "unique_visitors": 1}]
+        lock = h.table_lock("events")
+        try:
+            started = time.time()
+            r = read(h, p, "pages")
+            waited = time.time() - started
+        finally:
+            lock.release()
+        msg = expect_503(r, "ran longer than database_timeout")
+        assert "shorter period" in msg, msg
+        assert waited < 10, "answered after %.1f s, not within about database_timeout" % waited
+        assert results(read(h, p, "pages")) == [{"path": "/slow", "pageviews": 1, "unique_visitors": 1}]
+
+
+def test_report_when_database_does_not_answer(h):
+    """A server that does not answer at all (every process stopped) costs a report
+    database_timeout and a little more, then a 503; reports are answered again once it goes on."""
+    if h.events_store != "postgresql":
+        raise Skip("database_timeout bounds PostgreSQL's statements")
+    p = utc_prop(h)
+    store(h, p, [page("/silent")])
+    with h.settings("database_timeout = 1\n"):
+        assert results(read(h, p, "pages"))
+        with h.postgresql_stopped():
+            started = time.time()
+            r = read(h, p, "pages")
+            waited = time.time() - started
+        expect_503(r, "did not answer in time")
+        assert waited < 15, "answered after %.1f s, not within about database_timeout" % waited
+        assert wait_for(lambda: read(h, p, "pages").status == 200, 60), "reports did not come back"
+        assert results(read(h, p, "pages")) == [{"path": "/silent", "pageviews": 1, "unique_visitors": 1}]

@@ -1,7 +1,9 @@
-/* Unit tests of the small core modules: buf, strict, utf8, conf, visitor, io, resp. */
+/* Unit tests of the small core modules: buf, strict, utf8, conf, visitor, io, resp, and what a
+ * database failure is told as (db). */
 #include "first.h"
 #include "buf.h"
 #include "conf.h"
+#include "db.h"
 #include "io.h"
 #include "memo.h"
 #include "resp.h"
@@ -355,6 +357,23 @@ static void test_memo(void)
     tly_memo_free(m);
 }
 
+/* Which failures are answered 503 (worth retrying) and what the client is told of each. */
+static void test_db_error(void)
+{
+    tly_db_error err = {.sqlstate = "42P01", .message = "relation \"secret_sql\" does not exist"};
+    CHECK(!tly_db_error_transient(&err));
+    CHECK_STR(tly_db_error_summary(&err), "database error");   /* never the server's own message */
+    err = (tly_db_error){.unreachable = true};
+    CHECK(tly_db_error_transient(&err));
+    CHECK_STR(tly_db_error_summary(&err), "database unreachable");
+    err = (tly_db_error){.unreachable = true, .timed_out = true};
+    CHECK(tly_db_error_transient(&err));
+    CHECK_STR(tly_db_error_summary(&err), "the database did not answer in time");
+    err = (tly_db_error){.canceled = true, .sqlstate = "57014"};
+    CHECK(tly_db_error_transient(&err));
+    CHECK_STR(tly_db_error_summary(&err), "the database stopped a query that ran longer than database_timeout");
+}
+
 static void run_tests(void)
 {
     test_memo();
@@ -368,4 +387,5 @@ static void run_tests(void)
     test_visitor();
     test_io_body();
     test_resp();
+    test_db_error();
 }
