@@ -10,11 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Seconds to connect, and for a whole statement (a report over a long range may scan a lot). */
+/* Seconds to connect; and for a whole statement when no statement timeout is set (a report over
+ * a long range may scan a lot). */
 #define CH_CONNECT_TIMEOUT 3
 #define CH_TIMEOUT 120
+/* How much longer than the statement timeout the client waits for an answer: time for the server
+ * to stop the statement and say so. */
+#define CH_CANCEL_GRACE_SECONDS 2
 
 static char *base_url;                 /* the configured URL, with '?' or '&' ready for more */
+static int statement_timeout;          /* seconds; 0: none (tly_ch_setup) */
 static CURLSH *share;                  /* the connection pool, shared by every thread */
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 
@@ -32,9 +37,10 @@ static void unlock_share(CURL *handle, curl_lock_data data, void *user)
     pthread_mutex_unlock(&share_locks[data]);
 }
 
-int tly_ch_setup(const char *url, char *err, size_t errlen)
+int tly_ch_setup(const char *url, int timeout_seconds, char *err, size_t errlen)
 {
     if (share) return 0;
+    statement_timeout = timeout_seconds > 0 ? timeout_seconds : 0;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(err, errlen, "setting 'clickhouse_url': libcurl failed to initialise");
         return -1;
@@ -95,6 +101,7 @@ void tly_ch_error_from_answer(const char *body, long http_status, tly_db_error *
     const char *code = strstr(body, "Code: ");
     long n = code ? strtol(code + 6, NULL, 10) : 0;
     err->unreachable = unreachable_code(n) || http_status == 502 || http_status == 503 || http_status == 504;
+    err->canceled = n == 159;   /* TIMEOUT_EXCEEDED: past the statement timeout */
     /* The message's first line, without the stack trace some versions append. */
     size_t len = strcspn(body, "\n");
     while (len > 0 && (body[len - 1] == ' ' || body[len - 1] == '\r')) len--;
@@ -158,6 +165,14 @@ static int run_at(const char *url_base, const char *sql, const char *data, size_
     tly_buf url = {0};
     tly_buf_append_str(&url, url_base);
     tly_buf_append_str(&url, "insert_distributed_sync=1&max_insert_block_size=100000000");
+    /* The server stops a statement that runs too long, or an insert that a shard does not take
+     * in time; the client waits a little longer, for a server that does not answer at all. */
+    long client_timeout = CH_TIMEOUT;
+    if (statement_timeout) {
+        tly_buf_printf(&url, "&max_execution_time=%d&insert_distributed_timeout=%d", statement_timeout,
+                       statement_timeout);
+        client_timeout = statement_timeout + CH_CANCEL_GRACE_SECONDS;
+    }
     const char *body = sql;
     size_t body_len = strlen(sql);
     if (data) {
@@ -178,7 +193,7 @@ static int run_at(const char *url_base, const char *sql, const char *data, size_
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)CH_CONNECT_TIMEOUT);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)CH_TIMEOUT);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, client_timeout);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     /* No "Expect: 100-continue" round trip before large inserts. */
     struct curl_slist *headers = curl_slist_append(NULL, "Expect:");

@@ -28,7 +28,8 @@ typedef struct tly_db_error {
     bool schema_behind;  /* (with unreachable) the database lacks migrations this build relies on */
     bool timed_out;      /* (with unreachable) no answer came within the answer timeout */
     bool canceled;       /* the server canceled the statement (sqlstate 57014): it ran past its
-                          * statement_timeout (tly_db_set_statement_timeout), or was canceled by hand */
+                          * statement_timeout (tly_db_set_statement_timeout), or was canceled by
+                          * hand; or ClickHouse stopped it at its timeout (clickhouse.h) */
     char sqlstate[6];    /* "" when not from the server */
     char message[256];
 } tly_db_error;

@@ -11,6 +11,7 @@ as root (like PostgreSQL as `postgres`), else as the current user.
 
 Standard library only.
 """
+import contextlib
 import json
 import os
 import pwd
@@ -145,6 +146,17 @@ class ClickHouseCluster:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGTERM)
             p.wait(60)
+
+    @contextlib.contextmanager
+    def shard_stopped(self, i):
+        """One shard's server stopped with SIGSTOP (a server that hangs: connections are taken,
+        nothing is answered) for the duration."""
+        pgid = self.procs[i].pid
+        os.killpg(pgid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.killpg(pgid, signal.SIGCONT)
 
     def start_shard(self, i):
         self.procs[i] = self._spawn(i)

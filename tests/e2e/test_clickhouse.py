@@ -362,6 +362,37 @@ def test_shard_down_events_spool(h):
     assert clickhouse_count(h, p.pk) == 20
 
 
+def test_shard_not_answering_events_spool(h):
+    """A shard that stops answering (SIGSTOP: a server that hangs) holds an insert for no longer
+    than database_timeout and a little more: ClickHouse gives up on the other shard, track.fcgi on
+    the one it talks to. Ingest spools (202), and once the shard goes on, the replay stores the
+    events. The node track.fcgi gave up on may still apply the insert it had been sent when it goes
+    on: that copy is the same rows, which the shards fold together when their parts merge."""
+    clickhouse_only(h)
+    c = new_client(h)
+    with h.settings("database_timeout = 1\n"):
+        for shard in (1, 0):
+            p = h.create_property()
+            events = [ev("/hung-%d-%d" % (shard, i)) for i in range(5)]
+            with h.clickhouse.shard_stopped(shard):
+                started = time.time()
+                expect_counts(h.post_events(p, events, headers=c), 5)
+                waited = time.time() - started
+                assert h.spool_files(), "shard %d stopped: the events wait in the spool" % (shard + 1)
+            assert waited < 15, "shard %d stopped: answered after %.1f s" % (shard + 1, waited)
+            deadline = time.time() + 60
+            while time.time() < deadline and h.spool_files():
+                time.sleep(0.5)
+            assert not h.spool_files(), h.spool_files()
+            stored = clickhouse_count(h, p.pk)
+            assert stored in (5, 10), (shard, stored)
+            for i in range(h.clickhouse.n):
+                h.clickhouse.query("OPTIMIZE TABLE %s.events_local FINAL" % h.clickhouse.database, shard=i)
+            assert clickhouse_count(h, p.pk) == 5, (shard, stored, clickhouse_count(h, p.pk))
+            r = h.post_events(p, events, headers=c)
+            assert r.status == 202 and r.json()["duplicates"] == 5, r
+
+
 def test_shard_down_health_and_property_delete(h):
     """With a shard down, /v1/health (track.fcgi and admin.fcgi) answers 503 naming ClickHouse, and
     deleting a property is refused (503) and leaves it in place; once the shard is back both work."""

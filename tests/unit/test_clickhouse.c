@@ -39,9 +39,15 @@ static void test_error_answer(void)
     CHECK_STR(err.message, "ClickHouse: Code: 60, e.displayText() = DB::Exception: Table tally.events doesn't exist.");
     tly_ch_error_from_answer("Code: 279, e.displayText() = DB::NetException: All connection tries failed", 500, &err);
     CHECK(err.unreachable);
+    CHECK(!err.canceled);
     tly_ch_error_from_answer("", 503, &err);
     CHECK(err.unreachable);
     CHECK_STR(err.message, "ClickHouse answered HTTP 503");
+    /* Past the statement timeout: stopped (a 503 to a report), and for ingest, spooled. */
+    tly_ch_error_from_answer("Code: 159, e.displayText() = DB::Exception: Timeout exceeded: elapsed 1.0 seconds", 500, &err);
+    CHECK(err.canceled);
+    CHECK(err.unreachable);
+    CHECK(tly_db_error_transient(&err));
 }
 
 static void test_amounts(void)
