@@ -53,7 +53,7 @@ int main(void)
     tly_property_cache_setup(conf.key_cache_seconds);
     tly_db *db = tly_db_new(conf.database, "tally-report");
     tly_db_set_options(db, TLY_REPORT_DB_OPTIONS);
-    tly_db_set_statement_timeout(db, conf.database_timeout);
+    tly_db_set_statement_timeout(db, conf.report_timeout);
     report_app app = {.db = db};
     tly_io_serve(handle, &app);
     tly_resp_free(&app.resp);

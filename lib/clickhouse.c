@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Seconds to connect; and for a whole statement when no statement timeout is set (a report over
- * a long range may scan a lot). */
+/* Seconds to connect; and for a whole statement when no timeout is set for it (a report over a
+ * long range may scan a lot). */
 #define CH_CONNECT_TIMEOUT 3
 #define CH_TIMEOUT 120
 /* How much longer than the statement timeout the client waits for an answer: time for the server
@@ -19,7 +19,7 @@
 #define CH_CANCEL_GRACE_SECONDS 2
 
 static char *base_url;                 /* the configured URL, with '?' or '&' ready for more */
-static int statement_timeout;          /* seconds; 0: none (tly_ch_setup) */
+static int insert_timeout, query_timeout;   /* seconds; 0: none (tly_ch_setup) */
 static CURLSH *share;                  /* the connection pool, shared by every thread */
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 
@@ -37,10 +37,11 @@ static void unlock_share(CURL *handle, curl_lock_data data, void *user)
     pthread_mutex_unlock(&share_locks[data]);
 }
 
-int tly_ch_setup(const char *url, int timeout_seconds, char *err, size_t errlen)
+int tly_ch_setup(const char *url, int insert_seconds, int query_seconds, char *err, size_t errlen)
 {
     if (share) return 0;
-    statement_timeout = timeout_seconds > 0 ? timeout_seconds : 0;
+    insert_timeout = insert_seconds > 0 ? insert_seconds : 0;
+    query_timeout = query_seconds > 0 ? query_seconds : 0;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(err, errlen, "setting 'clickhouse_url': libcurl failed to initialise");
         return -1;
@@ -165,13 +166,13 @@ static int run_at(const char *url_base, const char *sql, const char *data, size_
     tly_buf url = {0};
     tly_buf_append_str(&url, url_base);
     tly_buf_append_str(&url, "insert_distributed_sync=1&max_insert_block_size=100000000");
-    /* The server stops a statement that runs too long, or an insert that a shard does not take
-     * in time; the client waits a little longer, for a server that does not answer at all. */
+    /* The server stops a query that runs too long, or an insert that a shard does not take in
+     * time; the client waits a little longer, for a server that does not answer at all. */
+    int timeout = data ? insert_timeout : query_timeout;
     long client_timeout = CH_TIMEOUT;
-    if (statement_timeout) {
-        tly_buf_printf(&url, "&max_execution_time=%d&insert_distributed_timeout=%d", statement_timeout,
-                       statement_timeout);
-        client_timeout = statement_timeout + CH_CANCEL_GRACE_SECONDS;
+    if (timeout) {
+        tly_buf_printf(&url, data ? "&insert_distributed_timeout=%d" : "&max_execution_time=%d", timeout);
+        client_timeout = timeout + CH_CANCEL_GRACE_SECONDS;
     }
     const char *body = sql;
     size_t body_len = strlen(sql);

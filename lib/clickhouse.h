@@ -14,12 +14,13 @@
 #include <stddef.h>
 
 /* Prepares the client for url (ClickHouse's HTTP interface, e.g. http://127.0.0.1:8123/, maybe
- * with ?user=...&password=...). With a timeout (seconds; 0: none), ClickHouse stops a statement
- * still running after it, and an insert that a shard has not taken by then (err->canceled,
- * err->unreachable), and the client gives up 2 s later on a server that does not answer
- * (err->unreachable); without, the client waits 120 s. Once per process, before threads start.
- * 0 ok; -1 with err. */
-int tly_ch_setup(const char *url, int timeout_seconds, char *err, size_t errlen) TLY_NONNULL(1, 3) TLY_MUST_CHECK;
+ * with ?user=...&password=...). ClickHouse stops an insert that a shard has not taken within
+ * insert_seconds, and a query still running after query_seconds (err->canceled,
+ * err->unreachable); the client gives up 2 s later on a server that does not answer
+ * (err->unreachable). 0: no limit, and the client waits 120 s. Once per process, before threads
+ * start. 0 ok; -1 with err. */
+int tly_ch_setup(const char *url, int insert_seconds, int query_seconds, char *err, size_t errlen)
+    TLY_NONNULL(1, 4) TLY_MUST_CHECK;
 
 /* Runs one statement. With data (len bytes; e.g. JSONEachRow lines) the statement is an INSERT
  * and the data its rows. The answer's body goes to out (appended). 0 ok; -1 with err filled:

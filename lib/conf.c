@@ -32,6 +32,7 @@ static void conf_defaults(tly_conf *conf)
     conf->key_cache_seconds = 10;
     conf->ingest_threads = 64;
     conf->database_timeout = 10;
+    conf->report_timeout = 120;
     conf->sessionize_interval = 5;
     conf->spool_max_bytes = (size_t)256 << 20;
     conf->rate_limit_key = 10000;
@@ -96,6 +97,9 @@ static const char *apply_setting(tly_conf *conf, const char *key, const char *va
     } else if (strcmp(key, "database_timeout") == 0) {
         if (parse_int_setting(value, 0, 3600, &n) != 0) return "must be seconds between 0 (no limit) and 3600";
         conf->database_timeout = (int)n;
+    } else if (strcmp(key, "report_timeout") == 0) {
+        if (parse_int_setting(value, 0, 3600, &n) != 0) return "must be seconds between 0 (no limit) and 3600";
+        conf->report_timeout = (int)n;
     } else if (strcmp(key, "sessionize_interval") == 0) {
         if (parse_int_setting(value, 0, 3600, &n) != 0) return "must be seconds between 0 and 3600";
         conf->sessionize_interval = (int)n;

@@ -19,7 +19,8 @@ typedef struct tly_conf {
     int max_batch_events;
     int key_cache_seconds;    /* how long a key lookup is remembered (revocation delay) */
     int ingest_threads;       /* concurrent requests per track.fcgi process (group commit) */
-    int database_timeout;     /* seconds ingest waits for the database's answer; 0: no limit */
+    int database_timeout;     /* seconds a statement of ingest and the admin API may take; 0: no limit */
+    int report_timeout;       /* seconds a report's statement may take; 0: no limit */
     int sessionize_interval;  /* seconds between track.fcgi's sessioniser runs; 0: cron only */
     double rate_limit_key;     /* requests per second per write key (burst: twice that); 0: none */
     double rate_limit_address; /* requests per second per client address; 0: none */

@@ -325,7 +325,7 @@ bool tly_db_error_transient(const tly_db_error *err)
 
 const char *tly_db_error_summary(const tly_db_error *err)
 {
-    if (err->canceled) return "the database stopped a query that ran longer than database_timeout";
+    if (err->canceled) return "the database stopped a query that took longer than allowed";
     if (err->timed_out) return "the database did not answer in time";
     if (err->unreachable) return "database unreachable";
     return "database error";

@@ -39,7 +39,7 @@ static int ch_setup(const tly_conf *conf, char *err, size_t errlen)
     snprintf(database, sizeof database, "%s", conf->clickhouse_database);
     free(shards);
     shards = tly_xstrdup(conf->clickhouse_shards ? conf->clickhouse_shards : conf->clickhouse_url);
-    return tly_ch_setup(conf->clickhouse_url, conf->database_timeout, err, errlen);
+    return tly_ch_setup(conf->clickhouse_url, conf->database_timeout, conf->report_timeout, err, errlen);
 }
 
 /* Runs a statement; with rows, reads its JSONCompact answer into them. */

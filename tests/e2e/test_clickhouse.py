@@ -393,6 +393,28 @@ def test_shard_not_answering_events_spool(h):
             assert r.status == 202 and r.json()["duplicates"] == 5, r
 
 
+def test_shard_not_answering_report_503(h):
+    """A report over a shard that stops answering waits report_timeout and a little more, then is
+    answered 503; it is answered again once the shard goes on."""
+    clickhouse_only(h)
+    p = h.create_property()
+    expect_counts(h.post_events(p, [ev("/r")], headers=new_client(h)), 1)
+    path = "/v1/properties/%s/pages?period=7d" % p.id
+    auth = {"Authorization": "Bearer " + p.read_key}
+    with h.settings("report_timeout = 1\n"):
+        assert h.http("GET", path, headers=auth).status == 200
+        with h.clickhouse.shard_stopped(1):
+            started = time.time()
+            r = h.http("GET", path, headers=auth)
+            waited = time.time() - started
+        assert r.status == 503 and r.headers.get("Retry-After") and "retry later" in r.json()["error"], r
+        assert waited < 15, "answered after %.1f s" % waited
+        deadline = time.time() + 30
+        while time.time() < deadline and h.http("GET", path, headers=auth).status != 200:
+            time.sleep(0.5)
+        assert h.http("GET", path, headers=auth).json()["results"][0]["path"] == "/r"
+
+
 def test_shard_down_health_and_property_delete(h):
     """With a shard down, /v1/health (track.fcgi and admin.fcgi) answers 503 naming ClickHouse, and
     deleting a property is refused (503) and leaves it in place; once the shard is back both work."""

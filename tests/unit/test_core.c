@@ -108,6 +108,7 @@ static void test_conf(void)
     CHECK_INT(c.ingest_threads, 64);
     CHECK_INT(c.sessionize_interval, 5);
     CHECK_INT(c.database_timeout, 10);
+    CHECK_INT(c.report_timeout, 120);
     CHECK_INT(c.log_level, TLY_LOG_DEBUG);
     CHECK(c.geoip_database == NULL);
     CHECK(c.spool_dir == NULL);
@@ -137,9 +138,14 @@ static void test_conf(void)
     CHECK_STR(err, "t.conf:2: setting 'sessionize_interval' must be seconds between 0 and 3600");
     tly_conf_free(&c);
 
-    const char *patient = "database = x\ndatabase_timeout = 0\n";
+    const char *patient = "database = x\ndatabase_timeout = 0\nreport_timeout = 0\n";
     CHECK_INT(tly_conf_parse(patient, strlen(patient), "t.conf", &c, err, sizeof err), 0);
     CHECK_INT(c.database_timeout, 0);
+    CHECK_INT(c.report_timeout, 0);
+    tly_conf_free(&c);
+    const char *hour = "database = x\nreport_timeout = 3601\n";
+    CHECK_INT(tly_conf_parse(hour, strlen(hour), "t.conf", &c, err, sizeof err), -1);
+    CHECK_STR(err, "t.conf:2: setting 'report_timeout' must be seconds between 0 (no limit) and 3600");
     tly_conf_free(&c);
     const char *negative = "database = x\ndatabase_timeout = -1\n";
     CHECK_INT(tly_conf_parse(negative, strlen(negative), "t.conf", &c, err, sizeof err), -1);
@@ -371,7 +377,7 @@ static void test_db_error(void)
     CHECK_STR(tly_db_error_summary(&err), "the database did not answer in time");
     err = (tly_db_error){.canceled = true, .sqlstate = "57014"};
     CHECK(tly_db_error_transient(&err));
-    CHECK_STR(tly_db_error_summary(&err), "the database stopped a query that ran longer than database_timeout");
+    CHECK_STR(tly_db_error_summary(&err), "the database stopped a query that took longer than allowed");
 }
 
 static void run_tests(void)
