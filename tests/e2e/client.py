@@ -70,6 +70,16 @@ def visits(h, prop, days=1):
                    v["bounce_rate"], v["visit_duration"]) for v in r.json()["results"])
 
 
+def wait_for(predicate, seconds=30, step=0.2):
+    """Whether predicate() came true within `seconds`, asked every `step`."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
 def expect(resp, status, field=None):
     assert resp.status == status, "expected %d, got %r" % (status, resp)
     if status >= 400 and resp.headers.get("Content-Type", "").startswith("application/json"):

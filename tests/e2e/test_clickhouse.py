@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.parse
 
-from client import CHROME, FIREFOX, ev, expect_counts, new_client, new_ip, unique_ua
+from client import CHROME, FIREFOX, ev, expect_counts, new_client, new_ip, unique_ua, wait_for
 from harness import Skip
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -380,10 +380,7 @@ def test_shard_not_answering_events_spool(h):
                 waited = time.time() - started
                 assert h.spool_files(), "shard %d stopped: the events wait in the spool" % (shard + 1)
             assert waited < 15, "shard %d stopped: answered after %.1f s" % (shard + 1, waited)
-            deadline = time.time() + 60
-            while time.time() < deadline and h.spool_files():
-                time.sleep(0.5)
-            assert not h.spool_files(), h.spool_files()
+            assert wait_for(lambda: not h.spool_files(), 60), h.spool_files()
             stored = clickhouse_count(h, p.pk)
             assert stored in (5, 10), (shard, stored)
             for i in range(h.clickhouse.n):
@@ -409,9 +406,7 @@ def test_shard_not_answering_report_503(h):
             waited = time.time() - started
         assert r.status == 503 and r.headers.get("Retry-After") and "retry later" in r.json()["error"], r
         assert waited < 15, "answered after %.1f s" % waited
-        deadline = time.time() + 30
-        while time.time() < deadline and h.http("GET", path, headers=auth).status != 200:
-            time.sleep(0.5)
+        assert wait_for(lambda: h.http("GET", path, headers=auth).status == 200, 30)
         assert h.http("GET", path, headers=auth).json()["results"][0]["path"] == "/r"
 
 

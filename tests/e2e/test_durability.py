@@ -8,7 +8,7 @@ import tempfile
 import threading
 import time
 
-from client import count, ev, expect_counts, expect_json_error, new_client, unique_ua
+from client import count, ev, expect_counts, expect_json_error, new_client, unique_ua, wait_for
 from harness import Skip
 
 
@@ -25,15 +25,6 @@ def metrics(h):
 def metric(h, series):
     """The value of one series of GET /v1/metrics, named as 'name{labels}'; 0 when absent."""
     return metrics(h).get(series, 0)
-
-
-def wait_for(predicate, seconds=30, step=0.2):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def healthy(h):

@@ -13,7 +13,7 @@ import subprocess
 import time
 import urllib.parse
 
-from client import ev, expect, expect_counts, expect_json_error, new_client
+from client import ev, expect, expect_counts, expect_json_error, new_client, wait_for
 from harness import Skip
 
 
@@ -673,15 +673,6 @@ def test_pages_limit_offset(h):
 
 
 # --- a database that is slow or does not answer ------------------------------------------------------
-
-def wait_for(predicate, seconds=30, step=0.2):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
-
 
 def expect_503(resp, words):
     expect_json_error(resp, 503)
