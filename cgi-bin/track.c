@@ -144,7 +144,7 @@ static int serve_fastcgi(tly_ingest *ing, const tly_conf *conf)
         return 1;
     }
     tly_background *background = tly_background_start(conf->database, "tally-track-background", ing->spool, ing->geo,
-                                                      conf->sessionize_interval * 1000);
+                                                      conf->sessionize_interval * 1000, conf->database_timeout);
     int sig = wait_for_stop(&stop);
     tly_log_info("signal %d: finishing requests in flight", sig);
     tly_io_loop_stop(loop);

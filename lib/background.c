@@ -101,7 +101,7 @@ static void *loop(void *arg)
 }
 
 tly_background *tly_background_start(const char *conninfo, const char *application_name,
-                                     tly_spool *spool, tly_geo *geo, int sessionize_ms)
+                                     tly_spool *spool, tly_geo *geo, int sessionize_ms, int database_timeout)
 {
     tly_background *bg = tly_xcalloc(1, sizeof *bg);
     pthread_condattr_t attr;
@@ -115,6 +115,7 @@ tly_background *tly_background_start(const char *conninfo, const char *applicati
     bg->sessionize_ms = sessionize_ms;
     bg->next_sessionize_ms = tly_time_now_ms() + sessionize_ms;
     bg->db = tly_db_new(conninfo, application_name);
+    tly_db_set_answer_timeout(bg->db, BACKGROUND_TIMEOUT_FACTOR * database_timeout);
     if (pthread_create(&bg->thread, NULL, loop, bg) != 0) {
         tly_log_error("cannot start the background thread");
         tly_db_free(bg->db);

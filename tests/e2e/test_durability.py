@@ -395,6 +395,46 @@ def test_lookup_not_answered_in_time_takes_the_key_seen_before(h):
     assert count(h, unknown, "path = '/unknown'") == 0
 
 
+def track_processes(h):
+    """The pids of the build's track.fcgi processes that are running (not zombies)."""
+    exe = os.path.realpath(os.path.join(h.cgibin, "track.fcgi"))
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.path.realpath("/proc/%s/exe" % pid) == exe:
+                pids.append(pid)
+        except OSError:
+            continue
+    return pids
+
+
+def test_background_not_answered_in_time_lets_the_process_stop(h):
+    """track.fcgi's background thread (visits, the spool's replay) waits for an answer no longer
+    than 6 times database_timeout: with its sessioniser waiting for a table held locked, the process
+    still ends soon after SIGTERM, not only once the table is free."""
+    if h.events_store != "postgresql":
+        raise Skip("the sessioniser runs on the postgresql store")
+    p = h.create_property()
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tally-track-background' "
+               "AND wait_event_type = 'Lock'")
+    with h.settings("database_timeout = 1\nsessionize_interval = 1\n"):
+        expect_counts(h.post_events(p, [ev("/background")], headers=new_client(h)), 1)
+        lock = h.table_lock("sessions")
+        try:
+            assert wait_for(lambda: h.sql_int(waiting) == 1, 20), "the sessioniser never waited for the lock"
+            pids = track_processes(h)
+            assert pids, "no track.fcgi process found"
+            started = time.time()
+            h.stop_lighttpd()
+            ended = wait_for(lambda: not set(pids) & set(track_processes(h)), 30)
+            waited = time.time() - started
+        finally:
+            lock.release()
+        assert ended, "track.fcgi was still running 30 s after SIGTERM, its background thread waiting"
+        assert waited < 20, waited
+    assert wait_for(lambda: h.sql_int("SELECT count(*) FROM sessions WHERE property_pk = %s", p.pk) == 1, 30)
+
+
 def test_plausible_endpoint_spools_too(h):
     p = h.create_property(domains=["spool-plausible.example"])
     body = {"name": "pageview", "url": "https://spool-plausible.example/one", "domain": "spool-plausible.example"}
