@@ -83,13 +83,13 @@ void tly_db_set_runner(tly_db *db, tly_db_runner *runner, void *ctx) TLY_NONNULL
 void tly_db_set_answer_timeout(tly_db *db, int seconds) TLY_NONNULL(1);
 /* The answer timeout in seconds; 0: none. */
 int tly_db_answer_timeout(const tly_db *db) TLY_NONNULL(1);
-/* For programs that answer one request at a time (report.fcgi, admin.fcgi), whose statements
- * all ought to be quick: the server cancels a statement still running after `seconds` (its
- * statement_timeout: the statement fails with err->canceled, and the connection stays), and the
- * handle waits for answers a few seconds longer than that (the answer timeout above), so that
- * only a server that does not answer at all counts as unreachable and makes the handle rest.
- * Statements whose time grows with the data lift both: SET statement_timeout = 0, and an answer
- * timeout of 0 while they run. 0: neither. Drops the current connection. */
+/* For programs that answer one request at a time (report.fcgi, admin.fcgi): the server cancels
+ * a statement still running after `seconds` (its statement_timeout: the statement fails with
+ * err->canceled, and the connection stays), and the handle waits for answers a few seconds
+ * longer than that (the answer timeout above), so that only a server that does not answer at
+ * all counts as unreachable and makes the handle rest. Statements whose time grows with the data
+ * lift both: SET statement_timeout = 0, and an answer timeout of 0 while they run. 0: neither.
+ * Drops the current connection. */
 void tly_db_set_statement_timeout(tly_db *db, int seconds) TLY_NONNULL(1);
 /* Whether a statement may be sent now: 0 yes; -1, err filled (unreachable, timed_out), while the
  * handle rests. The statement sent first once a rest is over asks for all: the others fail at once
