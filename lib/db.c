@@ -202,8 +202,9 @@ int tly_db_wait(tly_db *db, tly_db_wait_for what, double deadline, tly_db_error 
 }
 
 /* The answer to what was just sent (sent: whether the send succeeded), as libpq's blocking calls
- * give it: the last result, or NULL. With an answer timeout, waits no longer than that: then
- * *timed_out, NULL, err filled and the connection dropped. */
+ * give it: the last result, or NULL. Every statement is sent with libpq's asynchronous calls and
+ * awaited here, so that one path waits, with or without an answer timeout. With one, waits no
+ * longer than that: then *timed_out, NULL, err filled and the connection dropped. */
 static PGresult *answer_of(tly_db *db, int sent, tly_db_error *err, bool *timed_out)
 {
     *timed_out = false;
@@ -232,8 +233,7 @@ static int check_schema(tly_db *db, tly_db_error *err)
 {
     static const char sql[] = "SELECT coalesce(max(left(version, 3)), '') FROM schema_migrations";
     bool timed_out = false;
-    PGresult *res = db->answer_timeout ? answer_of(db, PQsendQuery(db->conn, sql), err, &timed_out)
-                                       : PQexec(db->conn, sql);
+    PGresult *res = answer_of(db, PQsendQuery(db->conn, sql), err, &timed_out);
     if (timed_out) return -1;
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *have = "";
@@ -270,7 +270,8 @@ int tly_db_ensure(tly_db *db, tly_db_error *err)
     tly_buf_append_str(&options, db->options ? db->options : "");
     if (db->statement_timeout) tly_buf_printf(&options, " -c statement_timeout=%ds", db->statement_timeout);
     const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
-    const char *values[] = {TEXT(CONNECT_TIMEOUT_SECONDS), db->application_name, tly_buf_cstr(&options), db->conninfo, NULL};
+    const char *values[] = {TEXT(CONNECT_TIMEOUT_SECONDS), db->application_name, tly_buf_cstr(&options),
+                            db->conninfo, NULL};
     db->conn = PQconnectdbParams(keys, values, 1);
     tly_buf_free(&options);
     if (PQstatus(db->conn) != CONNECTION_OK) {
@@ -337,9 +338,7 @@ static int prepare(tly_db *db, const tly_db_stmt *stmt, tly_db_error *err)
 {
     if (is_prepared(db, stmt)) return 0;
     bool timed_out = false;
-    PGresult *res = db->answer_timeout
-        ? answer_of(db, PQsendPrepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL), err, &timed_out)
-        : PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
+    PGresult *res = answer_of(db, PQsendPrepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL), err, &timed_out);
     if (timed_out) return -1;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         tly_db_result_error(db, res, err);
@@ -377,10 +376,8 @@ static PGresult *exec_bin_here(tly_db *db, const tly_db_stmt *stmt, const char *
             return NULL;
         }
         bool timed_out = false;
-        PGresult *res = db->answer_timeout
-            ? answer_of(db, PQsendQueryPrepared(db->conn, stmt->name, stmt->nparams, params, lengths, formats, 0),
-                        err, &timed_out)
-            : PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, lengths, formats, 0);
+        PGresult *res = answer_of(
+            db, PQsendQueryPrepared(db->conn, stmt->name, stmt->nparams, params, lengths, formats, 0), err, &timed_out);
         if (timed_out) return NULL;
         if (PQresultStatus(res) == expect) return res;
         tly_db_result_error(db, res, err);
@@ -396,9 +393,8 @@ static PGresult *query_here(tly_db *db, const char *sql, const char *const *para
         if (tly_db_ensure(db, err) != 0) return NULL;
         bool was_idle = idle(db);
         bool timed_out = false;
-        PGresult *res = db->answer_timeout
-            ? answer_of(db, PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0), err, &timed_out)
-            : PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        PGresult *res =
+            answer_of(db, PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0), err, &timed_out);
         if (timed_out) return NULL;
         if (PQresultStatus(res) == expect) return res;
         tly_db_result_error(db, res, err);
@@ -413,8 +409,7 @@ static int command_here(tly_db *db, const char *sql, tly_db_error *err)
         if (tly_db_ensure(db, err) != 0) return -1;
         bool was_idle = idle(db);
         bool timed_out = false;
-        PGresult *res = db->answer_timeout ? answer_of(db, PQsendQuery(db->conn, sql), err, &timed_out)
-                                           : PQexec(db->conn, sql);
+        PGresult *res = answer_of(db, PQsendQuery(db->conn, sql), err, &timed_out);
         if (timed_out) return -1;
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         if (!ok) tly_db_result_error(db, res, err);
